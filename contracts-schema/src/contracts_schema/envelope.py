@@ -1,0 +1,65 @@
+"""The CloudEvents 1.0 JSON envelope (structured mode) that every Kafka message is written in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+
+from contracts_schema.primitives import WireModel
+
+
+class CloudEvent(BaseModel):
+    """One message on the wire. `data` is the body whose model is chosen by `type`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: UUID
+    type: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    time: AwareDatetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+    correlationid: str | None = None
+    causationid: str | None = None
+    actor: str | None = None
+
+    @field_serializer("time")
+    def _time_in_utc(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    @classmethod
+    def wrap(
+        cls,
+        body: WireModel,
+        *,
+        source: str,
+        subject: str,
+        actor: str | None,
+        correlationid: str | None = None,
+        causationid: str | None = None,
+        event_id: UUID | None = None,
+        time: datetime | None = None,
+    ) -> CloudEvent:
+        """Envelope for a message body; its `type` is the body's registered message type."""
+        from contracts_schema.registry import message_type_of
+
+        new_id = event_id or uuid4()
+        return cls(
+            id=new_id,
+            type=message_type_of(type(body)),
+            source=source,
+            time=time or datetime.now(UTC),
+            subject=subject,
+            data=body.model_dump(mode="json"),
+            correlationid=correlationid or str(new_id),
+            causationid=causationid,
+            actor=actor,
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()

@@ -1,0 +1,203 @@
+"""Kafka consumers: batched, at-least-once, with dead-lettering of what cannot be processed.
+
+Offsets are committed only after the handler's database transaction (which records each message in
+the inbox) has committed, so a crash re-delivers rather than loses. A message that is not a valid
+CloudEvent of a type the topic carries, or that breaks a business rule, goes to the topic's `.dlq`
+twin with a `dlq-reason` header and the consumer moves on. Infrastructure failures (the database is
+down) are retried from the same offsets; any other error is retried a few times, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from contracts_schema import CloudEvent, Topic, WireModel
+from servicekit.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+_TRANSIENT = (OperationalError, DBAPIError, ConnectionError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message that parsed: the envelope, its typed body, and where it came from."""
+
+    event: CloudEvent
+    body: WireModel
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+
+
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
+class InvalidMessage(Exception):
+    """The bytes are not a message this topic carries."""
+
+
+def parse_record(topic: Topic, value: bytes | None) -> tuple[CloudEvent, WireModel]:
+    if not value:
+        raise InvalidMessage("empty message")
+    try:
+        document = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidMessage(f"not JSON: {error}") from None
+    try:
+        event = CloudEvent.model_validate(document)
+    except ValidationError as error:
+        raise InvalidMessage(f"not a CloudEvents 1.0 envelope: {_brief(error)}") from None
+    model = topic.messages.get(event.type)
+    if model is None:
+        raise InvalidMessage(f"message type {event.type!r} is not carried on {topic.name}")
+    try:
+        body = model.model_validate(event.data)
+    except ValidationError as error:
+        raise InvalidMessage(f"invalid {event.type} data: {_brief(error)}") from None
+    return event, body
+
+
+def _brief(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
+        for item in error.errors()[:5]
+    )
+
+
+async def _raw_body(message: StreamMessage[Any]) -> Any:
+    """Keep the bytes: parsing (and rejecting) them is ours, not the framework's."""
+    return message.body
+
+
+class Consumers:
+    """Registers a service's subscribers on its broker, all in the service's consumer group."""
+
+    def __init__(self, broker: KafkaBroker, group: str, *, max_records: int = 2000) -> None:
+        self._broker = broker
+        self._group = group
+        self._max_records = max_records
+        self._attempts: dict[tuple[str, int, int], int] = {}
+        # Positions already dead-lettered in a batch that is being re-read, so they are sent once.
+        self._dead_lettered: set[tuple[str, int, int]] = set()
+
+    def subscribe(self, topic: Topic, handler: BatchHandler, *, name: str | None = None) -> None:
+        @self._broker.subscriber(
+            topic.name,
+            group_id=self._group,
+            batch=True,
+            max_records=self._max_records,
+            batch_timeout_ms=50,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_body,
+            title=f"{self._group}:{name or topic.name}",
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
+            if await self._process(topic, handler, records):
+                await message.ack()
+                self._dead_lettered.clear()
+            else:
+                await message.nack()
+
+    async def _process(
+        self, topic: Topic, handler: BatchHandler, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> bool:
+        """Apply a batch; False means "read these offsets again"."""
+        deliveries: list[Delivery] = []
+        for record in records:
+            try:
+                event, body = parse_record(topic, record.value)
+            except InvalidMessage as error:
+                await self._dead_letter(topic, record, str(error))
+                continue
+            key = record.key.decode(errors="replace") if record.key else None
+            deliveries.append(Delivery(event, body, record.topic, record.partition, record.offset, key))
+        if not deliveries:
+            return True
+        if len(deliveries) > 1:
+            try:
+                await handler(deliveries)
+                return True
+            except _TRANSIENT as error:
+                return await self._back_off(error)
+            except Exception as error:
+                log.info("batch of %d on %s failed (%r); applying one at a time",
+                         len(deliveries), topic.name, error)
+        for delivery, record in zip(deliveries, _records_of(deliveries, records), strict=True):
+            if not await self._process_one(topic, handler, delivery, record):
+                return False
+        return True
+
+    async def _process_one(
+        self, topic: Topic, handler: BatchHandler, delivery: Delivery, record: ConsumerRecord[Any, Any]
+    ) -> bool:
+        position = (record.topic, record.partition, record.offset)
+        try:
+            await handler([delivery])
+        except DomainError as error:
+            await self._dead_letter(topic, record, f"{type(error).__name__}: {error}")
+        except _TRANSIENT as error:
+            return await self._back_off(error)
+        except Exception as error:
+            attempts = self._attempts.get(position, 0) + 1
+            if attempts < MAX_ATTEMPTS:
+                self._attempts[position] = attempts
+                log.warning("%s failed (attempt %d): %r; retrying", delivery.event.type, attempts, error)
+                await asyncio.sleep(0.2 * attempts)
+                return False
+            log.exception("%s failed %d times; dead-lettering", delivery.event.type, attempts)
+            await self._dead_letter(
+                topic, record, f"failed {attempts} times: {type(error).__name__}: {error}"
+            )
+        self._attempts.pop(position, None)
+        return True
+
+    async def _back_off(self, error: BaseException) -> bool:
+        log.warning("infrastructure error, will re-read the same messages: %r", error)
+        await asyncio.sleep(1.0)
+        return False
+
+    async def _dead_letter(self, topic: Topic, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        position = (record.topic, record.partition, record.offset)
+        if position in self._dead_lettered:
+            return
+        log.warning(
+            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
+        )
+        await self._broker.publish(
+            record.value or b"",
+            topic=topic.dlq,
+            key=record.key,
+            headers={
+                "dlq-reason": reason[:2000],
+                "dlq-consumer": self._group,
+                "dlq-original-topic": record.topic,
+                "dlq-original-partition": str(record.partition),
+                "dlq-original-offset": str(record.offset),
+            },
+        )
+        self._dead_lettered.add(position)
+
+
+def _records_of(
+    deliveries: Sequence[Delivery], records: Sequence[ConsumerRecord[Any, Any]]
+) -> list[ConsumerRecord[Any, Any]]:
+    by_position = {(r.topic, r.partition, r.offset): r for r in records}
+    return [by_position[(d.topic, d.partition, d.offset)] for d in deliveries]

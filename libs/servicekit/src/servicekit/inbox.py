@@ -1,0 +1,34 @@
+"""Idempotent inbox: a consumer records each message id in the transaction that applies it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.tables import MessagingTables
+
+
+async def claim_unprocessed(
+    session: AsyncSession, tables: MessagingTables, consumer: str, message_ids: Iterable[str]
+) -> set[str]:
+    """Record the ids as processed by `consumer`; return those not processed before.
+
+    Runs in the caller's transaction, so a rollback un-records them and a redelivery applies them then.
+    """
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return set()
+    now = datetime.now(UTC)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(tables.inbox)
+        .values([{"consumer": consumer, "message_id": mid, "processed_at": now} for mid in ids])
+        .on_conflict_do_nothing()
+        .returning(tables.inbox.c.message_id)
+    )
+    result = await session.execute(statement)
+    return set(result.scalars().all())

@@ -1,0 +1,153 @@
+"""A service process: database, broker, outbox relay, consumers, background loops and the HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData, text
+
+from servicekit import migrations
+from servicekit.consumers import Consumers
+from servicekit.db import Database
+from servicekit.errors import DomainError
+from servicekit.kafka import KafkaSender, ensure_topics, make_broker
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import ServiceSettings
+from servicekit.tables import MessagingTables
+
+log = logging.getLogger(__name__)
+
+BackgroundLoop = Callable[[], Awaitable[None]]
+
+
+class Service:
+    """Everything one service process runs, started and stopped in order."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        tables: MessagingTables,
+        migrations_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.tables = tables
+        self.migrations_dir = migrations_dir
+        _ensure_sqlite_folder(settings.database_url)
+        self.db = Database(settings.database_url)
+        self.broker = make_broker(settings.kafka_bootstrap_servers, settings.service_name)
+        self.relay = OutboxRelay(
+            self.db,
+            tables,
+            KafkaSender(self.broker),
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        self.consumers = Consumers(
+            self.broker, settings.consumer_group, max_records=settings.consumer_batch_size
+        )
+        self._loops: list[BackgroundLoop] = [self.relay.run]
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    def add_background_loop(self, loop: BackgroundLoop) -> None:
+        self._loops.append(loop)
+
+    async def start(self) -> None:
+        if self.settings.run_migrations:
+            await asyncio.to_thread(
+                migrations.upgrade, self.settings.database_url, self.migrations_dir
+            )
+        await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await self.broker.start()
+        self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
+        self.started = True
+        log.info("%s started", self.settings.service_name)
+
+    async def stop(self) -> None:
+        self.started = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.broker.stop()
+        await self.db.dispose()
+
+    async def is_ready(self) -> dict[str, bool]:
+        checks = {"started": self.started, "database": False, "kafka": False}
+        with contextlib.suppress(Exception):
+            async with self.db.read() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["kafka"] = bool(await self.broker.ping(timeout=2.0))
+        return checks
+
+    def http_app(self, *, title: str, description: str, routers: Sequence[APIRouter]) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        app.state.service = self
+
+        @app.exception_handler(DomainError)
+        async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+            return JSONResponse(status_code=error.status_code, content={"detail": str(error)})
+
+        @app.get("/health", tags=["operations"], summary="The process is up")
+        async def health() -> dict[str, str]:
+            return {"status": "ok", "service": self.settings.service_name}
+
+        @app.get("/ready", tags=["operations"], summary="Database and Kafka answer")
+        async def ready() -> JSONResponse:
+            checks = await self.is_ready()
+            return JSONResponse(status_code=200 if all(checks.values()) else 503, content=checks)
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    def serve(self, app: FastAPI) -> None:
+        uvicorn.run(
+            app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="info",
+            access_log=False,
+        )
+
+
+async def _supervised(loop: BackgroundLoop) -> None:
+    """Run a background loop forever; a crash is logged and the loop restarted, never silently lost."""
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop %s crashed; restarting", getattr(loop, "__qualname__", loop))
+            await asyncio.sleep(1.0)
+
+
+def _ensure_sqlite_folder(database_url: str) -> None:
+    prefix = "sqlite+aiosqlite:///"
+    if database_url.startswith(prefix):
+        path = database_url[len(prefix):].split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

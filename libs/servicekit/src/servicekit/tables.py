@@ -1,0 +1,75 @@
+"""The outbox and inbox tables every service keeps in its own database, in its own metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for a busy outbox.
+Id64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Events written in the same transaction as the change they describe, until the relay sends them."""
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", Id64, primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+    )
+    # Only unpublished rows are ever looked up; a partial index keeps that cheap as the table grows.
+    Index(
+        "ix_outbox_unpublished",
+        table.c.id,
+        postgresql_where=table.c.published_at.is_(None),
+        sqlite_where=table.c.published_at.is_(None),
+    )
+    return table
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """Messages a consumer has applied, recorded in the same transaction as their effect."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("message_id", String(36), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """Responses to REST writes that carried an Idempotency-Key, replayed on a retry."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(200), primary_key=True),
+        Column("request_fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response_body", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+class MessagingTables:
+    """The shared tables, bound to one service's metadata."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.outbox = outbox_table(metadata)
+        self.inbox = inbox_table(metadata)
+        self.idempotency = idempotency_table(metadata)

@@ -1,0 +1,83 @@
+"""Unit of work: one database transaction, plus the events it will publish through the outbox."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts_schema import CloudEvent, WireModel, topic_of
+from servicekit.db import Database
+from servicekit.outbox import OutboxRelay, add_to_outbox
+from servicekit.tables import MessagingTables
+
+
+class UnitOfWork:
+    """Services subclass this to add their repositories in `_start`.
+
+    Leaving the block without an error writes the collected events to the outbox in the same
+    transaction, commits, and wakes the relay; an error rolls back both the change and its events.
+    """
+
+    session: AsyncSession
+
+    def __init__(
+        self, db: Database, tables: MessagingTables, relay: OutboxRelay | None, *, source: str
+    ) -> None:
+        self._db = db
+        self._tables = tables
+        self._relay = relay
+        self.source = source
+        self._events: list[tuple[str, str, CloudEvent]] = []
+
+    async def __aenter__(self) -> Self:
+        self._transaction = self._db.transaction()
+        self.session = await self._transaction.__aenter__()
+        self._events = []
+        self._start()
+        return self
+
+    def _start(self) -> None:
+        """Hook for repositories bound to `self.session`."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            try:
+                await add_to_outbox(self.session, self._tables, self._events)
+            except BaseException as write_error:
+                await self._transaction.__aexit__(type(write_error), write_error, write_error.__traceback__)
+                raise
+        await self._transaction.__aexit__(exc_type, exc, tb)
+        if exc is None and self._events and self._relay is not None:
+            self._relay.wake()
+
+    @property
+    def tables(self) -> MessagingTables:
+        return self._tables
+
+    def publish(
+        self,
+        body: WireModel,
+        *,
+        key: str,
+        subject: str,
+        actor: str | None,
+        cause: CloudEvent | None = None,
+    ) -> CloudEvent:
+        """Queue an event for the outbox; `cause` links it to the message that led to it."""
+        event = CloudEvent.wrap(
+            body,
+            source=self.source,
+            subject=subject,
+            actor=actor,
+            correlationid=cause.correlationid if cause is not None else None,
+            causationid=str(cause.id) if cause is not None else None,
+        )
+        self._events.append((topic_of(event.type).name, key, event))
+        return event

@@ -1,0 +1,162 @@
+"""Business-hours calendars: which category each minute of a time entry falls into.
+
+A minute is holiday, weekend, non-operational or operational, in that order of precedence, judged by
+the local clock of the contract's time zone. Minutes themselves are real elapsed minutes in UTC, so a
+one-hour entry across a daylight-saving change is still 60 minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billing.domain.errors import InvalidCalendar, InvalidTimeEntry
+
+MINUTE = timedelta(minutes=1)
+
+
+class MinuteCategory(StrEnum):
+    """Declared in order of precedence: a holiday on a weekend is a holiday."""
+
+    HOLIDAY = "holiday"
+    WEEKEND = "weekend"
+    NON_OPERATIONAL = "non_operational"
+    OPERATIONAL = "operational"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """One interval of local working time, [start, end); an `end` of 00:00 means midnight at day's end."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise InvalidCalendar("working hours are local wall-clock times without a time zone")
+        if self.end != time(0) and self.end <= self.start:
+            raise InvalidCalendar(f"working hours end {self.end} is not after their start {self.start}")
+
+    def on(self, day: date) -> tuple[datetime, datetime]:
+        """The interval as naive local datetimes on `day`."""
+        end_day = day + timedelta(days=1) if self.end == time(0) else day
+        return datetime.combine(day, self.start), datetime.combine(end_day, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRun:
+    """Consecutive minutes of one category, as they occur in time."""
+
+    category: MinuteCategory
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCalendar:
+    """Working days (ISO weekdays 1 = Monday .. 7 = Sunday), working hours and holidays in one time zone."""
+
+    time_zone: str
+    working_days: frozenset[int]
+    working_hours: tuple[WorkingHours, ...]
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise InvalidCalendar(f"unknown time zone {self.time_zone!r}") from error
+        if not self.working_days <= frozenset(range(1, 8)):
+            raise InvalidCalendar(f"working days must be ISO weekdays 1..7, got {sorted(self.working_days)}")
+        # Callers may list intervals in any order; the category walk needs them sorted.
+        ordered = tuple(sorted(self.working_hours, key=lambda hours: hours.start))
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
+            if earlier.end == time(0) or later.start < earlier.end:
+                raise InvalidCalendar(f"working hours {earlier} and {later} overlap")
+        object.__setattr__(self, "working_hours", ordered)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def in_zone(self, time_zone: str) -> BusinessCalendar:
+        """The same calendar read on another zone's clock (a contract may override its calendar's zone)."""
+        return replace(self, time_zone=time_zone)
+
+    def category_runs(self, start: datetime, end: datetime) -> list[CategoryRun]:
+        """The minutes of [start, end), cut down to whole minutes, as category runs in time order."""
+        at, stop = to_whole_minute(start), to_whole_minute(end)
+        runs: list[CategoryRun] = []
+        zone = self.zone
+        while at < stop:
+            local = at.astimezone(zone)
+            offset = local.utcoffset()
+            wall = local.replace(tzinfo=None)
+            category, boundary = self._category_until(wall)
+            # Step by wall-clock distance, then cut at a daylight-saving change inside the step,
+            # because after it the wall clock no longer moves with UTC the same way.
+            segment_end = _first_offset_change(zone, at, min(stop, at + (boundary - wall)), offset)
+            minutes = (segment_end - at) // MINUTE
+            if runs and runs[-1].category is category:
+                runs[-1] = CategoryRun(category, runs[-1].minutes + minutes)
+            else:
+                runs.append(CategoryRun(category, minutes))
+            at = segment_end
+        return runs
+
+    def minutes_by_category(self, start: datetime, end: datetime) -> dict[MinuteCategory, int]:
+        """Minutes of [start, end) per category; every category is present, possibly with 0."""
+        return total_by_category(self.category_runs(start, end))
+
+    def _category_until(self, wall: datetime) -> tuple[MinuteCategory, datetime]:
+        """Category of the local wall-clock minute `wall`, and the wall-clock time it stops applying."""
+        day = wall.date()
+        next_midnight = datetime.combine(day + timedelta(days=1), time(0))
+        if day in self.holidays:
+            return MinuteCategory.HOLIDAY, next_midnight
+        if day.isoweekday() not in self.working_days:
+            return MinuteCategory.WEEKEND, next_midnight
+        for hours in self.working_hours:
+            opens, closes = hours.on(day)
+            if wall < opens:
+                return MinuteCategory.NON_OPERATIONAL, opens
+            if wall < closes:
+                return MinuteCategory.OPERATIONAL, closes
+        return MinuteCategory.NON_OPERATIONAL, next_midnight
+
+
+def to_whole_minute(instant: datetime) -> datetime:
+    """The instant in UTC, cut down to the whole minute."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+    return instant.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def total_by_category(runs: Iterable[CategoryRun]) -> dict[MinuteCategory, int]:
+    totals = dict.fromkeys(MinuteCategory, 0)
+    for run in runs:
+        totals[run.category] += run.minutes
+    return totals
+
+
+def _first_offset_change(
+    zone: ZoneInfo, start: datetime, end: datetime, offset: timedelta | None
+) -> datetime:
+    """`end`, or the first whole minute in (start, end) at which the zone's UTC offset leaves `offset`."""
+
+    def offset_at(instant: datetime) -> timedelta | None:
+        return instant.astimezone(zone).utcoffset()
+
+    if end - start <= MINUTE or offset_at(end - MINUTE) == offset:
+        return end
+    # Invariant: the offset at `same` is still `offset`, at `changed` it is not.
+    same, changed = start, end - MINUTE
+    while changed - same > MINUTE:
+        middle = same + ((changed - same) // MINUTE // 2) * MINUTE
+        if offset_at(middle) == offset:
+            same = middle
+        else:
+            changed = middle
+    return changed

@@ -1,0 +1,127 @@
+"""Bill cycles of a contract: consecutive periods of local days that each get their own allowance and bill.
+
+Cycles start on the contract's start date and step by the bill cycle; month-based cycles keep the start
+day, clamped to short months. A cycle's instants are local midnights in the contract's zone, in UTC.
+"""
+
+from __future__ import annotations
+
+import bisect
+from calendar import monthrange
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billing.domain.errors import InvalidContractPeriod, InvalidTimeEntry
+
+ONE_DAY = timedelta(days=1)
+
+
+class BillCycle(StrEnum):
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    HALF_YEARLY = "half_yearly"
+    YEARLY = "yearly"
+    CONTRACT_LENGTH = "contract_length"
+
+
+_MONTHS_PER_CYCLE: dict[BillCycle, int] = {
+    BillCycle.MONTHLY: 1,
+    BillCycle.QUARTERLY: 3,
+    BillCycle.HALF_YEARLY: 6,
+    BillCycle.YEARLY: 12,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """Cycle number `index` (1 for the first) over local days start_date..end_date, both inclusive.
+
+    `starts_at` and `ends_at` are the UTC instants of the local midnights around those days; an instant
+    belongs to the cycle when starts_at <= instant < ends_at.
+    """
+
+    index: int
+    start_date: date
+    end_date: date
+    starts_at: datetime
+    ends_at: datetime
+
+    def contains(self, instant: datetime) -> bool:
+        if instant.tzinfo is None:
+            raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+        return self.starts_at <= instant < self.ends_at
+
+
+def add_months_clamped(start: date, months: int) -> date:
+    """`start` moved by whole months, its day clamped to the length of the target month."""
+    month_count = start.year * 12 + start.month - 1 + months
+    year, month = divmod(month_count, 12)
+    return date(year, month + 1, min(start.day, monthrange(year, month + 1)[1]))
+
+
+def local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which `day` begins on the zone's clock."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def contract_cycles(
+    bill_cycle: BillCycle,
+    start_date: date,
+    expiry_date: date,
+    time_zone: str,
+    termination_date: date | None = None,
+) -> list[Cycle]:
+    """Every cycle of a contract; the last one ends at expiry or termination and may be short."""
+    if expiry_date < start_date:
+        raise InvalidContractPeriod(f"expiry {expiry_date} is before start {start_date}")
+    if termination_date is not None and not start_date <= termination_date <= expiry_date:
+        raise InvalidContractPeriod(
+            f"termination {termination_date} is outside the contract period {start_date}..{expiry_date}"
+        )
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidContractPeriod(f"unknown time zone {time_zone!r}") from error
+    last_day = termination_date or expiry_date
+    cycles: list[Cycle] = []
+    cycle_start = start_date
+    while cycle_start <= last_day:
+        index = len(cycles) + 1
+        # Each boundary comes from the original start day so that clamping in February does not
+        # pull every later cycle to the 28th.
+        next_start = _cycle_boundary(bill_cycle, start_date, index, last_day)
+        cycle_end = min(next_start - ONE_DAY, last_day)
+        cycles.append(
+            Cycle(
+                index=index,
+                start_date=cycle_start,
+                end_date=cycle_end,
+                starts_at=local_midnight_utc(cycle_start, zone),
+                ends_at=local_midnight_utc(cycle_end + ONE_DAY, zone),
+            )
+        )
+        cycle_start = cycle_end + ONE_DAY
+    return cycles
+
+
+def cycle_containing(cycles: Sequence[Cycle], instant: datetime) -> Cycle | None:
+    """The cycle (from `contract_cycles`, in order) that contains the instant, if any."""
+    if instant.tzinfo is None:
+        raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+    position = bisect.bisect_right(cycles, instant, key=lambda cycle: cycle.starts_at) - 1
+    if position >= 0 and cycles[position].contains(instant):
+        return cycles[position]
+    return None
+
+
+def _cycle_boundary(bill_cycle: BillCycle, start_date: date, steps: int, last_day: date) -> date:
+    """Start date of cycle number `steps + 1`."""
+    if bill_cycle is BillCycle.CONTRACT_LENGTH:
+        return last_day + ONE_DAY
+    if bill_cycle is BillCycle.WEEKLY:
+        return start_date + timedelta(weeks=steps)
+    return add_months_clamped(start_date, steps * _MONTHS_PER_CYCLE[bill_cycle])

@@ -1,0 +1,251 @@
+"""Usage of one cycle: how its billable time entries draw on the allowance and what is left uncovered.
+
+Entries draw in order of start time (ties by entry id), minute by minute, so the covered minutes are the
+earliest. The allowance is drawn carried-forward units first, then the cycle's own, then top-ups, which
+decides how much of the cycle's own allowance is left to carry forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from billing.domain.calendar import (
+    BusinessCalendar,
+    CategoryRun,
+    MinuteCategory,
+    to_whole_minute,
+    total_by_category,
+)
+from billing.domain.cycles import Cycle
+from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
+from billing.domain.terms import BillingTerms, WhenExhausted
+from servicekit.money import CurrencyMismatch, Money
+
+
+class AllowanceUnit(StrEnum):
+    MINUTES = "minutes"
+    REQUESTS = "requests"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """A time entry as billing sees it.
+
+    Its span is [started_at, ended_at) or, when `minutes` is given (a duration or an overridden time
+    taken), [started_at, started_at + minutes); instants are cut down to the whole minute.
+    """
+
+    entry_id: str
+    request_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    minutes: int | None = None
+    include_non_operational: bool = True
+    billable: bool = True
+    other_charges: Money | None = None
+
+    def __post_init__(self) -> None:
+        if self.minutes is not None and self.minutes < 0:
+            raise InvalidTimeEntry(f"time entry {self.entry_id} has a negative duration")
+        start, end = self.span()
+        if end < start:
+            raise InvalidTimeEntry(f"time entry {self.entry_id} ends before it starts")
+
+    def span(self) -> tuple[datetime, datetime]:
+        """The entry's [start, end) in UTC, on whole minutes."""
+        start = to_whole_minute(self.started_at)
+        if self.minutes is not None:
+            return start, start + timedelta(minutes=self.minutes)
+        if self.ended_at is None:
+            raise InvalidTimeEntry(f"time entry {self.entry_id} has neither an end nor a duration")
+        return start, to_whole_minute(self.ended_at)
+
+    @property
+    def draw_order(self) -> tuple[datetime, str]:
+        return to_whole_minute(self.started_at), self.entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpPurchase:
+    """A top-up bought in a cycle: its units join the whole cycle's allowance, its price goes on a bill."""
+
+    description: str
+    units: int
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OtherCharge:
+    entry_id: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class CycleUsage:
+    """What a cycle's billable entries used, and what of it the allowance does not cover.
+
+    Units are minutes for hour-based plans and requests for `per_request`. `used` counts the units that
+    draw on the allowance; `remaining` may go negative. Uncovered units are either charged
+    (`overage_minutes`, `extra_requests`) under charge_extra, or reported as `not_covered` under block.
+    `carried_out` is the unused part of the cycle's own allowance when the terms carry forward.
+    """
+
+    cycle: Cycle
+    unit: AllowanceUnit
+    own_allowance: int
+    carried_in: int
+    top_up_units: int
+    used: int
+    covered: int
+    overage_minutes: Mapping[MinuteCategory, int]
+    extra_requests: int
+    not_covered: int
+    minutes_by_category: Mapping[MinuteCategory, int]
+    dropped_minutes: int
+    request_ids: tuple[str, ...]
+    carried_out: int
+    top_ups: tuple[TopUpPurchase, ...]
+    other_charges: tuple[OtherCharge, ...]
+    entry_ids: tuple[str, ...]
+
+    @property
+    def total_allowance(self) -> int:
+        return self.own_allowance + self.carried_in + self.top_up_units
+
+    @property
+    def remaining(self) -> int:
+        return self.total_allowance - self.used
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self.remaining <= 0
+
+    @property
+    def total_overage_minutes(self) -> int:
+        return sum(self.overage_minutes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _MinuteDraw:
+    used: int
+    uncovered: dict[MinuteCategory, int]
+    counted: dict[MinuteCategory, int]
+    dropped: int
+
+
+def calculate_cycle_usage(
+    terms: BillingTerms,
+    cycle: Cycle,
+    entries: Iterable[UsageEntry],
+    calendar: BusinessCalendar,
+    *,
+    carried_in: int = 0,
+    top_ups: Sequence[TopUpPurchase] = (),
+) -> CycleUsage:
+    """Usage of `cycle` from the entries that start in it; non-billable entries are ignored.
+
+    `calendar` must read the contract's time zone (see `BusinessCalendar.in_zone`).
+    """
+    if carried_in < 0:
+        raise InvalidBillingTerms("carried-forward allowance cannot be negative")
+    for top_up in top_ups:
+        if top_up.units < 0:
+            raise InvalidBillingTerms(f"top-up {top_up.description!r} has negative units")
+        _require_currency(top_up.price, terms.currency)
+    billable = sorted((entry for entry in entries if entry.billable), key=lambda entry: entry.draw_order)
+    _require_entries_of_cycle(billable, cycle)
+    top_up_units = sum(top_up.units for top_up in top_ups)
+    total_allowance = terms.allowance_units + carried_in + top_up_units
+
+    # A per_request allowance counts requests, not minutes; its minutes are walked only for the split.
+    minute_allowance = total_allowance if terms.plan_type.is_hour_based else 0
+    minutes = _draw_minutes(terms, billable, calendar, minute_allowance)
+    request_ids = tuple(dict.fromkeys(entry.request_id for entry in billable))
+    if terms.plan_type.is_hour_based:
+        unit, used = AllowanceUnit.MINUTES, minutes.used
+        uncovered = sum(minutes.uncovered.values())
+    else:
+        unit, used = AllowanceUnit.REQUESTS, len(request_ids)
+        uncovered = max(0, used - total_allowance)
+    covered = min(used, total_allowance)
+    charges_extra = terms.when_exhausted is WhenExhausted.CHARGE_EXTRA
+
+    # Carried units are drawn first and top-ups last, so only what the own allowance had left carries.
+    own_used = min(max(covered - carried_in, 0), terms.allowance_units)
+    no_overage = dict.fromkeys(MinuteCategory, 0)
+    return CycleUsage(
+        cycle=cycle,
+        unit=unit,
+        own_allowance=terms.allowance_units,
+        carried_in=carried_in,
+        top_up_units=top_up_units,
+        used=used,
+        covered=covered,
+        overage_minutes=minutes.uncovered if charges_extra and unit is AllowanceUnit.MINUTES else no_overage,
+        extra_requests=uncovered if charges_extra and unit is AllowanceUnit.REQUESTS else 0,
+        not_covered=0 if charges_extra else uncovered,
+        minutes_by_category=minutes.counted,
+        dropped_minutes=minutes.dropped,
+        request_ids=request_ids,
+        carried_out=terms.allowance_units - own_used if terms.carry_forward else 0,
+        top_ups=tuple(top_ups),
+        other_charges=_other_charges(billable, terms.currency),
+        entry_ids=tuple(entry.entry_id for entry in billable),
+    )
+
+
+def _draw_minutes(
+    terms: BillingTerms, entries: Sequence[UsageEntry], calendar: BusinessCalendar, allowance: int
+) -> _MinuteDraw:
+    """Walk the entries' minutes in draw order against an allowance of `allowance` minutes."""
+    left = allowance
+    used = dropped = 0
+    uncovered = dict.fromkeys(MinuteCategory, 0)
+    counted_runs: list[CategoryRun] = []
+    for entry in entries:
+        for run in calendar.category_runs(*entry.span()):
+            is_operational = run.category is MinuteCategory.OPERATIONAL
+            if not entry.include_non_operational and not is_operational:
+                dropped += run.minutes
+                continue
+            counted_runs.append(run)
+            if terms.deduct_only_operational and not is_operational:
+                uncovered[run.category] += run.minutes
+                continue
+            drawn = min(left, run.minutes)
+            left -= drawn
+            used += run.minutes
+            uncovered[run.category] += run.minutes - drawn
+    return _MinuteDraw(
+        used=used, uncovered=uncovered, counted=total_by_category(counted_runs), dropped=dropped
+    )
+
+
+def _require_entries_of_cycle(entries: Sequence[UsageEntry], cycle: Cycle) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.entry_id in seen:
+            raise InvalidTimeEntry(f"time entry {entry.entry_id} is listed twice")
+        seen.add(entry.entry_id)
+        if not cycle.contains(to_whole_minute(entry.started_at)):
+            raise EntryOutsideCycle(
+                f"time entry {entry.entry_id} starts at {entry.started_at.isoformat()}, "
+                f"outside cycle {cycle.index} ({cycle.start_date} to {cycle.end_date})"
+            )
+
+
+def _other_charges(entries: Sequence[UsageEntry], currency: str) -> tuple[OtherCharge, ...]:
+    charges: list[OtherCharge] = []
+    for entry in entries:
+        if entry.other_charges is not None:
+            _require_currency(entry.other_charges, currency)
+            charges.append(OtherCharge(entry.entry_id, entry.other_charges))
+    return tuple(charges)
+
+
+def _require_currency(money: Money, currency: str) -> None:
+    if money.currency != currency:
+        raise CurrencyMismatch(f"{money} is not in the contract's currency {currency}")
