@@ -30,15 +30,24 @@ class Topic:
 
 
 CALENDARS = Topic(
-    "contracts.calendars.v1", 1, "calendar id", "Business-hours calendars as they stand after each change.",
+    "contracts.calendars.v1",
+    1,
+    "calendar id",
+    "Business-hours calendars as they stand after each change.",
     {"contracts.calendar.saved": contracts.CalendarSaved},
 )
 PLANS = Topic(
-    "contracts.plans.v1", 1, "plan id", "Support plans as they stand after each change.",
+    "contracts.plans.v1",
+    1,
+    "plan id",
+    "Support plans as they stand after each change.",
     {"contracts.plan.saved": contracts.SupportPlanSaved},
 )
 CONTRACTS = Topic(
-    "contracts.contracts.v1", 6, "contract id", "Every change of a contract, with its whole state.",
+    "contracts.contracts.v1",
+    6,
+    "contract id",
+    "Every change of a contract, with its whole state.",
     {
         "contracts.contract.created": contracts.ContractCreated,
         "contracts.contract.updated": contracts.ContractUpdated,
@@ -50,7 +59,10 @@ CONTRACTS = Topic(
     },
 )
 TIME_ENTRIES = Topic(
-    "timetracking.time-entries.v1", 6, "account id", "Time entries logged, changed and deleted.",
+    "timetracking.time-entries.v1",
+    6,
+    "account id",
+    "Time entries logged, changed and deleted.",
     {
         "timetracking.time_entry.logged": timetracking.TimeEntryLogged,
         "timetracking.time_entry.changed": timetracking.TimeEntryChanged,
@@ -59,31 +71,48 @@ TIME_ENTRIES = Topic(
     },
 )
 TIME_ENTRY_COMMANDS = Topic(
-    "timetracking.time-entry-commands.v1", 6, "account id",
+    "timetracking.time-entry-commands.v1",
+    6,
+    "account id",
     "Commands from integrations; each is answered on timetracking.time-entries.v1 or dead-lettered.",
     {"timetracking.time_entry.log": timetracking.LogTimeEntry},
     kind="commands",
 )
 BILLS = Topic(
-    "billing.bills.v1", 6, "contract id", "Bills issued and every later change of one.",
+    "billing.bills.v1",
+    6,
+    "contract id",
+    "Bills issued and every later change of one.",
     {"billing.bill.issued": billing.BillIssued},
 )
 USAGE = Topic(
-    "billing.usage.v1", 6, "contract id", "Allowance thresholds reached and allowances exhausted.",
+    "billing.usage.v1",
+    6,
+    "contract id",
+    "Allowance thresholds reached and allowances exhausted.",
     {
         "billing.usage.threshold_reached": billing.UsageThresholdReached,
         "billing.usage.allowance_exhausted": billing.AllowanceExhausted,
     },
 )
 BILLING_COMMANDS = Topic(
-    "billing.bill-commands.v1", 6, "contract id",
+    "billing.bill-commands.v1",
+    6,
+    "contract id",
     "Commands from integrations; each is answered on billing.bills.v1 or dead-lettered.",
     {"billing.bill.generate": billing.GenerateBill},
     kind="commands",
 )
 
 TOPICS: tuple[Topic, ...] = (
-    CALENDARS, PLANS, CONTRACTS, TIME_ENTRIES, TIME_ENTRY_COMMANDS, BILLS, USAGE, BILLING_COMMANDS,
+    CALENDARS,
+    PLANS,
+    CONTRACTS,
+    TIME_ENTRIES,
+    TIME_ENTRY_COMMANDS,
+    BILLS,
+    USAGE,
+    BILLING_COMMANDS,
 )
 
 MESSAGE_TYPES: dict[str, type[WireModel]] = {

@@ -14,9 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m servicekit.admin")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-topics", help="create every topic and its .dlq twin")
-    create.add_argument(
-        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
+    create.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args(argv)
     try:
         created = asyncio.run(asyncio.wait_for(ensure_topics(args.bootstrap), timeout=60))

@@ -138,8 +138,12 @@ class Consumers:
             except _TRANSIENT as error:
                 return await self._back_off(error)
             except Exception as error:
-                log.info("batch of %d on %s failed (%r); applying one at a time",
-                         len(deliveries), topic.name, error)
+                log.info(
+                    "batch of %d on %s failed (%r); applying one at a time",
+                    len(deliveries),
+                    topic.name,
+                    error,
+                )
         for delivery, record in zip(deliveries, _records_of(deliveries, records), strict=True):
             if not await self._process_one(topic, handler, delivery, record):
                 return False
@@ -178,9 +182,7 @@ class Consumers:
         position = (record.topic, record.partition, record.offset)
         if position in self._dead_lettered:
             return
-        log.warning(
-            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
-        )
+        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
         await self._broker.publish(
             record.value or b"",
             topic=topic.dlq,

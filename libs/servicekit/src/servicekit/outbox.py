@@ -109,8 +109,13 @@ class OutboxRelay:
 
     def _pending(self) -> Select[Any]:
         return (
-            select(self._outbox.c.id, self._outbox.c.message_id, self._outbox.c.topic,
-                   self._outbox.c.key, self._outbox.c.payload)
+            select(
+                self._outbox.c.id,
+                self._outbox.c.message_id,
+                self._outbox.c.topic,
+                self._outbox.c.key,
+                self._outbox.c.payload,
+            )
             .where(self._outbox.c.published_at.is_(None))
             .order_by(self._outbox.c.id)
             .limit(self._batch_size)

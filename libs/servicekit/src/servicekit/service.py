@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy import MetaData, text
 
 from servicekit import migrations
@@ -64,9 +66,7 @@ class Service:
 
     async def start(self) -> None:
         if self.settings.run_migrations:
-            await asyncio.to_thread(
-                migrations.upgrade, self.settings.database_url, self.migrations_dir
-            )
+            await asyncio.to_thread(migrations.upgrade, self.settings.database_url, self.migrations_dir)
         await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()
         self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
@@ -148,6 +148,17 @@ async def _supervised(loop: BackgroundLoop) -> None:
 def _ensure_sqlite_folder(database_url: str) -> None:
     prefix = "sqlite+aiosqlite:///"
     if database_url.startswith(prefix):
-        path = database_url[len(prefix):].split("?", 1)[0]
+        path = database_url[len(prefix) :].split("?", 1)[0]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def run(build: Callable[[], tuple[Service, FastAPI]]) -> None:
+    """Entry point body of every service: configure logging, build, serve; bad config exits 2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        service, app = build()
+    except ValidationError as error:
+        print(f"configuration error:\n{error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    service.serve(app)

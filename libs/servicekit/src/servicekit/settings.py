@@ -15,9 +15,7 @@ class ServiceSettings(BaseSettings):
     database_url: str
     http_host: str = "127.0.0.1"
     http_port: int = Field(ge=1, le=65535)
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
-    )
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, gt=0)
     consumer_batch_size: int = Field(default=2000, gt=0)

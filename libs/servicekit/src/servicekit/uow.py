@@ -14,7 +14,7 @@ from servicekit.tables import MessagingTables
 
 
 class UnitOfWork:
-    """Services subclass this to add their repositories in `_start`.
+    """Services subclass this to add their repositories in `_start`; `read_only` ones only query.
 
     Leaving the block without an error writes the collected events to the outbox in the same
     transaction, commits, and wakes the relay; an error rolls back both the change and its events.
@@ -23,16 +23,23 @@ class UnitOfWork:
     session: AsyncSession
 
     def __init__(
-        self, db: Database, tables: MessagingTables, relay: OutboxRelay | None, *, source: str
+        self,
+        db: Database,
+        tables: MessagingTables,
+        relay: OutboxRelay | None,
+        *,
+        source: str,
+        read_only: bool = False,
     ) -> None:
         self._db = db
+        self.read_only = read_only
         self._tables = tables
         self._relay = relay
         self.source = source
         self._events: list[tuple[str, str, CloudEvent]] = []
 
     async def __aenter__(self) -> Self:
-        self._transaction = self._db.transaction()
+        self._transaction = self._db.read() if self.read_only else self._db.transaction()
         self.session = await self._transaction.__aenter__()
         self._events = []
         self._start()
@@ -71,6 +78,8 @@ class UnitOfWork:
         cause: CloudEvent | None = None,
     ) -> CloudEvent:
         """Queue an event for the outbox; `cause` links it to the message that led to it."""
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot publish events")
         event = CloudEvent.wrap(
             body,
             source=self.source,

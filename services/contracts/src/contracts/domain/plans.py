@@ -1,0 +1,147 @@
+"""Support plans and top-up plans, and the rules between a plan's fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID
+
+from contracts.domain.errors import InvalidPlan
+from contracts_schema.contracts import (
+    BillCycle,
+    BillingMode,
+    OverageRateKind,
+    PlanTerms,
+    PlanType,
+    SupportPlanState,
+    WhenExhausted,
+)
+from contracts_schema.primitives import MoneyAmount
+from servicekit.money import minor_units
+
+
+def validate_terms(terms: PlanTerms) -> None:
+    """Raise InvalidPlan naming the first rule the terms break."""
+    for rule in _RULES:
+        problem = rule(terms)
+        if problem:
+            raise InvalidPlan(problem)
+
+
+def _amounts(terms: PlanTerms) -> list[tuple[str, MoneyAmount]]:
+    found = [("base_charge", terms.base_charge)]
+    if terms.overage_rate is not None:
+        found.append(("overage_rate", terms.overage_rate))
+    if terms.differential_rates is not None:
+        rates = terms.differential_rates
+        found += [
+            ("differential_rates.operational", rates.operational),
+            ("differential_rates.non_operational", rates.non_operational),
+            ("differential_rates.weekend", rates.weekend),
+            ("differential_rates.holiday", rates.holiday),
+        ]
+    return found
+
+
+def _money_in_plan_currency(terms: PlanTerms) -> str | None:
+    for name, amount in _amounts(terms):
+        if amount.currency != terms.currency:
+            return f"{name} is in {amount.currency}, but the plan's currency is {terms.currency}"
+        if amount.amount < 0:
+            return f"{name} may not be negative"
+        if -amount.amount.as_tuple().exponent > minor_units(terms.currency):  # type: ignore[operator]
+            return f"{name} has more decimals than {terms.currency} allows"
+    return None
+
+
+def _overage_rate_matches_when_exhausted(terms: PlanTerms) -> str | None:
+    if terms.when_exhausted is WhenExhausted.BLOCK:
+        if terms.overage_rate_kind or terms.overage_rate or terms.differential_rates:
+            return "a plan that blocks when the allowance is used up has no overage rates"
+        return None
+    if terms.overage_rate_kind is None:
+        return "charge_extra needs overage_rate_kind: fixed or differential"
+    if terms.overage_rate_kind is OverageRateKind.FIXED:
+        if terms.overage_rate is None or terms.differential_rates is not None:
+            return "a fixed overage rate needs overage_rate and no differential_rates"
+    elif terms.differential_rates is None or terms.overage_rate is not None:
+        return "differential overage needs differential_rates and no overage_rate"
+    return None
+
+
+def _differential_rates_are_for_hours(terms: PlanTerms) -> str | None:
+    if terms.overage_rate_kind is OverageRateKind.DIFFERENTIAL and terms.plan_type is PlanType.PER_REQUEST:
+        return "differential rates are for hour-based plans, not per_request"
+    return None
+
+
+def _operational_deduction_needs_differential(terms: PlanTerms) -> str | None:
+    if terms.deduct_only_operational and terms.overage_rate_kind is not OverageRateKind.DIFFERENTIAL:
+        return "deduct only operational hours needs differential rates"
+    return None
+
+
+def _no_carry_forward_over_contract_length(terms: PlanTerms) -> str | None:
+    if terms.carry_forward and terms.bill_cycle is BillCycle.CONTRACT_LENGTH:
+        return "carry forward is not possible with a contract_length bill cycle"
+    return None
+
+
+_RULES = (
+    _money_in_plan_currency,
+    _overage_rate_matches_when_exhausted,
+    _differential_rates_are_for_hours,
+    _operational_deduction_needs_differential,
+    _no_carry_forward_over_contract_length,
+)
+
+
+def accepts_top_ups(terms: PlanTerms) -> bool:
+    return terms.billing_mode is BillingMode.PREPAID and terms.plan_type is not PlanType.FIXED_CHARGE
+
+
+@dataclass
+class TopUpPlan:
+    top_up_plan_id: UUID
+    name: str
+    description: str
+    price: MoneyAmount
+    hour_units: int
+    request_units: int
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.price.amount < Decimal(0):
+            raise InvalidPlan("a top-up plan's price may not be negative")
+        if self.hour_units < 0 or self.request_units < 0 or self.hour_units + self.request_units == 0:
+            raise InvalidPlan("a top-up plan adds hour units or request units")
+
+    def units_for(self, plan_type: PlanType) -> int:
+        return self.request_units if plan_type is PlanType.PER_REQUEST else self.hour_units
+
+
+@dataclass
+class SupportPlan:
+    plan_id: UUID
+    name: str
+    description: str
+    terms: PlanTerms
+    top_up_plan_ids: list[UUID] = field(default_factory=list)
+    is_default: bool = False
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        validate_terms(self.terms)
+        if self.top_up_plan_ids and not accepts_top_ups(self.terms):
+            raise InvalidPlan("top-up plans can only be associated with prepaid, non-fixed-charge plans")
+
+    def state(self) -> SupportPlanState:
+        return SupportPlanState(
+            plan_id=self.plan_id,
+            name=self.name,
+            description=self.description,
+            terms=self.terms,
+            top_up_plan_ids=self.top_up_plan_ids,
+            is_default=self.is_default,
+            version=self.version,
+        )
