@@ -1,0 +1,152 @@
+"""Minute categories from a business-hours calendar, on the local clock of its time zone."""
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from billing.domain.calendar import BusinessCalendar, CategoryRun, MinuteCategory, WorkingHours
+from billing.domain.errors import InvalidCalendar, InvalidTimeEntry
+
+BERLIN = "Europe/Berlin"
+WEEKDAYS = frozenset({1, 2, 3, 4, 5})
+EVERY_DAY = frozenset(range(1, 8))
+NINE_TO_FIVE = (WorkingHours(time(9), time(17)),)
+
+HOLIDAY = MinuteCategory.HOLIDAY
+WEEKEND = MinuteCategory.WEEKEND
+NON_OP = MinuteCategory.NON_OPERATIONAL
+OP = MinuteCategory.OPERATIONAL
+
+
+def berlin(year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(BERLIN))
+
+
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def office(holidays: frozenset[date] = frozenset()) -> BusinessCalendar:
+    return BusinessCalendar(BERLIN, WEEKDAYS, NINE_TO_FIVE, holidays)
+
+
+def test_runs_follow_time_order_and_merge_the_night_across_midnight() -> None:
+    runs = office().category_runs(berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10))
+
+    assert runs == [CategoryRun(OP, 60), CategoryRun(NON_OP, 16 * 60), CategoryRun(OP, 60)]
+
+
+def test_a_day_that_is_not_a_working_day_is_weekend() -> None:
+    minutes = office().minutes_by_category(berlin(2025, 3, 7, 16), berlin(2025, 3, 10, 10))
+
+    assert minutes == {HOLIDAY: 0, WEEKEND: 2 * 24 * 60, NON_OP: 7 * 60 + 9 * 60, OP: 2 * 60}
+
+
+def test_a_holiday_beats_a_weekend() -> None:
+    saturday = date(2025, 3, 8)
+    minutes = office(frozenset({saturday})).minutes_by_category(berlin(2025, 3, 8, 10), berlin(2025, 3, 9, 2))
+
+    assert minutes == {HOLIDAY: 14 * 60, WEEKEND: 2 * 60, NON_OP: 0, OP: 0}
+
+
+def test_a_holiday_on_a_working_day_is_holiday_even_in_working_hours() -> None:
+    runs = office(frozenset({date(2025, 3, 4)})).category_runs(berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10))
+
+    assert runs == [CategoryRun(OP, 60), CategoryRun(NON_OP, 7 * 60), CategoryRun(HOLIDAY, 10 * 60)]
+
+
+def test_several_working_intervals_leave_the_lunch_break_non_operational() -> None:
+    calendar = BusinessCalendar(
+        BERLIN, WEEKDAYS, (WorkingHours(time(13), time(17)), WorkingHours(time(9), time(12)))
+    )
+
+    runs = calendar.category_runs(berlin(2025, 3, 3, 11), berlin(2025, 3, 3, 14))
+
+    assert runs == [CategoryRun(OP, 60), CategoryRun(NON_OP, 60), CategoryRun(OP, 60)]
+
+
+def test_working_hours_may_run_to_midnight() -> None:
+    calendar = BusinessCalendar(BERLIN, WEEKDAYS, (WorkingHours(time(18), time(0)),))
+
+    runs = calendar.category_runs(berlin(2025, 3, 3, 17), berlin(2025, 3, 4, 1))
+
+    assert runs == [CategoryRun(NON_OP, 60), CategoryRun(OP, 6 * 60), CategoryRun(NON_OP, 60)]
+
+
+def test_instants_are_cut_down_to_the_whole_minute() -> None:
+    minutes = office().minutes_by_category(berlin(2025, 3, 3, 9, 0, 59), berlin(2025, 3, 3, 9, 10, 30))
+
+    assert minutes[OP] == 10
+
+
+def test_an_hour_across_the_spring_daylight_saving_change_is_sixty_minutes() -> None:
+    # Sunday 30 March 2025 in Berlin: 02:00 CET jumps to 03:00 CEST.
+    runs = office().category_runs(berlin(2025, 3, 30, 1, 30), berlin(2025, 3, 30, 3, 30))
+
+    assert runs == [CategoryRun(WEEKEND, 60)]
+
+
+def test_the_local_clock_decides_categories_across_the_spring_change() -> None:
+    calendar = BusinessCalendar(BERLIN, EVERY_DAY, (WorkingHours(time(3), time(17)),))
+
+    # 01:30 CET to 03:30 CEST: half an hour before opening, half an hour after.
+    runs = calendar.category_runs(utc(2025, 3, 30, 0, 30), utc(2025, 3, 30, 1, 30))
+
+    assert runs == [CategoryRun(NON_OP, 30), CategoryRun(OP, 30)]
+
+
+def test_the_repeated_autumn_hour_is_categorised_by_its_local_clock_both_times() -> None:
+    calendar = BusinessCalendar(BERLIN, EVERY_DAY, (WorkingHours(time(2, 30), time(17)),))
+
+    # Sunday 26 October 2025: 03:00 CEST falls back to 02:00 CET, so 02:00-02:59 happens twice.
+    runs = calendar.category_runs(utc(2025, 10, 26, 0, 0), utc(2025, 10, 26, 1, 30))
+
+    assert runs == [CategoryRun(NON_OP, 30), CategoryRun(OP, 30), CategoryRun(NON_OP, 30)]
+
+
+def test_a_whole_year_is_split_without_losing_a_minute() -> None:
+    minutes = office().minutes_by_category(berlin(2025, 1, 1, 0), berlin(2026, 1, 1, 0))
+
+    # 2025 has 261 weekdays and 104 weekend days; the DST hours lost and regained are both on Sundays.
+    assert minutes == {HOLIDAY: 0, WEEKEND: 104 * 1440, NON_OP: 261 * 16 * 60, OP: 261 * 8 * 60}
+    assert sum(minutes.values()) == 365 * 24 * 60
+
+
+def test_the_calendar_can_be_read_in_the_contract_zone() -> None:
+    in_new_york = office().in_zone("America/New_York")
+
+    # 10:00 in New York on a Monday is 15:00 in Berlin, but the New York clock decides.
+    minutes = in_new_york.minutes_by_category(utc(2025, 3, 3, 15), utc(2025, 3, 3, 16))
+
+    assert minutes[OP] == 60
+
+
+def test_an_empty_or_reversed_span_has_no_minutes() -> None:
+    assert office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 10, 0, 59)) == []
+    assert office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 9)) == []
+
+
+def test_naive_instants_are_refused() -> None:
+    with pytest.raises(InvalidTimeEntry):
+        office().category_runs(datetime(2025, 3, 3, 9), datetime(2025, 3, 3, 10))
+
+
+@pytest.mark.parametrize(
+    ("working_days", "hours", "zone"),
+    [
+        (WEEKDAYS, (WorkingHours(time(9), time(13)), WorkingHours(time(12), time(17))), BERLIN),
+        (frozenset({0, 1}), NINE_TO_FIVE, BERLIN),
+        (WEEKDAYS, NINE_TO_FIVE, "Mars/Olympus_Mons"),
+    ],
+)
+def test_a_calendar_that_cannot_decide_categories_is_refused(
+    working_days: frozenset[int], hours: tuple[WorkingHours, ...], zone: str
+) -> None:
+    with pytest.raises(InvalidCalendar):
+        BusinessCalendar(zone, working_days, hours)
+
+
+def test_working_hours_must_end_after_they_start() -> None:
+    with pytest.raises(InvalidCalendar):
+        WorkingHours(time(17), time(9))
