@@ -63,6 +63,14 @@ class GenerateBill(WireModel):
     period: str
 
 
+class BillCommandRejected(WireModel):
+    """Reply to a GenerateBill command that was well formed but could not be carried out."""
+
+    contract_id: UUID
+    period: str
+    reason: str
+
+
 class UsageThresholdReached(WireModel):
     contract_id: UUID
     account_id: str

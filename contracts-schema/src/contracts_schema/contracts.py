@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -107,6 +108,17 @@ class ContractScope(WireModel):
     products: list[str] = []
 
 
+class ContractNotifications(WireModel):
+    """Who hears about a contract nearing its end, and when; a day count of None sends no notice."""
+
+    days_before_expiry: int | None = Field(default=None, ge=0, le=3650)
+    days_after_expiry: int | None = Field(default=None, ge=0, le=3650)
+    allowance_used_percent: int | None = Field(
+        default=None, ge=1, le=100, description="billing announces when a cycle's allowance is this % used"
+    )
+    recipients: list[str] = []
+
+
 class ContractState(WireModel):
     """The whole contract as it stands after an event: read models rebuild from this alone."""
 
@@ -130,6 +142,7 @@ class ContractState(WireModel):
     renewed_from: UUID | None = None
     renewed_to: UUID | None = None
     version: int = Field(ge=1, description="increases by one with every change")
+    notifications: ContractNotifications = ContractNotifications()
 
 
 class SupportPlanState(WireModel):
@@ -139,6 +152,18 @@ class SupportPlanState(WireModel):
     terms: PlanTerms
     top_up_plan_ids: list[UUID] = []
     is_default: bool = False
+    version: int = Field(ge=1)
+
+
+class TopUpPlanState(WireModel):
+    """Units a prepaid contract can buy for its current cycle, at a price."""
+
+    top_up_plan_id: UUID
+    name: str
+    description: str = ""
+    price: MoneyAmount
+    hour_units: int = Field(ge=0)
+    request_units: int = Field(ge=0)
     version: int = Field(ge=1)
 
 
@@ -191,3 +216,92 @@ class ContractToppedUp(WireModel):
 class ContractDeleted(WireModel):
     contract_id: UUID
     account_id: str
+
+
+class TopUpPlanSaved(WireModel):
+    top_up_plan: TopUpPlanState
+
+
+class TopUpPlanDeleted(WireModel):
+    top_up_plan_id: UUID
+
+
+class ContractExpiryApproaching(WireModel):
+    """Notice: the contract expires in `days_before_expiry` days (sent once, per its notifications)."""
+
+    contract: ContractState
+    days_before_expiry: int
+    recipients: list[str]
+
+
+class ContractExpiredNotice(WireModel):
+    """Notice: the contract expired `days_after_expiry` days ago (sent once, per its notifications)."""
+
+    contract: ContractState
+    days_after_expiry: int
+    recipients: list[str]
+
+
+class ContractCommandRejected(WireModel):
+    """Reply to a contract command that was well formed but broke a business rule; the event's
+    `causationid` is the command's id."""
+
+    command_id: UUID
+    command_type: str
+    contract_id: UUID
+    error: str = Field(description="the rule broken, e.g. OverlappingContract")
+    reason: str
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+class CreateContract(WireModel):
+    """Command: sign a contract. `contract_id` is chosen by the producer."""
+
+    contract_id: UUID
+    account_id: str = Field(min_length=1, max_length=100)
+    plan_id: UUID | None = Field(default=None, description="the default plan when omitted")
+    contract_number: str | None = Field(default=None, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    start_date: date
+    expiry_date: date
+    time_zone: str | None = Field(default=None, description="the plan calendar's zone when omitted")
+    scope: ContractScope = ContractScope()
+    notifications: ContractNotifications = ContractNotifications()
+    billing_email: str | None = None
+    payment_terms_days: int = Field(default=30, ge=0, le=3650)
+    discount_percent: Percentage = Decimal(0)
+    tax_percent: Percentage = Decimal(0)
+    base_charge_override: MoneyAmount | None = None
+    allowance_override: int | None = Field(default=None, ge=0)
+
+
+class TopUpContract(WireModel):
+    """Command: buy a top-up for the contract's current cycle; `top_up_id` defaults to the command id."""
+
+    contract_id: UUID
+    top_up_plan_id: UUID
+    top_up_id: UUID | None = None
+
+
+class RenewContract(WireModel):
+    """Command: renew a contract; the new one has `new_contract_id` and the old terms unless changed."""
+
+    contract_id: UUID
+    new_contract_id: UUID
+    plan_id: UUID | None = Field(default=None, description="a new plan; the old terms when omitted")
+    contract_number: str | None = Field(default=None, max_length=100)
+    start_date: date | None = Field(default=None, description="the day after expiry when omitted")
+    expiry_date: date | None = Field(default=None, description="the old contract's length when omitted")
+    base_charge_override: MoneyAmount | None = None
+    allowance_override: int | None = Field(default=None, ge=0)
+
+
+class TerminateContract(WireModel):
+    """Command: terminate a contract at the end of `termination_date` (today when omitted)."""
+
+    contract_id: UUID
+    termination_date: date | None = None
+    reason: str = Field(default="", max_length=2000)

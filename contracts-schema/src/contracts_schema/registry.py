@@ -41,7 +41,11 @@ PLANS = Topic(
     1,
     "plan id",
     "Support plans as they stand after each change.",
-    {"contracts.plan.saved": contracts.SupportPlanSaved},
+    {
+        "contracts.plan.saved": contracts.SupportPlanSaved,
+        "contracts.top_up_plan.saved": contracts.TopUpPlanSaved,
+        "contracts.top_up_plan.deleted": contracts.TopUpPlanDeleted,
+    },
 )
 CONTRACTS = Topic(
     "contracts.contracts.v1",
@@ -56,7 +60,23 @@ CONTRACTS = Topic(
         "contracts.contract.renewed": contracts.ContractRenewed,
         "contracts.contract.topped_up": contracts.ContractToppedUp,
         "contracts.contract.deleted": contracts.ContractDeleted,
+        "contracts.contract.expiry_approaching": contracts.ContractExpiryApproaching,
+        "contracts.contract.expired_notice": contracts.ContractExpiredNotice,
+        "contracts.contract.command_rejected": contracts.ContractCommandRejected,
     },
+)
+CONTRACT_COMMANDS = Topic(
+    "contracts.contract-commands.v1",
+    6,
+    "contract id",
+    "Commands from integrations; each is answered on contracts.contracts.v1 or dead-lettered.",
+    {
+        "contracts.contract.create": contracts.CreateContract,
+        "contracts.contract.top_up": contracts.TopUpContract,
+        "contracts.contract.renew": contracts.RenewContract,
+        "contracts.contract.terminate": contracts.TerminateContract,
+    },
+    kind="commands",
 )
 TIME_ENTRIES = Topic(
     "timetracking.time-entries.v1",
@@ -83,7 +103,10 @@ BILLS = Topic(
     6,
     "contract id",
     "Bills issued and every later change of one.",
-    {"billing.bill.issued": billing.BillIssued},
+    {
+        "billing.bill.issued": billing.BillIssued,
+        "billing.bill.command_rejected": billing.BillCommandRejected,
+    },
 )
 USAGE = Topic(
     "billing.usage.v1",
@@ -108,6 +131,7 @@ TOPICS: tuple[Topic, ...] = (
     CALENDARS,
     PLANS,
     CONTRACTS,
+    CONTRACT_COMMANDS,
     TIME_ENTRIES,
     TIME_ENTRY_COMMANDS,
     BILLS,

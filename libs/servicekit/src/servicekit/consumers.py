@@ -86,27 +86,32 @@ async def _raw_body(message: StreamMessage[Any]) -> Any:
 
 
 class Consumers:
-    """Registers a service's subscribers on its broker, all in the service's consumer group."""
+    """Registers a service's subscribers on its broker."""
 
-    def __init__(self, broker: KafkaBroker, group: str, *, max_records: int = 2000) -> None:
+    def __init__(self, broker: KafkaBroker, service: str, *, max_records: int = 2000) -> None:
         self._broker = broker
-        self._group = group
+        self._service = service
         self._max_records = max_records
         self._attempts: dict[tuple[str, int, int], int] = {}
         # Positions already dead-lettered in a batch that is being re-read, so they are sent once.
         self._dead_lettered: set[tuple[str, int, int]] = set()
 
-    def subscribe(self, topic: Topic, handler: BatchHandler, *, name: str | None = None) -> None:
+    def subscribe(self, topic: Topic, handler: BatchHandler, *, name: str) -> None:
+        """Consume `topic` in the group `name` (e.g. "billing.usage-accrual"), shared by the service's
+        replicas. One group per subscriber: two subscribers of one topic in a shared group would
+        split its partitions between them instead of each seeing every message."""
+        group = name
+
         @self._broker.subscriber(
             topic.name,
-            group_id=self._group,
+            group_id=group,
             batch=True,
             max_records=self._max_records,
             batch_timeout_ms=50,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
-            title=f"{self._group}:{name or topic.name}",
+            title=f"{group}:{topic.name}",
         )
         async def consume(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
@@ -189,7 +194,7 @@ class Consumers:
             key=record.key,
             headers={
                 "dlq-reason": reason[:2000],
-                "dlq-consumer": self._group,
+                "dlq-consumer": self._service,
                 "dlq-original-topic": record.topic,
                 "dlq-original-partition": str(record.partition),
                 "dlq-original-offset": str(record.offset),

@@ -26,6 +26,7 @@ def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         logger=logging.getLogger(f"{client_id}.kafka"),
+        log_level=logging.DEBUG,  # one line per message is too much at INFO
     )
 
 

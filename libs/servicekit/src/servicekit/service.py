@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from sqlalchemy import MetaData, text
 
 from servicekit import migrations
@@ -55,7 +53,7 @@ class Service:
             poll_seconds=settings.relay_poll_seconds,
         )
         self.consumers = Consumers(
-            self.broker, settings.consumer_group, max_records=settings.consumer_batch_size
+            self.broker, settings.service_name, max_records=settings.consumer_batch_size
         )
         self._loops: list[BackgroundLoop] = [self.relay.run]
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,14 +149,3 @@ def _ensure_sqlite_folder(database_url: str) -> None:
         path = database_url[len(prefix) :].split("?", 1)[0]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def run(build: Callable[[], tuple[Service, FastAPI]]) -> None:
-    """Entry point body of every service: configure logging, build, serve; bad config exits 2."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        service, app = build()
-    except ValidationError as error:
-        print(f"configuration error:\n{error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    service.serve(app)

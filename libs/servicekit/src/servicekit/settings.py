@@ -28,7 +28,3 @@ class ServiceSettings(BaseSettings):
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("database_url must be sqlite+aiosqlite://... or postgresql+asyncpg://...")
         return url
-
-    @property
-    def consumer_group(self) -> str:
-        return self.service_name

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema import CloudEvent, WireModel, topic_of
+from servicekit.consumers import Delivery
 from servicekit.db import Database
+from servicekit.inbox import claim_unprocessed
 from servicekit.outbox import OutboxRelay, add_to_outbox
 from servicekit.tables import MessagingTables
 
@@ -67,6 +71,30 @@ class UnitOfWork:
     @property
     def tables(self) -> MessagingTables:
         return self._tables
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the work that can fail alone: its changes and its events are undone together."""
+        queued = len(self._events)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._events[queued:]
+            raise
+
+    async def unprocessed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Record the deliveries in the inbox; keep those this consumer has not applied before."""
+        fresh = await claim_unprocessed(
+            self.session, self._tables, consumer, (str(d.event.id) for d in deliveries)
+        )
+        kept: list[Delivery] = []
+        for delivery in deliveries:
+            message_id = str(delivery.event.id)
+            if message_id in fresh:
+                fresh.discard(message_id)  # a duplicate inside one batch is applied once
+                kept.append(delivery)
+        return kept
 
     def publish(
         self,

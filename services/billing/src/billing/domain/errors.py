@@ -1,7 +1,9 @@
 """Errors the billing domain raises; entrypoints map them to 4xx responses or dead-letter reasons."""
 
+from servicekit.errors import Conflict, DomainError, NotFound
 
-class BillingDomainError(Exception):
+
+class BillingDomainError(DomainError):
     """Base of every error raised by the billing domain."""
 
 
@@ -27,3 +29,19 @@ class EntryOutsideCycle(BillingDomainError):
 
 class MismatchedBillPeriod(BillingDomainError):
     """Usage handed to a bill that does not carry that cycle."""
+
+
+class ContractUnknown(NotFound):
+    """Billing has not (yet) seen the contract's events."""
+
+
+class BillNotFound(NotFound):
+    pass
+
+
+class NoSuchPeriod(BillingDomainError):
+    """The contract has no cycle (or no final bill) by that name."""
+
+
+class BillStatusConflict(Conflict):
+    """A status change or main-bill change that the bill's state does not allow."""

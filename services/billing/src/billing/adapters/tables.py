@@ -1,0 +1,98 @@
+"""The billing service's tables: its copy of contract terms and calendars, usage, top-ups and bills."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from servicekit.tables import MessagingTables
+
+metadata = MetaData()
+messaging = MessagingTables(metadata)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("account_id", String(100), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("state", JSON, nullable=False),
+)
+
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("calendar_id", String(36), primary_key=True),
+    Column("document", JSON, nullable=False),
+)
+
+top_ups = Table(
+    "top_ups",
+    metadata,
+    Column("top_up_id", String(36), primary_key=True),
+    Column("contract_id", String(36), nullable=False, index=True),
+    Column("units", Integer, nullable=False),
+    Column("price", Numeric(18, 6), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("bought_at", DateTime(timezone=True), nullable=False),
+)
+
+usage_entries = Table(
+    "usage_entries",
+    metadata,
+    Column("entry_id", String(36), primary_key=True),
+    Column("contract_id", String(36), nullable=True),
+    Column("account_id", String(100), nullable=False),
+    Column("request_id", String(100), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("billable", Boolean, nullable=False),
+    Column("include_non_operational", Boolean, nullable=False),
+    Column("other_charges", Numeric(18, 6), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("billed_by", String(36), nullable=True),
+    Index("ix_usage_entries_contract_started", "contract_id", "started_at"),
+)
+
+cycle_usage = Table(
+    "cycle_usage",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("cycle_index", Integer, primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("allowance", Integer, nullable=False),
+    Column("percent_announced", Integer, nullable=False, default=0),
+    Column("exhausted_announced", Boolean, nullable=False, default=False),
+)
+
+bills = Table(
+    "bills",
+    metadata,
+    Column("bill_id", String(36), primary_key=True),
+    Column("bill_number", String(120), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("contract_id", String(36), nullable=False),
+    Column("account_id", String(100), nullable=False, index=True),
+    Column("period", String(20), nullable=False),
+    Column("bill_date", Date, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("is_main", Boolean, nullable=False),
+    Column("needs_regeneration", Boolean, nullable=False, default=False),
+    Column("total", Numeric(18, 6), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("document", JSON, nullable=False),
+    UniqueConstraint("contract_id", "period", "version", name="uq_bills_contract_period_version"),
+)

@@ -1,0 +1,140 @@
+"""From billing's copy of a contract to the domain's terms, cycles and calendar, and periods to bill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing.domain.calendar import BusinessCalendar, WorkingHours
+from billing.domain.cycles import BillCycle, Cycle, contract_cycles
+from billing.domain.errors import NoSuchPeriod
+from billing.domain.terms import (
+    BillingMode,
+    BillingTerms,
+    DifferentialRates,
+    FixedRate,
+    OverageRate,
+    PlanType,
+    WhenExhausted,
+    allowance_units,
+)
+from contracts_schema import contracts as wire
+from contracts_schema.primitives import MoneyAmount
+from servicekit.money import Money
+
+FINAL_PERIOD = "final"
+
+
+def money(amount: MoneyAmount) -> Money:
+    return Money(amount.amount, amount.currency)
+
+
+def calendar_from(calendar: wire.BusinessCalendar, time_zone: str) -> BusinessCalendar:
+    """The calendar read in the contract's zone, which decides operational time, weekends and holidays."""
+    return BusinessCalendar(
+        time_zone=calendar.time_zone,
+        working_days=frozenset(calendar.working_days),
+        working_hours=tuple(WorkingHours(hours.start, hours.end) for hours in calendar.working_hours),
+        holidays=frozenset(calendar.holidays),
+    ).in_zone(time_zone)
+
+
+def billing_terms(contract: wire.ContractState) -> BillingTerms:
+    terms = contract.terms
+    plan_type = PlanType(terms.plan_type.value)
+    overage: OverageRate | None = None
+    if terms.when_exhausted is wire.WhenExhausted.CHARGE_EXTRA:
+        if terms.differential_rates is not None:
+            rates = terms.differential_rates
+            overage = DifferentialRates(
+                money(rates.operational),
+                money(rates.non_operational),
+                money(rates.weekend),
+                money(rates.holiday),
+            )
+        elif terms.overage_rate is not None:
+            overage = FixedRate(money(terms.overage_rate))
+    return BillingTerms(
+        plan_type=plan_type,
+        billing_mode=BillingMode(terms.billing_mode.value),
+        currency=terms.currency,
+        base_charge=money(terms.base_charge),
+        allowance_units=allowance_units(plan_type, hours=terms.allowance, requests=terms.allowance),
+        when_exhausted=WhenExhausted(terms.when_exhausted.value),
+        overage_rate=overage,
+        carry_forward=terms.carry_forward and terms.bill_cycle is not wire.BillCycle.CONTRACT_LENGTH,
+        deduct_only_operational=terms.deduct_only_operational,
+        discount_percent=Decimal(contract.discount_percent),
+        tax_percent=Decimal(contract.tax_percent),
+    )
+
+
+def top_up_units(contract: wire.ContractState, units: int) -> int:
+    plan_type = PlanType(contract.terms.plan_type.value)
+    return allowance_units(plan_type, hours=units, requests=units)
+
+
+@dataclass(frozen=True)
+class BillPeriod:
+    """What one bill carries: the base charge of `base_charge_cycle`, the usage of `usage_cycle`."""
+
+    name: str
+    base_charge_cycle: Cycle | None
+    usage_cycle: Cycle | None
+
+    @property
+    def first_day(self) -> Cycle:
+        cycle = self.base_charge_cycle or self.usage_cycle
+        assert cycle is not None
+        return cycle
+
+
+@dataclass(frozen=True)
+class ContractBook:
+    """Everything billing needs to price one contract."""
+
+    contract: wire.ContractState
+    terms: BillingTerms
+    cycles: list[Cycle]
+    calendar: BusinessCalendar
+
+    @classmethod
+    def of(cls, contract: wire.ContractState, calendar: wire.BusinessCalendar) -> ContractBook:
+        return cls(
+            contract=contract,
+            terms=billing_terms(contract),
+            cycles=contract_cycles(
+                BillCycle(contract.terms.bill_cycle.value),
+                contract.start_date,
+                contract.expiry_date,
+                contract.time_zone,
+                contract.termination_date,
+            ),
+            calendar=calendar_from(calendar, contract.time_zone),
+        )
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.terms.billing_mode is BillingMode.PREPAID
+
+    def cycle(self, index: int) -> Cycle:
+        if not 1 <= index <= len(self.cycles):
+            raise NoSuchPeriod(
+                f"contract {self.contract.contract_number} has cycles 1 to {len(self.cycles)}, not {index}"
+            )
+        return self.cycles[index - 1]
+
+    def period(self, name: str) -> BillPeriod:
+        """Postpaid N: cycle N's base and usage. Prepaid N: N's base and N-1's arrears; prepaid
+        'final': the last cycle's arrears."""
+        if name == FINAL_PERIOD:
+            if not self.is_prepaid:
+                raise NoSuchPeriod("only prepaid contracts have a 'final' bill; postpaid bills close cycles")
+            return BillPeriod(name, None, self.cycles[-1])
+        if not name.isdigit():
+            raise NoSuchPeriod(f"a bill period is a cycle number or 'final', not {name!r}")
+        cycle = self.cycle(int(name))
+        if not self.is_prepaid:
+            return BillPeriod(name, cycle, cycle)
+        arrears = self.cycle(cycle.index - 1) if cycle.index > 1 else None
+        return BillPeriod(name, cycle, arrears)

@@ -1,0 +1,298 @@
+"""Use cases of the billing service: keep contract copies, accrue usage, make bills."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from billing.domain.bills import BillDraft, BillLine, compose_bill
+from billing.domain.cycles import Cycle, cycle_containing
+from billing.domain.errors import ContractUnknown
+from billing.domain.usage import CycleUsage, TopUpPurchase, UsageEntry, calculate_cycle_usage
+from billing.service_layer.contract_book import BillPeriod, ContractBook, top_up_units
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema import CloudEvent
+from contracts_schema import billing as wire
+from contracts_schema.contracts import BusinessCalendar, ContractState
+from contracts_schema.primitives import MoneyAmount
+from contracts_schema.timetracking import TimeEntryState
+from servicekit.money import Money
+
+Clock = Callable[[], datetime]
+THRESHOLDS = (50, 75, 90, 100)
+
+
+async def keep_contracts(uow: BillingUnitOfWork, states: Sequence[ContractState]) -> None:
+    await uow.contracts.keep(states)
+
+
+async def keep_calendars(uow: BillingUnitOfWork, calendars: Sequence[BusinessCalendar]) -> None:
+    await uow.contracts.keep_calendars(calendars)
+
+
+async def record_top_up(
+    uow: BillingUnitOfWork,
+    contract: ContractState,
+    top_up_id: UUID,
+    units: int,
+    price: MoneyAmount,
+    bought_at: datetime,
+) -> None:
+    await uow.contracts.keep([contract])
+    await uow.contracts.add_top_up(
+        top_up_id,
+        contract.contract_id,
+        top_up_units(contract, units),
+        Money(price.amount, price.currency),
+        bought_at,
+    )
+
+
+async def contract_book(uow: BillingUnitOfWork, contract_id: UUID) -> ContractBook:
+    contract = await uow.contracts.get(contract_id)
+    if contract is None:
+        raise ContractUnknown(f"billing has no contract {contract_id} (yet)")
+    calendar = await uow.contracts.calendar(contract.terms.calendar_id)
+    if calendar is None:
+        raise ContractUnknown(f"billing has no business-hours calendar {contract.terms.calendar_id} (yet)")
+    return ContractBook.of(contract, calendar)
+
+
+async def cycle_usage(uow: BillingUnitOfWork, book: ContractBook, cycle: Cycle) -> CycleUsage:
+    """Usage of one cycle from the raw entries; with carry-forward, earlier cycles are replayed first,
+    since what a cycle brings forward depends on what the one before it used."""
+    contract_id = book.contract.contract_id
+    purchases = await _top_ups_by_cycle(uow, book)
+    first = book.cycles[0] if book.terms.carry_forward else cycle
+    entries = await uow.usage.entries_between(contract_id, first.starts_at, cycle.ends_at)
+    by_cycle: dict[int, list[UsageEntry]] = defaultdict(list)
+    for entry in entries:
+        found = cycle_containing(book.cycles, entry.started_at)
+        if found is not None:
+            by_cycle[found.index].append(entry)
+    carried_in = 0
+    usage: CycleUsage | None = None
+    for current in book.cycles[first.index - 1 : cycle.index]:
+        usage = calculate_cycle_usage(
+            book.terms,
+            current,
+            by_cycle[current.index],
+            book.calendar,
+            carried_in=carried_in,
+            top_ups=purchases[current.index],
+        )
+        carried_in = usage.carried_out
+    assert usage is not None
+    return usage
+
+
+async def _top_ups_by_cycle(uow: BillingUnitOfWork, book: ContractBook) -> dict[int, list[TopUpPurchase]]:
+    found: dict[int, list[TopUpPurchase]] = defaultdict(list)
+    for units, price, bought_at in await uow.contracts.top_ups(book.contract.contract_id):
+        cycle = cycle_containing(book.cycles, bought_at)
+        if cycle is not None:
+            found[cycle.index].append(TopUpPurchase(f"Top-up bought {bought_at:%Y-%m-%d}", units, price))
+    return found
+
+
+async def draft_bill(uow: BillingUnitOfWork, book: ContractBook, period: BillPeriod) -> BillDraft:
+    usage = await cycle_usage(uow, book, period.usage_cycle) if period.usage_cycle else None
+    return compose_bill(book.terms, base_charge_cycle=period.base_charge_cycle, usage=usage)
+
+
+@dataclass(frozen=True)
+class BillRequest:
+    contract_id: UUID
+    period: str
+    actor: str | None
+    cause: CloudEvent | None = None
+
+
+async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
+    """The bill that would be made now, not saved and not announced."""
+    async with uow:
+        book = await contract_book(uow, request.contract_id)
+        period = book.period(request.period)
+        draft = await draft_bill(uow, book, period)
+        versions = await uow.bills.versions(request.contract_id, period.name)
+        return _bill_state(book, period, draft, version=len(versions) + 1, is_main=not versions, clock=clock)
+
+
+async def issue_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
+    """Make a bill for a contract's period; a period that already has bills gets a new version.
+
+    The first version is the main bill and marks the entries it covers billed; later versions wait
+    to be marked main.
+    """
+    async with uow:
+        bill = await make_bill(uow, request, clock=clock)
+    return bill
+
+
+async def make_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
+    """`issue_bill` inside the caller's unit of work."""
+    book = await contract_book(uow, request.contract_id)
+    period = book.period(request.period)
+    draft = await draft_bill(uow, book, period)
+    versions = await uow.bills.versions(request.contract_id, period.name)
+    bill = _bill_state(book, period, draft, version=len(versions) + 1, is_main=not versions, clock=clock)
+    await uow.bills.add(bill)
+    if bill.is_main:
+        await uow.usage.mark_billed([str(entry_id) for entry_id in bill.time_entry_ids], bill.bill_id)
+    uow.publish(
+        wire.BillIssued(bill=bill),
+        key=str(bill.contract_id),
+        subject=f"bill/{bill.bill_id}",
+        actor=request.actor,
+        cause=request.cause,
+    )
+    return bill
+
+
+def reject_bill_command(uow: BillingUnitOfWork, request: BillRequest, error: Exception) -> None:
+    """Answer a GenerateBill command that could not be carried out, naming the reason."""
+    uow.publish(
+        wire.BillCommandRejected(contract_id=request.contract_id, period=request.period, reason=str(error)),
+        key=str(request.contract_id),
+        subject=f"contract/{request.contract_id}",
+        actor=request.actor,
+        cause=request.cause,
+    )
+
+
+def _bill_state(
+    book: ContractBook, period: BillPeriod, draft: BillDraft, *, version: int, is_main: bool, clock: Clock
+) -> wire.BillState:
+    contract = book.contract
+    bill_date = clock().astimezone(ZoneInfo(contract.time_zone)).date()
+    first, last = _period_days(period)
+    label = period.name.upper() if not period.name.isdigit() else f"{int(period.name):02d}"
+    return wire.BillState(
+        bill_id=uuid4(),
+        bill_number=f"{contract.contract_number}-{label}-v{version}",
+        version=version,
+        contract_id=contract.contract_id,
+        account_id=contract.account_id,
+        period=period.name,
+        period_start=first,
+        period_end=last,
+        bill_date=bill_date,
+        due_date=bill_date + timedelta(days=contract.payment_terms_days),
+        currency=draft.currency,
+        lines=[_line(line) for line in draft.lines],
+        time_entry_ids=[UUID(entry_id) for entry_id in draft.entry_ids],
+        subtotal=_amount(draft.subtotal),
+        discount_percent=draft.discount_percent,
+        discount=_amount(draft.discount),
+        tax_percent=draft.tax_percent,
+        tax=_amount(draft.tax),
+        total=_amount(draft.total),
+        status=wire.BillStatus.ISSUED,
+        is_main=is_main,
+    )
+
+
+def _period_days(period: BillPeriod) -> tuple[date, date]:
+    cycles = [cycle for cycle in (period.usage_cycle, period.base_charge_cycle) if cycle is not None]
+    return min(cycle.start_date for cycle in cycles), max(cycle.end_date for cycle in cycles)
+
+
+def _amount(money: Money) -> MoneyAmount:
+    return MoneyAmount(amount=money.amount, currency=money.currency)
+
+
+def _line(line: BillLine) -> wire.BillLine:
+    return wire.BillLine(
+        kind=line.kind.value,
+        description=line.description,
+        category=line.category.value if line.category else None,
+        quantity=line.quantity,
+        quantity_display=line.quantity_text,
+        unit_price=_amount(line.unit_price),
+        amount=_amount(line.amount),
+    )
+
+
+async def accrue_time_entries(uow: BillingUnitOfWork, entries: Sequence[TimeEntryState]) -> None:
+    """Record entries in bulk, then bring each touched cycle's usage up to date and announce the
+    thresholds it crossed. One query per step, however many entries the batch holds."""
+    await uow.usage.record(entries)
+    billable = [entry for entry in entries if entry.contract_id is not None and entry.billable]
+    contracts = await uow.contracts.many(entry.contract_id for entry in billable if entry.contract_id)
+    touched: set[tuple[UUID, int]] = set()
+    books: dict[UUID, ContractBook] = {}
+    for entry in billable:
+        assert entry.contract_id is not None
+        contract = contracts.get(entry.contract_id)
+        if contract is None:
+            continue  # usage of a contract billing has not seen yet is counted when a bill is made
+        if entry.contract_id not in books:
+            calendar = await uow.contracts.calendar(contract.terms.calendar_id)
+            if calendar is None:
+                continue
+            books[entry.contract_id] = ContractBook.of(contract, calendar)
+        cycle = cycle_containing(books[entry.contract_id].cycles, entry.started_at)
+        if cycle is not None:
+            touched.add((entry.contract_id, cycle.index))
+    if touched:
+        await _announce_thresholds(uow, books, touched)
+
+
+async def _announce_thresholds(
+    uow: BillingUnitOfWork, books: dict[UUID, ContractBook], touched: set[tuple[UUID, int]]
+) -> None:
+    known = await uow.usage.cycle_usage(touched)
+    rows = []
+    for contract_id, index in sorted(touched):
+        book = books[contract_id]
+        usage = await cycle_usage(uow, book, book.cycle(index))
+        previous = known.get((contract_id, index), {})
+        announced = int(previous.get("percent_announced", 0))
+        exhausted_announced = bool(previous.get("exhausted_announced", False))
+        percent = 100 if usage.total_allowance == 0 else usage.used * 100 // usage.total_allowance
+        crossed = [threshold for threshold in THRESHOLDS if announced < threshold <= percent]
+        now = datetime.now(ZoneInfo("UTC"))
+        if crossed:
+            uow.publish(
+                wire.UsageThresholdReached(
+                    contract_id=contract_id,
+                    account_id=book.contract.account_id,
+                    cycle_index=index,
+                    percent_used=crossed[-1],
+                    used_minutes=usage.used,
+                    allowance_minutes=usage.total_allowance,
+                    reached_at=now,
+                ),
+                key=str(contract_id),
+                subject=f"contract/{contract_id}/cycle/{index}",
+                actor="billing",
+            )
+            announced = crossed[-1]
+        if usage.is_exhausted and usage.used > 0 and not exhausted_announced:
+            uow.publish(
+                wire.AllowanceExhausted(
+                    contract_id=contract_id,
+                    account_id=book.contract.account_id,
+                    cycle_index=index,
+                    exhausted_at=now,
+                ),
+                key=str(contract_id),
+                subject=f"contract/{contract_id}/cycle/{index}",
+                actor="billing",
+            )
+            exhausted_announced = True
+        rows.append(
+            {
+                "contract_id": str(contract_id),
+                "cycle_index": index,
+                "used": usage.used,
+                "allowance": usage.total_allowance,
+                "percent_announced": announced,
+                "exhausted_announced": exhausted_announced,
+            }
+        )
+    await uow.usage.save_cycle_usage(rows)

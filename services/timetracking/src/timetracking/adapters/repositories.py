@@ -1,0 +1,175 @@
+"""Repositories of the timetracking service: bulk writes, one query per lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts_schema.timetracking import TimeEntryState
+from timetracking.adapters.tables import covering_contracts, time_entries
+from timetracking.domain.time_entries import CoveringContract
+
+
+def _entry_row(entry: TimeEntryState) -> dict[str, Any]:
+    return {
+        "entry_id": str(entry.entry_id),
+        "account_id": entry.account_id,
+        "contract_id": str(entry.contract_id) if entry.contract_id else None,
+        "request_id": entry.request_id,
+        "rep_id": entry.rep_id,
+        "started_at": entry.started_at,
+        "minutes": entry.minutes,
+        "billable": entry.billable,
+        "billed": entry.billed,
+        "other_charges": entry.other_charges.amount if entry.other_charges else None,
+        "currency": entry.other_charges.currency if entry.other_charges else None,
+        "version": entry.version,
+        "document": entry.model_dump(mode="json"),
+    }
+
+
+@dataclass(frozen=True)
+class TimeEntryFilter:
+    account_id: str | None = None
+    rep_id: str | None = None
+    request_id: str | None = None
+    contract_id: UUID | None = None
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+    billable: bool | None = None
+    billed: bool | None = None
+
+    def conditions(self) -> list[Any]:
+        c = time_entries.c
+        found: list[Any] = []
+        for column, value in (
+            (c.account_id, self.account_id),
+            (c.rep_id, self.rep_id),
+            (c.request_id, self.request_id),
+            (c.billable, self.billable),
+            (c.billed, self.billed),
+        ):
+            if value is not None:
+                found.append(column == value)
+        if self.contract_id is not None:
+            found.append(c.contract_id == str(self.contract_id))
+        if self.started_from is not None:
+            found.append(c.started_at >= self.started_from)
+        if self.started_before is not None:
+            found.append(c.started_at < self.started_before)
+        return found
+
+
+class TimeEntryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_all(self, entries: Sequence[TimeEntryState]) -> None:
+        if entries:
+            await self._session.execute(insert(time_entries), [_entry_row(entry) for entry in entries])
+
+    async def existing_ids(self, entry_ids: Iterable[UUID]) -> set[UUID]:
+        ids = [str(entry_id) for entry_id in entry_ids]
+        if not ids:
+            return set()
+        rows = await self._session.scalars(
+            select(time_entries.c.entry_id).where(time_entries.c.entry_id.in_(ids))
+        )
+        return {UUID(row) for row in rows}
+
+    async def get(self, entry_id: UUID) -> TimeEntryState | None:
+        document = await self._session.scalar(
+            select(time_entries.c.document).where(time_entries.c.entry_id == str(entry_id))
+        )
+        return None if document is None else TimeEntryState.model_validate(document)
+
+    async def save(self, entry: TimeEntryState) -> None:
+        row = _entry_row(entry)
+        await self._session.execute(
+            update(time_entries).where(time_entries.c.entry_id == row.pop("entry_id")).values(**row)
+        )
+
+    async def remove(self, entry_id: UUID) -> None:
+        await self._session.execute(delete(time_entries).where(time_entries.c.entry_id == str(entry_id)))
+
+    async def search(
+        self, where: TimeEntryFilter, *, limit: int, offset: int
+    ) -> tuple[list[TimeEntryState], int]:
+        conditions = where.conditions()
+        total = await self._session.scalar(select(func.count()).select_from(time_entries).where(*conditions))
+        rows = await self._session.scalars(
+            select(time_entries.c.document)
+            .where(*conditions)
+            .order_by(time_entries.c.started_at, time_entries.c.entry_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [TimeEntryState.model_validate(row) for row in rows], int(total or 0)
+
+
+class CoveringContractRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_accounts(self, account_ids: Iterable[str]) -> dict[str, list[CoveringContract]]:
+        ids = list(set(account_ids))
+        found: dict[str, list[CoveringContract]] = {account_id: [] for account_id in ids}
+        if not ids:
+            return found
+        rows = await self._session.execute(
+            select(covering_contracts).where(covering_contracts.c.account_id.in_(ids))
+        )
+        for row in rows.mappings():
+            contract = CoveringContract(
+                contract_id=UUID(row["contract_id"]),
+                account_id=row["account_id"],
+                all_products=row["all_products"],
+                products=frozenset(row["products"]),
+                start_date=row["start_date"],
+                end_date=row["end_date"],
+                time_zone=row["time_zone"],
+                currency=row["currency"],
+                reps_may_override_time_taken=row["reps_may_override_time_taken"],
+                reps_may_add_other_charges=row["reps_may_add_other_charges"],
+                version=row["version"],
+            )
+            found[contract.account_id].append(contract)
+        return found
+
+    async def keep(self, contract: CoveringContract) -> None:
+        """Insert or replace the contract, unless a newer version is already kept."""
+        c = covering_contracts.c
+        current = await self._session.scalar(
+            select(c.version).where(c.contract_id == str(contract.contract_id))
+        )
+        values = {
+            "account_id": contract.account_id,
+            "all_products": contract.all_products,
+            "products": sorted(contract.products),
+            "start_date": contract.start_date,
+            "end_date": contract.end_date,
+            "time_zone": contract.time_zone,
+            "currency": contract.currency,
+            "reps_may_override_time_taken": contract.reps_may_override_time_taken,
+            "reps_may_add_other_charges": contract.reps_may_add_other_charges,
+            "version": contract.version,
+        }
+        if current is None:
+            await self._session.execute(
+                insert(covering_contracts).values(contract_id=str(contract.contract_id), **values)
+            )
+        elif current < contract.version:
+            await self._session.execute(
+                update(covering_contracts).where(c.contract_id == str(contract.contract_id)).values(**values)
+            )
+
+    async def forget(self, contract_id: UUID) -> None:
+        await self._session.execute(
+            delete(covering_contracts).where(covering_contracts.c.contract_id == str(contract_id))
+        )

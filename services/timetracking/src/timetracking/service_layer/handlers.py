@@ -1,0 +1,90 @@
+"""Use cases of the timetracking service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from contracts_schema import CloudEvent
+from contracts_schema.contracts import ContractState
+from contracts_schema.timetracking import (
+    TimeEntryFields,
+    TimeEntryLogged,
+    TimeEntryRejected,
+    TimeEntryState,
+)
+from servicekit.errors import DomainError
+from timetracking.domain.errors import TimeEntryExists
+from timetracking.domain.time_entries import CoveringContract, find_covering_contract, new_time_entry
+from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    entry_id: UUID
+    fields: TimeEntryFields
+    actor: str | None
+    cause: CloudEvent | None = None
+
+
+async def record_time_entries(
+    uow: TimeTrackingUnitOfWork, requests: Sequence[LogRequest]
+) -> list[TimeEntryState | DomainError]:
+    """Log many entries in the caller's unit of work with a handful of queries, whatever their number.
+
+    Each request gets its entry, or the rule it broke; accepted entries are written in one bulk insert
+    and announced through the outbox.
+    """
+    taken = await uow.time_entries.existing_ids(request.entry_id for request in requests)
+    contracts = await uow.contracts.of_accounts(request.fields.account_id for request in requests)
+    outcomes: list[TimeEntryState | DomainError] = []
+    accepted: list[TimeEntryState] = []
+    for request in requests:
+        if request.entry_id in taken:
+            outcomes.append(TimeEntryExists(f"time entry {request.entry_id} already exists"))
+            continue
+        covering = find_covering_contract(
+            contracts[request.fields.account_id], request.fields.product, request.fields.started_at
+        )
+        try:
+            entry = new_time_entry(request.entry_id, request.fields, covering)
+        except DomainError as error:
+            outcomes.append(error)
+            continue
+        taken.add(entry.entry_id)
+        accepted.append(entry)
+        outcomes.append(entry)
+        uow.publish(
+            TimeEntryLogged(entry=entry),
+            key=entry.account_id,
+            subject=f"time-entry/{entry.entry_id}",
+            actor=request.actor,
+            cause=request.cause,
+        )
+    await uow.time_entries.add_all(accepted)
+    return outcomes
+
+
+async def log_time_entry(uow: TimeTrackingUnitOfWork, request: LogRequest) -> TimeEntryState:
+    async with uow:
+        (outcome,) = await record_time_entries(uow, [request])
+        if isinstance(outcome, DomainError):
+            raise outcome
+    return outcome
+
+
+def reject(uow: TimeTrackingUnitOfWork, request: LogRequest, error: DomainError) -> None:
+    """Answer a command that could not be accepted, so its producer is never left guessing."""
+    uow.publish(
+        TimeEntryRejected(entry_id=request.entry_id, account_id=request.fields.account_id, reason=str(error)),
+        key=request.fields.account_id,
+        subject=f"time-entry/{request.entry_id}",
+        actor=request.actor,
+        cause=request.cause,
+    )
+
+
+async def keep_contracts(uow: TimeTrackingUnitOfWork, states: Sequence[ContractState]) -> None:
+    for state in states:
+        await uow.contracts.keep(CoveringContract.from_state(state))
