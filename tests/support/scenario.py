@@ -1,0 +1,97 @@
+"""Building blocks of end-to-end scenarios, spoken over the services' REST APIs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.support.kafka import eventually
+
+WORKED_EXAMPLE_1_TERMS: dict[str, Any] = {
+    "plan_type": "per_hour",
+    "billing_mode": "postpaid",
+    "bill_cycle": "monthly",
+    "currency": "USD",
+    "base_charge": {"amount": "500.00", "currency": "USD"},
+    "allowance": 10,
+    "when_exhausted": "charge_extra",
+    "overage_rate_kind": "fixed",
+    "overage_rate": {"amount": "60.00", "currency": "USD"},
+}
+
+
+def new_account() -> str:
+    return f"acct-{uuid.uuid4().hex[:10]}"
+
+
+async def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def sign_contract(
+    client: httpx.AsyncClient,
+    contracts_url: str,
+    *,
+    account_id: str,
+    terms: dict[str, Any],
+    start_date: str,
+    expiry_date: str,
+    time_zone: str = "America/New_York",
+    **contract_fields: Any,
+) -> dict[str, Any]:
+    """A calendar, a plan with the terms, and a contract on it for the account."""
+    calendar = await created(
+        await client.post(
+            f"{contracts_url}/calendars",
+            json={
+                "name": "Office",
+                "time_zone": time_zone,
+                "working_hours": [{"start": "09:00", "end": "17:00"}],
+            },
+        )
+    )
+    plan = await created(
+        await client.post(
+            f"{contracts_url}/plans",
+            json={"name": f"Plan {account_id}", "terms": {**terms, "calendar_id": calendar["calendar_id"]}},
+        )
+    )
+    return await created(
+        await client.post(
+            f"{contracts_url}/contracts",
+            json={
+                "account_id": account_id,
+                "plan_id": plan["plan_id"],
+                "name": f"Support for {account_id}",
+                "start_date": start_date,
+                "expiry_date": expiry_date,
+                **contract_fields,
+            },
+        )
+    )
+
+
+async def billing_knows(client: httpx.AsyncClient, billing_url: str, contract_id: str) -> None:
+    """Wait until billing has built its copy of the contract from the contract events."""
+
+    async def known() -> bool:
+        response = await client.get(f"{billing_url}/contracts/{contract_id}/usage", params={"cycle": 1})
+        return response.status_code == 200
+
+    await eventually(known)
+
+
+async def usage_reaches(
+    client: httpx.AsyncClient, billing_url: str, contract_id: str, used: int, cycle: int = 1
+) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        response = await client.get(f"{billing_url}/contracts/{contract_id}/usage", params={"cycle": cycle})
+        body: dict[str, Any] = response.json()
+        return body if response.status_code == 200 and body["used"] == used else None
+
+    result: dict[str, Any] = await eventually(reached)
+    return result
