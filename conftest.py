@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -67,21 +68,26 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseU
         if kind == "sqlite":
             folder = tmp_path_factory.mktemp("db")
             return f"sqlite+aiosqlite:///{folder / unique}.db"
-        asyncio.run(_postgres_admin(prefix, f'CREATE DATABASE "{unique}"'))
+        _postgres_admin(prefix, f'CREATE DATABASE "{unique}"')
         created.append(unique)
         return prefix + unique
 
     yield make
     for name in created:
-        asyncio.run(_postgres_admin(prefix, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _postgres_admin(prefix, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _postgres_admin(prefix: str, statement: str) -> None:
+def _postgres_admin(prefix: str, statement: str) -> None:
+    """Run one statement on the server's `postgres` database, from sync or async fixtures alike."""
     import asyncpg  # only the PostgreSQL run needs it
 
-    dsn = prefix.replace("postgresql+asyncpg://", "postgresql://") + "postgres"
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+    async def execute() -> None:
+        connection = await asyncpg.connect(prefix.replace("postgresql+asyncpg://", "postgresql://") + "postgres")
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    # A fixture may be called while the session's event loop runs; asyncio.run needs a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, execute()).result()

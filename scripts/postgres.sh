@@ -29,7 +29,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 
 find_bindir() {
     local candidate
-    candidate=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1 || true)
+    candidate=$(for f in /usr/lib/postgresql/*/bin/postgres; do [ -x "$f" ] && echo "$f"; done | sort -V | tail -n 1 || true)
     [ -n "$candidate" ] && dirname "$candidate"
 }
 

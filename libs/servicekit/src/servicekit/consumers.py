@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -115,16 +115,17 @@ class Consumers:
         )
         async def consume(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
-            if await self._process(topic, handler, records):
+            unfinished = await self._process(topic, handler, records)
+            if unfinished:
+                _rewind(message.consumer, unfinished)
+            else:
                 await message.ack()
                 self._dead_lettered.clear()
-            else:
-                await message.nack()
 
     async def _process(
         self, topic: Topic, handler: BatchHandler, records: Sequence[ConsumerRecord[Any, Any]]
-    ) -> bool:
-        """Apply a batch; False means "read these offsets again"."""
+    ) -> list[ConsumerRecord[Any, Any]]:
+        """Apply a batch; returns the records to read again (none when all are done)."""
         deliveries: list[Delivery] = []
         for record in records:
             try:
@@ -135,13 +136,14 @@ class Consumers:
             key = record.key.decode(errors="replace") if record.key else None
             deliveries.append(Delivery(event, body, record.topic, record.partition, record.offset, key))
         if not deliveries:
-            return True
+            return []
         if len(deliveries) > 1:
             try:
                 await handler(deliveries)
-                return True
+                return []
             except _TRANSIENT as error:
-                return await self._back_off(error)
+                await self._back_off(error)
+                return list(records)
             except Exception as error:
                 log.info(
                     "batch of %d on %s failed (%r); applying one at a time",
@@ -149,10 +151,11 @@ class Consumers:
                     topic.name,
                     error,
                 )
-        for delivery, record in zip(deliveries, _records_of(deliveries, records), strict=True):
+        in_order = _records_of(deliveries, records)
+        for done, (delivery, record) in enumerate(zip(deliveries, in_order, strict=True)):
             if not await self._process_one(topic, handler, delivery, record):
-                return False
-        return True
+                return in_order[done:]
+        return []
 
     async def _process_one(
         self, topic: Topic, handler: BatchHandler, delivery: Delivery, record: ConsumerRecord[Any, Any]
@@ -208,3 +211,13 @@ def _records_of(
 ) -> list[ConsumerRecord[Any, Any]]:
     by_position = {(r.topic, r.partition, r.offset): r for r in records}
     return [by_position[(d.topic, d.partition, d.offset)] for d in deliveries]
+
+
+def _rewind(consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    """Seek each partition back to its first unfinished record; finished ones are not read again."""
+    earliest: dict[TopicPartition, int] = {}
+    for record in unfinished:
+        partition = TopicPartition(record.topic, record.partition)
+        earliest[partition] = min(record.offset, earliest.get(partition, record.offset))
+    for partition, offset in earliest.items():
+        consumer.seek(partition, offset)

@@ -1,0 +1,206 @@
+"""Idempotency-Key on REST writes: a retried request gets the first response back, not a second effect.
+
+The key is reserved before the request runs (so two concurrent requests with one key cannot both run)
+and the response is stored when it is final. Same key and same request: the stored response, replayed.
+Same key, different request (method, path, query or body): 422. Still running: 409. A server error
+releases the key, so the client may retry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Header
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.db import Database
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_IN_PROGRESS = 0
+
+
+def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=MAX_KEY_LENGTH,
+            description="makes a retry of this write safe: the same key and body replay the first response",
+        ),
+    ] = None,
+) -> str | None:
+    """Declares the header in a route's OpenAPI; `IdempotencyMiddleware` does the work."""
+    return idempotency_key
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+
+
+class IdempotencyMiddleware:
+    """ASGI middleware over the service's `idempotency_keys` table."""
+
+    def __init__(self, app: ASGIApp, db: Database, table: Table) -> None:
+        self._app = app
+        self._db = db
+        self._table = table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self._app(scope, receive, send)
+            return
+        key = _header(scope, HEADER.lower().encode())
+        if key is None:
+            await self._app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH:
+            await _send_json(send, 422, {"detail": f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters"})
+            return
+        body = await _read_body(receive)
+        fingerprint = _fingerprint(scope, body)
+        stored = await self._reserve(key, fingerprint)
+        if isinstance(stored, StoredResponse):
+            await _send_raw(send, stored.status_code, stored.body, replayed=True)
+        elif stored == "reserved":
+            await self._run(scope, receive, body, send, key)
+        elif stored == "in progress":
+            await _send_json(send, 409, {"detail": f"a request with this {HEADER} is still being processed"})
+        else:
+            await _send_json(
+                send, 422, {"detail": f"this {HEADER} was already used with a different request"}
+            )
+
+    async def _reserve(
+        self, key: str, fingerprint: str
+    ) -> StoredResponse | Literal["reserved", "in progress", "mismatch"]:
+        t = self._table.c
+        async with self._db.transaction() as session:
+            insert = postgresql.insert if self._db.url.get_backend_name() == "postgresql" else sqlite.insert
+            inserted = await session.execute(
+                insert(self._table)
+                .values(
+                    key=key,
+                    request_fingerprint=fingerprint,
+                    status_code=_IN_PROGRESS,
+                    response_body=b"",
+                    created_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing()
+                .returning(t.key)
+            )
+            if inserted.first() is not None:
+                return "reserved"
+            row = (
+                await session.execute(
+                    select(t.request_fingerprint, t.status_code, t.response_body).where(t.key == key)
+                )
+            ).one()
+        if row.request_fingerprint != fingerprint:
+            return "mismatch"
+        if row.status_code == _IN_PROGRESS:
+            return "in progress"
+        return StoredResponse(row.status_code, bytes(row.response_body))
+
+    async def _run(self, scope: Scope, receive: Receive, body: bytes, send: Send, key: str) -> None:
+        status_code = 500
+        chunks: list[bytes] = []
+        body_sent = False
+
+        async def replay_body() -> Message:
+            nonlocal body_sent
+            if body_sent:
+                return await receive()  # after the body, only a disconnect can come
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self._app(scope, replay_body, capture)
+        except BaseException:
+            await self._release(key)
+            raise
+        if status_code >= 500:
+            await self._release(key)
+        else:
+            await self._store(key, StoredResponse(status_code, b"".join(chunks)))
+
+    async def _store(self, key: str, response: StoredResponse) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(self._table)
+                .where(self._table.c.key == key)
+                .values(status_code=response.status_code, response_body=response.body)
+            )
+
+    async def _release(self, key: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(delete(self._table).where(self._table.c.key == key))
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for header, value in scope["headers"]:
+        if header == name:
+            return bytes(value).decode("latin-1").strip()
+    return None
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")):
+        digest.update(part.encode() + b"\0")
+    digest.update(_canonical(body))
+    return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    """The same JSON with other whitespace or key order is the same request."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (UnicodeDecodeError, ValueError):
+        return body
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send_json(send: Send, status_code: int, content: Any) -> None:
+    await _send_raw(send, status_code, json.dumps(content).encode(), replayed=False)
+
+
+async def _send_raw(send: Send, status_code: int, body: bytes, *, replayed: bool) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

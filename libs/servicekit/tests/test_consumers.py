@@ -1,0 +1,122 @@
+"""The consumer wrapper on the real broker: dead letters, retries, offsets committed after the work."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from contracts_schema import CloudEvent
+from contracts_schema.billing import GenerateBill
+from contracts_schema.registry import Topic
+from servicekit.consumers import Consumers, Delivery
+from servicekit.errors import DomainError
+from servicekit.kafka import ensure_topics, make_broker
+from tests.support.kafka import eventually, find_record, produce
+
+PROBE = Topic(
+    "servicekit-tests.probe.v1", 2, "contract id", "test topic", {"billing.bill.generate": GenerateBill}
+)
+
+
+def command(period: str) -> GenerateBill:
+    return GenerateBill(contract_id=uuid.uuid4(), period=period)
+
+
+async def send(bootstrap: str, body: GenerateBill) -> CloudEvent:
+    event = CloudEvent.wrap(body, source="tests", subject="probe", actor="tests")
+    await produce(bootstrap, PROBE.name, event.to_json(), str(body.contract_id))
+    return event
+
+
+async def consume_with(bootstrap: str, group: str, handler) -> object:  # type: ignore[no-untyped-def]
+    broker = make_broker(bootstrap, "servicekit-tests")
+    Consumers(broker, "servicekit-tests").subscribe(PROBE, handler, name=group)
+    await broker.start()
+    return broker
+
+
+async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applied(
+    kafka_bootstrap: str,
+) -> None:
+    await ensure_topics(kafka_bootstrap, [PROBE])
+    run = uuid.uuid4().hex
+    applied: list[str] = []
+    failures: dict[str, int] = {}
+
+    async def handler(deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            period = delivery.body.period  # type: ignore[attr-defined]
+            if period == f"{run}-rule":
+                raise DomainError("period is closed")
+            if period == f"{run}-flaky" and failures.get(period, 0) < 2:
+                failures[period] = failures.get(period, 0) + 1
+                raise RuntimeError("flaky dependency")
+        applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    await produce(kafka_bootstrap, PROBE.name, f"{run} not json".encode(), "k")
+    for period in ("ok-1", "rule", "flaky", "ok-2"):
+        await send(kafka_bootstrap, command(f"{run}-{period}"))
+
+    broker = await consume_with(kafka_bootstrap, f"servicekit-tests.{run}", handler)
+    try:
+        await eventually(lambda: _async(f"{run}-ok-2" in applied and f"{run}-flaky" in applied))
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+
+    assert [p for p in applied if p.startswith(run) and p.endswith("ok-1")] == [f"{run}-ok-1"]
+    assert f"{run}-rule" not in applied
+    assert failures[f"{run}-flaky"] == 2
+    not_json = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: r.value == f"{run} not json".encode())
+    assert not_json.headers["dlq-reason"].startswith("not JSON")
+    broken_rule = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: f"{run}-rule".encode() in r.value)
+    assert broken_rule.headers["dlq-reason"] == "DomainError: period is closed"
+    assert broken_rule.headers["dlq-original-topic"] == PROBE.name
+
+
+async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_read_again(
+    kafka_bootstrap: str,
+) -> None:
+    await ensure_topics(kafka_bootstrap, [PROBE])
+    run = uuid.uuid4().hex
+    group = f"servicekit-tests.{run}"
+    await send(kafka_bootstrap, command(f"{run}-a"))
+    seen: list[str] = []
+
+    async def crashing(deliveries: Sequence[Delivery]) -> None:
+        seen.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+        raise ConnectionError("database went away")
+
+    broker = await consume_with(kafka_bootstrap, group, crashing)
+    await eventually(lambda: _async(f"{run}-a" in seen))
+    await broker.stop()  # type: ignore[attr-defined]
+
+    applied: list[str] = []
+
+    async def healthy(deliveries: Sequence[Delivery]) -> None:
+        applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    broker = await consume_with(kafka_bootstrap, group, healthy)
+    try:
+        await eventually(lambda: _async(f"{run}-a" in applied))
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+
+    # Committed now: a third consumer of the group starts after it.
+    again: list[str] = []
+
+    async def third(deliveries: Sequence[Delivery]) -> None:
+        again.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    await send(kafka_bootstrap, command(f"{run}-b"))
+    broker = await consume_with(kafka_bootstrap, group, third)
+    try:
+        await eventually(lambda: _async(f"{run}-b" in again))
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+    assert f"{run}-a" not in again
+
+
+async def _async(value: bool) -> bool:
+    await asyncio.sleep(0)
+    return value

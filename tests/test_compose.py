@@ -1,0 +1,129 @@
+"""docker-compose.yml is valid for the compose tool and describes the whole stack on PostgreSQL and Kafka.
+
+Validated with `docker compose config` (Compose v2 plugin) or Debian's `docker-compose config` (v1);
+scripts/test.sh installs docker-compose, so this runs in CI. No Docker engine is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SERVICES = {"contracts": 8001, "billing": 8002, "timetracking": 8003}
+
+# Compose v1 prints YAML only; it is a Python program that always has PyYAML, so its own
+# interpreter turns that YAML into JSON (the project itself does not depend on PyYAML).
+_YAML_TO_JSON = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
+
+
+def _run(command: list[str], stdin: str | None = None) -> str:
+    result = subprocess.run(
+        command, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+    return result.stdout
+
+
+def _compose_v2() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30, check=False)
+    return probe.returncode == 0
+
+
+def _python_of(script: str) -> str:
+    first_line = Path(script).read_text(errors="replace").splitlines()[0]
+    if first_line.startswith("#!") and "python" in first_line:
+        return first_line[2:].strip().split()[0]
+    return "python3"
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    """The compose file as the compose tool resolves it (anchors merged, paths absolute)."""
+    if _compose_v2():
+        out = _run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"])
+        return dict(json.loads(out))
+    legacy = shutil.which("docker-compose")
+    if legacy is not None:
+        out = _run([legacy, "-f", str(COMPOSE_FILE), "config"])
+        return dict(json.loads(_run([_python_of(legacy), "-c", _YAML_TO_JSON], stdin=out)))
+    pytest.skip(
+        "neither `docker compose` (v2 plugin) nor `docker-compose` is installed "
+        "(scripts/test.sh installs Debian's docker-compose)"
+    )
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # KEY=VALUE form
+        return dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return dict.fromkeys(deps, "service_started")
+    return {name: spec.get("condition", "service_started") for name, spec in deps.items()}
+
+
+def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert {"kafka", "postgres", "topics", *SERVICES} <= set(services)
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert services["postgres"]["image"].startswith("postgres:16")
+
+
+def test_services_use_their_postgres_database_and_the_broker(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name, port in SERVICES.items():
+        env = _environment(services[name])
+        prefix = name.upper()
+        url = urlsplit(env[f"{prefix}_DATABASE_URL"])
+        assert url.scheme == "postgresql+asyncpg", name
+        assert url.hostname == "postgres", name
+        assert url.path == f"/{name}", name
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+        assert env[f"{prefix}_HTTP_PORT"] == str(port), name
+        assert env[f"{prefix}_HTTP_HOST"] == "0.0.0.0", name
+        assert f":{port}/health" in json.dumps(services[name]["healthcheck"]["test"]), name
+        assert _depends_on(services[name]) == {
+            "kafka": "service_healthy",
+            "postgres": "service_healthy",
+            "topics": "service_completed_successfully",
+        }, name
+
+
+def test_one_image_and_a_one_shot_topics_job(config: dict[str, Any]) -> None:
+    services = config["services"]
+    images = {services[name].get("image") for name in [*SERVICES, "topics"]}
+    assert len(images) == 1, images
+    for name in [*SERVICES, "topics"]:
+        assert Path(services[name]["build"]["context"]).resolve() == ROOT, name
+    topics = services["topics"]
+    assert " ".join(topics["command"]) == "python -m servicekit.admin create-topics"
+    assert _environment(topics)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert _depends_on(topics) == {"kafka": "service_healthy"}
+    assert str(topics.get("restart", "no")) in {"no", "False", "false"}
+
+
+def test_kafka_does_not_create_topics_and_postgres_gets_the_databases(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert _environment(services["kafka"])["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert "healthcheck" in services["kafka"] and "healthcheck" in services["postgres"]
+    init_sql = (ROOT / "infra/postgres/init/01-databases.sql").read_text()
+    for name in SERVICES:
+        assert f"'{name}'" in init_sql
+    mounts = json.dumps(services["postgres"].get("volumes", []))
+    assert "docker-entrypoint-initdb.d" in mounts and "infra/postgres/init" in mounts
+    assert (ROOT / "Dockerfile").is_file() and (ROOT / ".dockerignore").is_file()
