@@ -21,6 +21,8 @@ kafka_home=$root/.cache/kafka-test
 export PG_PORT=${PG_PORT:-55432}
 
 die() { echo "test.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 say() { printf '\n==> %s\n' "$*"; }
 
 # --- phase bookkeeping ----------------------------------------------------------------------------
@@ -97,33 +99,6 @@ if ! flock -n 9; then
 fi
 
 # --- tools ----------------------------------------------------------------------------------------
-apt_updated=0
-apt_install() {
-    [ "$(id -u)" -eq 0 ] || die "missing $*: install it (apt-get install $*) or run as root"
-    command -v apt-get >/dev/null || die "missing $* and no apt-get to install it"
-    export DEBIAN_FRONTEND=noninteractive
-    if [ "$apt_updated" -eq 0 ]; then apt-get update -qq || die "apt-get update failed"; apt_updated=1; fi
-    echo "test.sh: apt-get install $*"
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null || die "apt-get install $* failed"
-}
-
-ensure_uv() {
-    if command -v uv >/dev/null; then return 0; fi
-    if ! command -v python3 >/dev/null; then apt_install python3 python3-pip; fi
-    local user_bin
-    user_bin="$(python3 -m site --user-base)/bin"
-    export PATH="$user_bin:$PATH"
-    if command -v uv >/dev/null; then return 0; fi
-    if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
-    echo "test.sh: installing uv with pip"
-    python3 -m pip install --quiet --user uv 2>/dev/null \
-        || python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null \
-        || python3 -m pip install --quiet uv \
-        || die "could not install uv with pip"
-    hash -r
-    command -v uv >/dev/null || die "uv was installed but is not on PATH (looked in $user_bin)"
-}
-
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; }
 
 tools() {
@@ -133,16 +108,6 @@ tools() {
     if [ ! -f "$root/.cache/kafka/libs/.complete" ] && ! command -v mvn >/dev/null; then apt_install maven; fi
     have_compose || apt_install docker-compose
     echo "uv $(uv --version | cut -d' ' -f2), $(java -version 2>&1 | head -n 1)"
-}
-
-uv_sync() {
-    unset VIRTUAL_ENV
-    if [ -f uv.lock ]; then
-        uv sync --all-packages --locked \
-            || { echo "test.sh: uv sync --locked failed; if pyproject.toml changed, run 'uv lock' and commit uv.lock" >&2; return 1; }
-    else
-        uv sync --all-packages
-    fi
 }
 
 start_kafka() {
@@ -164,6 +129,17 @@ start_postgres() {
 
 lint_ruff() { uv run --no-sync ruff check .; }
 lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src; }
+
+# The published schemas must be up to date, and break no consumer of the first published version.
+schema_check() {
+    local first_published
+    first_published=$(git log --diff-filter=A --format=%H -- contracts-schema/asyncapi.json 2>/dev/null | tail -n 1)
+    if [ -n "$first_published" ]; then
+        uv run --no-sync contracts-schema check --against "$first_published"
+    else
+        uv run --no-sync contracts-schema check
+    fi
+}
 
 pytest_run() { # pytest_run DATABASE [PYTEST ARGS...]
     local database=$1; shift
@@ -189,6 +165,7 @@ setup_phase "postgresql (127.0.0.1:$PG_PORT)" start_postgres
 
 run_phase "ruff" lint_ruff || true
 run_phase "mypy" lint_mypy || true
+run_phase "schema check" schema_check || true
 run_phase "pytest sqlite" pytest_run sqlite "$@" || true
 run_phase "pytest postgresql" pytest_run postgresql "$@" || true
 
