@@ -13,8 +13,8 @@ import os
 import socket
 import subprocess
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,7 +82,9 @@ def _postgres_admin(prefix: str, statement: str) -> None:
     import asyncpg  # only the PostgreSQL run needs it
 
     async def execute() -> None:
-        connection = await asyncpg.connect(prefix.replace("postgresql+asyncpg://", "postgresql://") + "postgres")
+        connection = await asyncpg.connect(
+            prefix.replace("postgresql+asyncpg://", "postgresql://") + "postgres"
+        )
         try:
             await connection.execute(statement)
         finally:
