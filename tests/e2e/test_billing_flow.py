@@ -76,6 +76,18 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
 
         usage = await usage_reaches(client, stack["billing"].url, contract_id, used=675)
         assert (usage["allowance_total"], usage["remaining"], usage["overage"]) == (600, -75, 75)
+        exhausted = await find_record(
+            kafka_bootstrap,
+            registry.USAGE.name,
+            lambda r: r.key == contract_id and r.json()["type"] == "billing.usage.allowance_exhausted",
+        )
+        assert exhausted.json()["data"]["cycle_index"] == 1
+        full = await find_record(
+            kafka_bootstrap,
+            registry.USAGE.name,
+            lambda r: r.key == contract_id and r.json()["data"].get("percent_used") == 100,
+        )
+        assert full.json()["data"]["used_minutes"] == 675
 
         response = await client.post(
             f"{stack['billing'].url}/contracts/{contract_id}/bills", json={"period": "1"}

@@ -1,0 +1,125 @@
+"""Time entry rules: whole minutes, the covering contract, what a rep may enter."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from contracts_schema.primitives import MoneyAmount
+from contracts_schema.timetracking import TimeEntryFields
+from timetracking.domain.errors import InvalidTimeEntry
+from timetracking.domain.time_entries import (
+    CoveringContract,
+    elapsed_minutes,
+    find_covering_contract,
+    new_time_entry,
+)
+
+
+def contract(**changes: object) -> CoveringContract:
+    fields: dict[str, object] = {
+        "contract_id": uuid.uuid4(),
+        "account_id": "acme",
+        "all_products": True,
+        "products": frozenset(),
+        "start_date": date(2026, 1, 1),
+        "end_date": date(2026, 12, 31),
+        "time_zone": "America/New_York",
+        "currency": "USD",
+        "reps_may_override_time_taken": False,
+        "reps_may_add_other_charges": False,
+        "version": 1,
+    }
+    fields.update(changes)
+    return CoveringContract(**fields)  # type: ignore[arg-type]
+
+
+def entry(**changes: object) -> TimeEntryFields:
+    fields: dict[str, object] = {
+        "request_id": "R1",
+        "account_id": "acme",
+        "rep_id": "ann",
+        "started_at": datetime(2026, 3, 2, 14, 0, 59, tzinfo=UTC),
+        "ended_at": datetime(2026, 3, 2, 15, 30, 1, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return TimeEntryFields(**fields)  # type: ignore[arg-type]
+
+
+def test_minutes_are_counted_between_start_and_end_cut_down_to_the_minute() -> None:
+    assert elapsed_minutes(entry()) == 90
+
+
+def test_minutes_are_real_elapsed_minutes_across_a_daylight_saving_change() -> None:
+    new_york = timezone(timedelta(hours=-5))
+    fields = entry(
+        started_at=datetime(2026, 3, 8, 1, 30, tzinfo=new_york),  # 01:30 EST, clocks jump at 02:00
+        ended_at=datetime(2026, 3, 8, 8, 30, tzinfo=UTC),  # 04:30 EDT
+    )
+    assert elapsed_minutes(fields) == 120
+
+
+def test_a_duration_stands_in_for_the_end() -> None:
+    assert elapsed_minutes(entry(ended_at=None, duration_minutes=45)) == 45
+
+
+def test_an_entry_needs_exactly_one_of_end_and_duration() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        entry(duration_minutes=45)
+    with pytest.raises(ValueError, match="exactly one"):
+        entry(ended_at=None)
+
+
+def test_the_contract_is_chosen_by_the_local_day_of_the_start() -> None:
+    # 2026-01-01 03:00 UTC is still 31 December in New York: the contract has not started.
+    covering = contract()
+    assert not covering.covers(None, datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
+    assert covering.covers(None, datetime(2026, 1, 1, 6, 0, tzinfo=UTC))
+
+
+def test_a_product_scoped_contract_wins_over_an_all_products_one() -> None:
+    broad = contract()
+    narrow = contract(all_products=False, products=frozenset({"printer"}))
+    at = datetime(2026, 5, 1, 15, tzinfo=UTC)
+    assert find_covering_contract([broad, narrow], "printer", at) is narrow
+    assert find_covering_contract([broad, narrow], "router", at) is broad
+    assert find_covering_contract([narrow], "router", at) is None
+
+
+def test_overriding_the_time_taken_needs_a_plan_that_allows_it() -> None:
+    with pytest.raises(InvalidTimeEntry, match="override"):
+        new_time_entry(uuid.uuid4(), entry(time_taken_minutes=30), contract())
+    logged = new_time_entry(
+        uuid.uuid4(), entry(time_taken_minutes=30), contract(reps_may_override_time_taken=True)
+    )
+    assert logged.minutes == 30
+
+
+def test_other_charges_need_a_plan_that_allows_them_in_the_contracts_currency() -> None:
+    charges = MoneyAmount(amount=Decimal("12.34"), currency="USD")
+    with pytest.raises(InvalidTimeEntry, match="other charges"):
+        new_time_entry(uuid.uuid4(), entry(other_charges=charges), contract())
+    with pytest.raises(InvalidTimeEntry, match="EUR"):
+        new_time_entry(
+            uuid.uuid4(),
+            entry(other_charges=MoneyAmount(amount=Decimal(5), currency="EUR")),
+            contract(reps_may_add_other_charges=True),
+        )
+    logged = new_time_entry(uuid.uuid4(), entry(other_charges=charges), contract(reps_may_add_other_charges=True))
+    assert logged.other_charges == charges
+
+
+def test_an_entry_is_stored_in_utc_on_the_whole_minute() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    logged = new_time_entry(
+        uuid.uuid4(), entry(started_at=datetime(2026, 3, 2, 16, 0, 59, tzinfo=plus_two)), contract()
+    )
+    assert logged.started_at == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+def test_an_entry_no_contract_covers_is_kept_without_one() -> None:
+    logged = new_time_entry(uuid.uuid4(), entry(), None)
+    assert logged.contract_id is None and logged.minutes == 90
