@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
+from servicekit.idempotency import IdempotencyMiddleware
 from servicekit.service import Service
 from servicekit.settings import ServiceSettings
 from servicekit.tables import MessagingTables
@@ -55,6 +56,7 @@ class ServiceApp(Generic[U]):
 
     def http_app(self) -> FastAPI:
         app = self.service.http_app(title=self.title, description=self.description, routers=self.routers())
+        app.add_middleware(IdempotencyMiddleware, db=self.service.db, table=self.tables.idempotency)
         app.state.service_app = self
         return app
 

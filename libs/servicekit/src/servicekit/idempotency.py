@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Header
+from fastapi import Depends, Header
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +42,10 @@ def idempotency_key_header(
 ) -> str | None:
     """Declares the header in a route's OpenAPI; `IdempotencyMiddleware` does the work."""
     return idempotency_key
+
+
+IDEMPOTENT_WRITE = [Depends(idempotency_key_header)]
+"""`dependencies=` of a write route: its OpenAPI shows the header the middleware honours."""
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 
 from contracts.adapters.tables import messaging, metadata
 from contracts.config import ContractsSettings
+from contracts.entrypoints import consumers
+from contracts.entrypoints.scheduler import lifecycle_loop
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
-from servicekit.service import Service
+from servicekit.app import ServiceApp
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -20,34 +22,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Contracts:
-    """The running service: its process-wide parts and factories for units of work."""
+class Contracts(ServiceApp[ContractsUnitOfWork]):
+    title = "Contracts service"
+    description = "Support plans, top-up plans, business-hours calendars and contracts."
+    unit_of_work = ContractsUnitOfWork
 
     def __init__(self, settings: ContractsSettings, clock: Callable[[], datetime] = utc_now) -> None:
-        self.settings = settings
+        super().__init__(settings, metadata, messaging, MIGRATIONS)
         self.clock = clock
-        self.service = Service(settings, metadata, messaging, MIGRATIONS)
-
-    def uow(self) -> ContractsUnitOfWork:
-        return ContractsUnitOfWork(
-            self.service.db, messaging, self.service.relay, source=self.settings.service_name
+        consumers.register(self.service.consumers, self.uow, self.now, service_name=settings.service_name)
+        self.service.add_background_loop(
+            lifecycle_loop(self.uow, self.now, settings.scheduler_interval_seconds)
         )
 
-    def read(self) -> ContractsUnitOfWork:
-        return ContractsUnitOfWork(
-            self.service.db, messaging, None, source=self.settings.service_name, read_only=True
-        )
+    def now(self) -> datetime:
+        """The service's clock; tests swap `clock` for a fake one after start-up too."""
+        return self.clock()
 
-    def http_app(self) -> FastAPI:
+    def routers(self) -> Sequence[APIRouter]:
         from contracts.entrypoints.api import router
 
-        app = self.service.http_app(
-            title="Contracts service",
-            description="Support plans, top-up plans, business-hours calendars and contracts.",
-            routers=[router],
-        )
-        app.state.contracts = self
-        return app
+        return [router]
 
 
 def bootstrap(settings: ContractsSettings | None = None) -> Contracts:

@@ -108,7 +108,9 @@ def test_other_charges_need_a_plan_that_allows_them_in_the_contracts_currency() 
             entry(other_charges=MoneyAmount(amount=Decimal(5), currency="EUR")),
             contract(reps_may_add_other_charges=True),
         )
-    logged = new_time_entry(uuid.uuid4(), entry(other_charges=charges), contract(reps_may_add_other_charges=True))
+    logged = new_time_entry(
+        uuid.uuid4(), entry(other_charges=charges), contract(reps_may_add_other_charges=True)
+    )
     assert logged.other_charges == charges
 
 

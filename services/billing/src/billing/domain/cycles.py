@@ -7,16 +7,14 @@ day, clamped to short months. A cycle's instants are local midnights in the cont
 from __future__ import annotations
 
 import bisect
-from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.domain.errors import InvalidContractPeriod, InvalidTimeEntry
-
-ONE_DAY = timedelta(days=1)
+from servicekit.dates import ONE_DAY, add_months_clamped, local_midnight_utc
 
 
 class BillCycle(StrEnum):
@@ -54,18 +52,6 @@ class Cycle:
         if instant.tzinfo is None:
             raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
         return self.starts_at <= instant < self.ends_at
-
-
-def add_months_clamped(start: date, months: int) -> date:
-    """`start` moved by whole months, its day clamped to the length of the target month."""
-    month_count = start.year * 12 + start.month - 1 + months
-    year, month = divmod(month_count, 12)
-    return date(year, month + 1, min(start.day, monthrange(year, month + 1)[1]))
-
-
-def local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
-    """The UTC instant at which `day` begins on the zone's clock."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def contract_cycles(

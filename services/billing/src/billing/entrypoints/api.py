@@ -14,6 +14,7 @@ from billing.domain.cycles import cycle_containing
 from billing.domain.errors import BillNotFound, NoSuchPeriod
 from billing.service_layer import handlers
 from contracts_schema.billing import BillState, BillStatus
+from servicekit.idempotency import IDEMPOTENT_WRITE
 
 
 def get_billing(request: Request) -> Billing:
@@ -88,7 +89,12 @@ async def current_usage(
     )
 
 
-@router.post("/contracts/{contract_id}/bills", status_code=status.HTTP_201_CREATED, tags=["bills"])
+@router.post(
+    "/contracts/{contract_id}/bills",
+    status_code=status.HTTP_201_CREATED,
+    tags=["bills"],
+    dependencies=IDEMPOTENT_WRITE,
+)
 async def generate_bill(
     contract_id: UUID, body: BillRequestIn, billing: BillingDep, actor: Actor = None
 ) -> BillState:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.adapters import tables
-from contracts.domain.contracts import Contract
-from contracts.domain.plans import SupportPlan
-from contracts_schema.contracts import BusinessCalendar, ContractState, ContractStatus, SupportPlanState
+from contracts.domain.contracts import Contract, ContractActivity, NoticeKind, TopUp
+from contracts.domain.coverage import Exhaustion
+from contracts.domain.plans import SupportPlan, TopUpPlan
+from contracts_schema.contracts import (
+    BusinessCalendar,
+    ContractState,
+    ContractStatus,
+    SupportPlanState,
+    TopUpPlanState,
+)
+from contracts_schema.primitives import MoneyAmount
+
+# Advisory-lock key space of account sign-ups (servicekit's relay and migration locks use other keys).
+_ACCOUNT_LOCK_SPACE = 7_302
 
 
 class CalendarRepository:
@@ -97,15 +110,105 @@ def _plan(document: dict[str, Any]) -> SupportPlan:
     )
 
 
+class TopUpPlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, top_up_plan_id: UUID) -> TopUpPlan | None:
+        document = await self._session.scalar(
+            select(tables.top_up_plans.c.document).where(
+                tables.top_up_plans.c.top_up_plan_id == str(top_up_plan_id)
+            )
+        )
+        return None if document is None else TopUpPlan.from_state(TopUpPlanState.model_validate(document))
+
+    async def list(self) -> list[TopUpPlan]:
+        rows = await self._session.scalars(
+            select(tables.top_up_plans.c.document).order_by(tables.top_up_plans.c.name)
+        )
+        return [TopUpPlan.from_state(TopUpPlanState.model_validate(document)) for document in rows]
+
+    async def save(self, top_up_plan: TopUpPlan, *, new: bool) -> None:
+        values = {
+            "name": top_up_plan.name,
+            "version": top_up_plan.version,
+            "document": top_up_plan.state().model_dump(mode="json"),
+        }
+        if new:
+            await self._session.execute(
+                tables.top_up_plans.insert().values(top_up_plan_id=str(top_up_plan.top_up_plan_id), **values)
+            )
+        else:
+            await self._session.execute(
+                update(tables.top_up_plans)
+                .where(tables.top_up_plans.c.top_up_plan_id == str(top_up_plan.top_up_plan_id))
+                .values(**values)
+            )
+
+    async def delete(self, top_up_plan_id: UUID) -> None:
+        await self._session.execute(
+            delete(tables.top_up_plans).where(tables.top_up_plans.c.top_up_plan_id == str(top_up_plan_id))
+        )
+
+
 class ContractRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, contract_id: UUID) -> Contract | None:
-        document = await self._session.scalar(
-            select(tables.contracts.c.document).where(tables.contracts.c.contract_id == str(contract_id))
+    async def get(self, contract_id: UUID, *, lock: bool = False) -> Contract | None:
+        """`lock` holds the row until the transaction ends, so concurrent changes (a REST call and
+        the scheduler on another replica) apply one after the other instead of overwriting."""
+        query = self._select().where(tables.contracts.c.contract_id == str(contract_id))
+        if lock:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        return None if row is None else _contract(row)
+
+    @staticmethod
+    def _select() -> Select[tuple[Any, Any]]:
+        return select(tables.contracts.c.document, tables.contracts.c.notices_done)
+
+    async def due_for_status_change(self, latest_day: date) -> list[Contract]:
+        """Contracts whose dates may have moved their status by local day `latest_day` (the latest
+        day any zone shows); rows another replica is changing are skipped, it handles them."""
+        c = tables.contracts.c
+        query = (
+            self._select()
+            .where(
+                or_(
+                    (c.status == ContractStatus.UPCOMING.value) & (c.start_date <= latest_day),
+                    (c.status == ContractStatus.ACTIVE.value)
+                    & or_(c.expiry_date < latest_day, c.termination_date < latest_day),
+                )
+            )
+            .order_by(c.contract_id)
+            .with_for_update(skip_locked=True)
         )
-        return None if document is None else Contract.from_state(ContractState.model_validate(document))
+        return [_contract(row) for row in (await self._session.execute(query)).all()]
+
+    async def due_for_notices(self, latest_day: date) -> list[Contract]:
+        c = tables.contracts.c
+        query = (
+            self._select()
+            .where(c.next_notice_on <= latest_day)
+            .order_by(c.contract_id)
+            .with_for_update(skip_locked=True)
+        )
+        return [_contract(row) for row in (await self._session.execute(query)).all()]
+
+    async def delete(self, contract_id: UUID) -> None:
+        await self._session.execute(
+            delete(tables.contracts).where(tables.contracts.c.contract_id == str(contract_id))
+        )
+
+    async def lock_account(self, account_id: str) -> None:
+        """Serialise sign-ups of one account until the transaction ends, so two contracts checked for
+        overlap at the same time cannot both pass. SQLite already has one writer at a time."""
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
+                {"space": _ACCOUNT_LOCK_SPACE, "account": account_id},
+            )
 
     async def number_taken(self, contract_number: str) -> bool:
         found = await self._session.scalar(
@@ -116,10 +219,8 @@ class ContractRepository:
         return bool(found)
 
     async def of_account(self, account_id: str) -> list[Contract]:
-        rows = await self._session.scalars(
-            select(tables.contracts.c.document).where(tables.contracts.c.account_id == account_id)
-        )
-        return [Contract.from_state(ContractState.model_validate(document)) for document in rows]
+        rows = await self._session.execute(self._select().where(tables.contracts.c.account_id == account_id))
+        return [_contract(row) for row in rows.all()]
 
     async def search(
         self,
@@ -164,6 +265,8 @@ class ContractRepository:
             "termination_date": contract.termination_date,
             "version": contract.version,
             "document": contract.state().model_dump(mode="json"),
+            "next_notice_on": contract.next_notice_on,
+            "notices_done": sorted(contract.notices_done),
         }
         if new:
             await self._session.execute(
@@ -175,3 +278,132 @@ class ContractRepository:
                 .where(tables.contracts.c.contract_id == str(contract.contract_id))
                 .values(**values)
             )
+
+
+def _contract(row: Row[Any]) -> Contract:
+    notices_done = {NoticeKind(kind) for kind in row.notices_done or ()}
+    return Contract.from_state(ContractState.model_validate(row.document), notices_done)
+
+
+def _utc(instant: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every instant we store is UTC."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+class TopUpRepository:
+    """Top-ups bought on contracts: their history, and what coverage needs to clear an exhaustion."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, contract_id: UUID, top_up: TopUp) -> None:
+        await self._session.execute(
+            tables.contract_top_ups.insert().values(
+                top_up_id=str(top_up.top_up_id),
+                contract_id=str(contract_id),
+                bought_at=_utc(top_up.bought_at),
+                document={
+                    "top_up_plan_id": str(top_up.top_up_plan_id),
+                    "units": top_up.units,
+                    "price": top_up.price.model_dump(mode="json"),
+                    "bought_at": _utc(top_up.bought_at).isoformat(),
+                },
+            )
+        )
+
+    async def exists(self, top_up_id: UUID) -> bool:
+        found = await self._session.scalar(
+            select(func.count())
+            .select_from(tables.contract_top_ups)
+            .where(tables.contract_top_ups.c.top_up_id == str(top_up_id))
+        )
+        return bool(found)
+
+    async def of_contract(self, contract_id: UUID) -> list[TopUp]:
+        t = tables.contract_top_ups.c
+        rows = await self._session.execute(
+            select(t.top_up_id, t.document).where(t.contract_id == str(contract_id)).order_by(t.bought_at)
+        )
+        return [
+            TopUp(
+                top_up_id=UUID(row.top_up_id),
+                top_up_plan_id=UUID(row.document["top_up_plan_id"]),
+                units=row.document["units"],
+                price=MoneyAmount.model_validate(row.document["price"]),
+                bought_at=datetime.fromisoformat(row.document["bought_at"]),
+            )
+            for row in rows.all()
+        ]
+
+
+def _upsert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class ActivityRepository:
+    """Which contracts had time entries logged or bills issued against them (from events)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, contract_id: UUID) -> ContractActivity:
+        a = tables.contract_activity.c
+        row = (
+            await self._session.execute(
+                select(a.has_time_entries, a.has_bills).where(a.contract_id == str(contract_id))
+            )
+        ).first()
+        top_ups = await self._session.scalar(
+            select(func.count())
+            .select_from(tables.contract_top_ups)
+            .where(tables.contract_top_ups.c.contract_id == str(contract_id))
+        )
+        return ContractActivity(
+            has_time_entries=bool(row and row.has_time_entries),
+            has_bills=bool(row and row.has_bills),
+            has_top_ups=bool(top_ups),
+        )
+
+    async def record_time_entries(self, contract_ids: Iterable[UUID]) -> None:
+        await self._mark(contract_ids, "has_time_entries")
+
+    async def record_bills(self, contract_ids: Iterable[UUID]) -> None:
+        await self._mark(contract_ids, "has_bills")
+
+    async def _mark(self, contract_ids: Iterable[UUID], flag: str) -> None:
+        ids = sorted({str(contract_id) for contract_id in contract_ids})
+        if not ids:
+            return
+        insert = _upsert(self._session)
+        statement = insert(tables.contract_activity).values(
+            [{"contract_id": cid, "has_time_entries": False, "has_bills": False, flag: True} for cid in ids]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(index_elements=["contract_id"], set_={flag: True})
+        )
+
+
+class ExhaustionRepository:
+    """The latest AllowanceExhausted event of each contract."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, contract_id: UUID) -> Exhaustion | None:
+        e = tables.exhausted_cycles.c
+        row = (
+            await self._session.execute(
+                select(e.cycle_index, e.exhausted_at).where(e.contract_id == str(contract_id))
+            )
+        ).first()
+        return None if row is None else Exhaustion(row.cycle_index, _utc(row.exhausted_at))
+
+    async def save(self, contract_id: UUID, exhaustion: Exhaustion) -> None:
+        insert = _upsert(self._session)
+        values = {"cycle_index": exhaustion.cycle_index, "exhausted_at": _utc(exhaustion.exhausted_at)}
+        statement = insert(tables.exhausted_cycles).values(contract_id=str(contract_id), **values)
+        await self._session.execute(
+            statement.on_conflict_do_update(index_elements=["contract_id"], set_=values)
+        )

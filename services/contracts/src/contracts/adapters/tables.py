@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from servicekit.tables import MessagingTables
 
@@ -48,5 +59,34 @@ contracts = Table(
     Column("termination_date", Date, nullable=True),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
+    # The scheduler's index of notices still to send; what was sent is remembered beside it.
+    Column("next_notice_on", Date, nullable=True, index=True),
+    Column("notices_done", JSON, nullable=True),
     UniqueConstraint("contract_number", name="uq_contracts_number"),
+)
+
+contract_top_ups = Table(
+    "contract_top_ups",
+    metadata,
+    Column("top_up_id", String(36), primary_key=True),
+    Column("contract_id", String(36), nullable=False, index=True),
+    Column("bought_at", DateTime(timezone=True), nullable=False),
+    Column("document", JSON, nullable=False),
+)
+
+# Read models built from other services' events, never from their databases.
+contract_activity = Table(
+    "contract_activity",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("has_time_entries", Boolean, nullable=False, default=False),
+    Column("has_bills", Boolean, nullable=False, default=False),
+)
+
+exhausted_cycles = Table(
+    "exhausted_cycles",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("cycle_index", Integer, nullable=False),
+    Column("exhausted_at", DateTime(timezone=True), nullable=False),
 )

@@ -39,3 +39,39 @@ class ContractNotFound(NotFound):
 
 class ContractExists(Conflict):
     pass
+
+
+class TopUpPlanNotFound(NotFound):
+    pass
+
+
+class TopUpPlanInUse(Conflict):
+    """A top-up plan that support plans still offer cannot be deleted."""
+
+
+class TopUpNotAllowed(DomainError):
+    """The contract's terms or plan do not allow this top-up."""
+
+
+class ContractNotActive(Conflict):
+    """The action needs an active contract."""
+
+
+class OutsideContractPeriod(Conflict):
+    """The action is only possible between the contract's start and expiry dates."""
+
+
+class ContractAlreadyTerminated(Conflict):
+    pass
+
+
+class ContractAlreadyRenewed(Conflict):
+    pass
+
+
+class InvalidTermination(DomainError):
+    pass
+
+
+class ContractInUse(Conflict):
+    """Something was billed, logged or bought against the contract, so it must be kept."""

@@ -14,6 +14,7 @@ from contracts_schema.contracts import (
     PlanTerms,
     PlanType,
     SupportPlanState,
+    TopUpPlanState,
     WhenExhausted,
 )
 from contracts_schema.primitives import MoneyAmount
@@ -113,11 +114,28 @@ class TopUpPlan:
     def __post_init__(self) -> None:
         if self.price.amount < Decimal(0):
             raise InvalidPlan("a top-up plan's price may not be negative")
+        if -self.price.amount.as_tuple().exponent > minor_units(self.price.currency):  # type: ignore[operator]
+            raise InvalidPlan(f"a top-up plan's price has more decimals than {self.price.currency} allows")
         if self.hour_units < 0 or self.request_units < 0 or self.hour_units + self.request_units == 0:
             raise InvalidPlan("a top-up plan adds hour units or request units")
 
     def units_for(self, plan_type: PlanType) -> int:
         return self.request_units if plan_type is PlanType.PER_REQUEST else self.hour_units
+
+    def state(self) -> TopUpPlanState:
+        return TopUpPlanState(
+            top_up_plan_id=self.top_up_plan_id,
+            name=self.name,
+            description=self.description,
+            price=self.price,
+            hour_units=self.hour_units,
+            request_units=self.request_units,
+            version=self.version,
+        )
+
+    @classmethod
+    def from_state(cls, state: TopUpPlanState) -> TopUpPlan:
+        return cls(**{name: getattr(state, name) for name in TopUpPlanState.model_fields})
 
 
 @dataclass
@@ -132,8 +150,18 @@ class SupportPlan:
 
     def __post_init__(self) -> None:
         validate_terms(self.terms)
+        self.top_up_plan_ids = list(dict.fromkeys(self.top_up_plan_ids))
         if self.top_up_plan_ids and not accepts_top_ups(self.terms):
             raise InvalidPlan("top-up plans can only be associated with prepaid, non-fixed-charge plans")
+
+    def ensure_top_ups_fit(self, top_up_plans: list[TopUpPlan]) -> None:
+        """Top-ups are billed on the contract's bills, so they must be priced in the plan's currency."""
+        for top_up_plan in top_up_plans:
+            if top_up_plan.price.currency != self.terms.currency:
+                raise InvalidPlan(
+                    f"top-up plan {top_up_plan.name!r} is priced in {top_up_plan.price.currency}, "
+                    f"but the plan bills in {self.terms.currency}"
+                )
 
     def state(self) -> SupportPlanState:
         return SupportPlanState(

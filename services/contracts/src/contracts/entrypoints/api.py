@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.bootstrap import Contracts
-from contracts.domain.errors import CalendarNotFound, ContractNotFound, PlanNotFound
-from contracts.service_layer import handlers
+from contracts.domain.errors import CalendarNotFound, ContractNotFound, PlanNotFound, TopUpPlanNotFound
+from contracts.service_layer import contract_actions, handlers, read_models
 from contracts_schema.contracts import (
+    BillingMode,
     BusinessCalendar,
+    ContractNotifications,
     ContractScope,
     ContractState,
     ContractStatus,
+    ContractTerminated,
+    ContractToppedUp,
     PlanTerms,
+    PlanType,
     SupportPlanState,
+    TopUpPlanState,
+    WhenExhausted,
     WorkingHours,
 )
 from contracts_schema.primitives import MoneyAmount, Percentage
+from servicekit.idempotency import IDEMPOTENT_WRITE
 
 
 def get_contracts(request: Request) -> Contracts:
-    return request.app.state.contracts  # type: ignore[no-any-return]
+    return request.app.state.service_app  # type: ignore[no-any-return]
 
 
 ContractsDep = Annotated[Contracts, Depends(get_contracts)]
@@ -35,6 +43,10 @@ Actor = Annotated[str | None, Header(alias="X-Actor", description="who is making
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def fields(self, *leave_out: str) -> dict[str, Any]:
+        """The fields as they are: nested models stay models (model_dump would make them dicts)."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name not in leave_out}
 
 
 class CalendarIn(ApiModel):
@@ -69,12 +81,85 @@ class ContractIn(ApiModel):
     expiry_date: date
     time_zone: str | None = Field(default=None, description="the plan calendar's zone when omitted")
     scope: ContractScope = ContractScope()
+    notifications: ContractNotifications = ContractNotifications()
     billing_email: str | None = None
     payment_terms_days: int = Field(default=30, ge=0, le=3650)
     discount_percent: Percentage = Decimal(0)
     tax_percent: Percentage = Decimal(0)
     base_charge_override: MoneyAmount | None = None
     allowance_override: int | None = Field(default=None, ge=0)
+
+
+class ContractEditIn(ApiModel):
+    """Only the fields sent are changed; the terms, dates and scope are what was signed."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    billing_email: str | None = None
+    notifications: ContractNotifications | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
+    discount_percent: Percentage | None = None
+    tax_percent: Percentage | None = None
+
+    def changes(self) -> dict[str, Any]:
+        sent = self.fields()
+        changes = {name: sent[name] for name in self.model_fields_set}
+        # Only the billing email may be cleared; null elsewhere means "leave as it is".
+        return {
+            name: value for name, value in changes.items() if value is not None or name == "billing_email"
+        }
+
+
+class TopUpPlanIn(ApiModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    price: MoneyAmount
+    hour_units: int = Field(default=0, ge=0)
+    request_units: int = Field(default=0, ge=0)
+
+    def details(self) -> handlers.TopUpPlanDetails:
+        return handlers.TopUpPlanDetails(**self.fields())
+
+
+class TopUpIn(ApiModel):
+    top_up_plan_id: UUID
+    top_up_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
+
+
+class RenewalIn(ApiModel):
+    """Everything left out is the old contract's; by default the new one starts the day after expiry."""
+
+    new_contract_id: UUID | None = None
+    plan_id: UUID | None = Field(default=None, description="a new plan; the old terms when omitted")
+    contract_number: str | None = Field(default=None, max_length=100)
+    start_date: date | None = None
+    expiry_date: date | None = None
+    base_charge_override: MoneyAmount | None = None
+    allowance_override: int | None = Field(default=None, ge=0)
+
+
+class RenewalOut(BaseModel):
+    renewed: ContractState = Field(description="the old contract, now linked to the new one")
+    new_contract: ContractState
+
+
+class TerminationIn(ApiModel):
+    termination_date: date | None = Field(default=None, description="today (contract zone) when omitted")
+    reason: str = Field(default="", max_length=2000)
+
+
+class CoverageOut(BaseModel):
+    account_id: str
+    product: str | None
+    at: datetime
+    contract: ContractState | None = Field(description="the contract that covers the work, if any")
+    plan_type: PlanType | None = None
+    billing_mode: BillingMode | None = None
+    when_exhausted: WhenExhausted | None = None
+    reps_may_add_other_charges: bool | None = None
+    reps_may_override_time_taken: bool | None = None
+    work_covered: bool
+    reason: str
 
 
 class ContractPage(BaseModel):
@@ -87,13 +172,15 @@ class ContractPage(BaseModel):
 router = APIRouter()
 
 
-@router.post("/calendars", status_code=status.HTTP_201_CREATED, tags=["calendars"])
+@router.post(
+    "/calendars", status_code=status.HTTP_201_CREATED, tags=["calendars"], dependencies=IDEMPOTENT_WRITE
+)
 async def create_calendar(body: CalendarIn, contracts: ContractsDep, actor: Actor = None) -> BusinessCalendar:
     calendar = BusinessCalendar(calendar_id=uuid4(), **body.model_dump())
     return await handlers.save_calendar(contracts.uow(), calendar, actor=actor)
 
 
-@router.put("/calendars/{calendar_id}", tags=["calendars"])
+@router.put("/calendars/{calendar_id}", tags=["calendars"], dependencies=IDEMPOTENT_WRITE)
 async def replace_calendar(
     calendar_id: UUID, body: CalendarIn, contracts: ContractsDep, actor: Actor = None
 ) -> BusinessCalendar:
@@ -119,13 +206,15 @@ async def get_calendar(calendar_id: UUID, contracts: ContractsDep) -> BusinessCa
     return calendar
 
 
-@router.post("/plans", status_code=status.HTTP_201_CREATED, tags=["support plans"])
+@router.post(
+    "/plans", status_code=status.HTTP_201_CREATED, tags=["support plans"], dependencies=IDEMPOTENT_WRITE
+)
 async def create_plan(body: PlanIn, contracts: ContractsDep, actor: Actor = None) -> SupportPlanState:
     plan = await handlers.create_plan(contracts.uow(), body.details(), plan_id=None, actor=actor)
     return plan.state()
 
 
-@router.put("/plans/{plan_id}", tags=["support plans"])
+@router.put("/plans/{plan_id}", tags=["support plans"], dependencies=IDEMPOTENT_WRITE)
 async def update_plan(
     plan_id: UUID, body: PlanIn, contracts: ContractsDep, actor: Actor = None
 ) -> SupportPlanState:
@@ -148,10 +237,12 @@ async def get_plan(plan_id: UUID, contracts: ContractsDep) -> SupportPlanState:
     return plan.state()
 
 
-@router.post("/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"])
+@router.post(
+    "/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"], dependencies=IDEMPOTENT_WRITE
+)
 async def create_contract(body: ContractIn, contracts: ContractsDep, actor: Actor = None) -> ContractState:
-    request = handlers.NewContract(**body.model_dump(exclude_none=True, exclude={"scope"}), scope=body.scope)
-    return await handlers.create_contract(contracts.uow(), request, clock=contracts.clock, actor=actor)
+    request = handlers.NewContract(**body.fields())
+    return await handlers.create_contract(contracts.uow(), request, clock=contracts.now, actor=actor)
 
 
 @router.get("/contracts", tags=["contracts"])
@@ -165,7 +256,7 @@ async def list_contracts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ContractPage:
     expiring_by = (
-        contracts.clock().date() + timedelta(days=expiring_within_days)
+        contracts.now().date() + timedelta(days=expiring_within_days)
         if expiring_within_days is not None
         else None
     )
@@ -188,3 +279,155 @@ async def get_contract(contract_id: UUID, contracts: ContractsDep) -> ContractSt
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
     return contract.state()
+
+
+@router.patch("/contracts/{contract_id}", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
+async def edit_contract(
+    contract_id: UUID, body: ContractEditIn, contracts: ContractsDep, actor: Actor = None
+) -> ContractState:
+    return await contract_actions.edit_contract(contracts.uow(), contract_id, body.changes(), actor=actor)
+
+
+@router.delete(
+    "/contracts/{contract_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["contracts"],
+    dependencies=IDEMPOTENT_WRITE,
+    summary="Delete a contract nothing was billed, logged or bought against",
+)
+async def delete_contract(contract_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
+    await contract_actions.delete_contract(contracts.uow(), contract_id, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/contracts/{contract_id}/top-ups",
+    status_code=status.HTTP_201_CREATED,
+    tags=["contracts"],
+    dependencies=IDEMPOTENT_WRITE,
+)
+async def top_up_contract(
+    contract_id: UUID, body: TopUpIn, contracts: ContractsDep, actor: Actor = None
+) -> ContractToppedUp:
+    bought = await contract_actions.top_up_contract(
+        contracts.uow(),
+        contract_id,
+        body.top_up_plan_id,
+        top_up_id=body.top_up_id,
+        clock=contracts.now,
+        actor=actor,
+    )
+    top_up = bought.top_up
+    return ContractToppedUp(
+        contract=bought.contract,
+        top_up_id=top_up.top_up_id,
+        top_up_plan_id=top_up.top_up_plan_id,
+        units=top_up.units,
+        price=top_up.price,
+        bought_at=top_up.bought_at,
+    )
+
+
+@router.post(
+    "/contracts/{contract_id}/renewals",
+    status_code=status.HTTP_201_CREATED,
+    tags=["contracts"],
+    dependencies=IDEMPOTENT_WRITE,
+)
+async def renew_contract(
+    contract_id: UUID, body: RenewalIn, contracts: ContractsDep, actor: Actor = None
+) -> RenewalOut:
+    request = contract_actions.RenewalRequest(**body.fields())
+    renewal = await contract_actions.renew_contract(
+        contracts.uow(), contract_id, request, clock=contracts.now, actor=actor
+    )
+    return RenewalOut(renewed=renewal.old, new_contract=renewal.new)
+
+
+@router.post("/contracts/{contract_id}/termination", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
+async def terminate_contract(
+    contract_id: UUID, body: TerminationIn, contracts: ContractsDep, actor: Actor = None
+) -> ContractTerminated:
+    return await contract_actions.terminate_contract(
+        contracts.uow(),
+        contract_id,
+        termination_date=body.termination_date,
+        reason=body.reason,
+        clock=contracts.now,
+        actor=actor,
+    )
+
+
+@router.get(
+    "/coverage", tags=["coverage"], summary="Which contract covers an account's work, and is it covered"
+)
+async def coverage(
+    contracts: ContractsDep,
+    account_id: Annotated[str, Query(min_length=1, max_length=100)],
+    product: Annotated[str | None, Query(description="requests with no product when omitted")] = None,
+    at: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant; now when omitted")] = None,
+) -> CoverageOut:
+    instant = (at or contracts.now()).astimezone(UTC)
+    answer = await read_models.coverage(contracts.read(), account_id, product, instant)
+    contract = answer.contract
+    terms = contract.terms if contract is not None else None
+    return CoverageOut(
+        account_id=account_id,
+        product=product,
+        at=instant,
+        contract=contract.state() if contract is not None else None,
+        plan_type=terms.plan_type if terms else None,
+        billing_mode=terms.billing_mode if terms else None,
+        when_exhausted=terms.when_exhausted if terms else None,
+        reps_may_add_other_charges=terms.reps_may_add_other_charges if terms else None,
+        reps_may_override_time_taken=terms.reps_may_override_time_taken if terms else None,
+        work_covered=answer.work_covered,
+        reason=answer.reason,
+    )
+
+
+@router.post(
+    "/top-up-plans", status_code=status.HTTP_201_CREATED, tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE
+)
+async def create_top_up_plan(
+    body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
+) -> TopUpPlanState:
+    top_up_plan = await handlers.create_top_up_plan(contracts.uow(), body.details(), actor=actor)
+    return top_up_plan.state()
+
+
+@router.put("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE)
+async def update_top_up_plan(
+    top_up_plan_id: UUID, body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
+) -> TopUpPlanState:
+    top_up_plan = await handlers.update_top_up_plan(
+        contracts.uow(), top_up_plan_id, body.details(), actor=actor
+    )
+    return top_up_plan.state()
+
+
+@router.get("/top-up-plans", tags=["top-up plans"])
+async def list_top_up_plans(contracts: ContractsDep) -> list[TopUpPlanState]:
+    async with contracts.read() as uow:
+        return [top_up_plan.state() for top_up_plan in await uow.top_up_plans.list()]
+
+
+@router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"])
+async def get_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep) -> TopUpPlanState:
+    async with contracts.read() as uow:
+        top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
+    if top_up_plan is None:
+        raise TopUpPlanNotFound(f"no top-up plan {top_up_plan_id}")
+    return top_up_plan.state()
+
+
+@router.delete(
+    "/top-up-plans/{top_up_plan_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["top-up plans"],
+    dependencies=IDEMPOTENT_WRITE,
+    summary="Delete a top-up plan no support plan offers",
+)
+async def delete_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
+    await handlers.delete_top_up_plan(contracts.uow(), top_up_plan_id, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from contracts.bootstrap import bootstrap
-from servicekit.service import Service, run
-
-
-def build() -> tuple[Service, FastAPI]:
-    contracts = bootstrap()
-    return contracts.service, contracts.http_app()
+from servicekit.app import run
 
 
 def main() -> None:
-    run(build)
+    run(bootstrap)
 
 
 if __name__ == "__main__":

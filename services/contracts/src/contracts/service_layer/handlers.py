@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
-from contracts.domain.calendars import validate_calendar
+from contracts.domain.calendars import ensure_time_zone, validate_calendar
 from contracts.domain.contracts import Contract, TermOverrides, snapshot_terms, status_on
 from contracts.domain.errors import (
     CalendarNotFound,
@@ -17,17 +16,22 @@ from contracts.domain.errors import (
     DuplicateContractNumber,
     InvalidPlan,
     PlanNotFound,
+    TopUpPlanInUse,
+    TopUpPlanNotFound,
 )
-from contracts.domain.plans import SupportPlan
+from contracts.domain.plans import SupportPlan, TopUpPlan
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema.contracts import (
     BusinessCalendar,
     CalendarSaved,
     ContractCreated,
+    ContractNotifications,
     ContractScope,
     ContractState,
     PlanTerms,
     SupportPlanSaved,
+    TopUpPlanDeleted,
+    TopUpPlanSaved,
 )
 from contracts_schema.primitives import MoneyAmount
 
@@ -93,6 +97,15 @@ async def update_plan(
 async def _check_plan_references(uow: ContractsUnitOfWork, plan: SupportPlan) -> None:
     if await uow.calendars.get(plan.terms.calendar_id) is None:
         raise CalendarNotFound(f"no business-hours calendar {plan.terms.calendar_id}")
+    top_up_plans = [await _top_up_plan(uow, top_up_plan_id) for top_up_plan_id in plan.top_up_plan_ids]
+    plan.ensure_top_ups_fit(top_up_plans)
+
+
+async def _top_up_plan(uow: ContractsUnitOfWork, top_up_plan_id: UUID) -> TopUpPlan:
+    top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
+    if top_up_plan is None:
+        raise TopUpPlanNotFound(f"no top-up plan {top_up_plan_id}")
+    return top_up_plan
 
 
 async def _take_default(uow: ContractsUnitOfWork, plan: SupportPlan, actor: str | None) -> None:
@@ -117,6 +130,70 @@ def _publish_plan(uow: ContractsUnitOfWork, plan: SupportPlan, actor: str | None
 
 
 @dataclass(frozen=True)
+class TopUpPlanDetails:
+    name: str
+    description: str
+    price: MoneyAmount
+    hour_units: int
+    request_units: int
+
+
+async def create_top_up_plan(
+    uow: ContractsUnitOfWork, details: TopUpPlanDetails, *, actor: str | None
+) -> TopUpPlan:
+    top_up_plan = TopUpPlan(top_up_plan_id=uuid4(), **details.__dict__)
+    async with uow:
+        await uow.top_up_plans.save(top_up_plan, new=True)
+        _publish_top_up_plan(uow, top_up_plan, actor)
+    return top_up_plan
+
+
+async def update_top_up_plan(
+    uow: ContractsUnitOfWork, top_up_plan_id: UUID, details: TopUpPlanDetails, *, actor: str | None
+) -> TopUpPlan:
+    """A new price applies to top-ups bought from now on; those bought keep theirs."""
+    async with uow:
+        current = await _top_up_plan(uow, top_up_plan_id)
+        top_up_plan = TopUpPlan(
+            top_up_plan_id=top_up_plan_id, version=current.version + 1, **details.__dict__
+        )
+        for plan in await _plans_offering(uow, top_up_plan_id):
+            plan.ensure_top_ups_fit([top_up_plan])
+        await uow.top_up_plans.save(top_up_plan, new=False)
+        _publish_top_up_plan(uow, top_up_plan, actor)
+    return top_up_plan
+
+
+async def delete_top_up_plan(uow: ContractsUnitOfWork, top_up_plan_id: UUID, *, actor: str | None) -> None:
+    async with uow:
+        await _top_up_plan(uow, top_up_plan_id)
+        offering = await _plans_offering(uow, top_up_plan_id)
+        if offering:
+            names = ", ".join(repr(plan.name) for plan in offering)
+            raise TopUpPlanInUse(f"top-up plan {top_up_plan_id} is offered by support plans {names}")
+        await uow.top_up_plans.delete(top_up_plan_id)
+        uow.publish(
+            TopUpPlanDeleted(top_up_plan_id=top_up_plan_id),
+            key=str(top_up_plan_id),
+            subject=f"top-up-plan/{top_up_plan_id}",
+            actor=actor,
+        )
+
+
+async def _plans_offering(uow: ContractsUnitOfWork, top_up_plan_id: UUID) -> list[SupportPlan]:
+    return [plan for plan in await uow.plans.list() if top_up_plan_id in plan.top_up_plan_ids]
+
+
+def _publish_top_up_plan(uow: ContractsUnitOfWork, top_up_plan: TopUpPlan, actor: str | None) -> None:
+    uow.publish(
+        TopUpPlanSaved(top_up_plan=top_up_plan.state()),
+        key=str(top_up_plan.top_up_plan_id),
+        subject=f"top-up-plan/{top_up_plan.top_up_plan_id}",
+        actor=actor,
+    )
+
+
+@dataclass(frozen=True)
 class NewContract:
     account_id: str
     name: str
@@ -128,6 +205,7 @@ class NewContract:
     description: str = ""
     time_zone: str | None = None
     scope: ContractScope = ContractScope()
+    notifications: ContractNotifications = ContractNotifications()
     billing_email: str | None = None
     payment_terms_days: int = 30
     discount_percent: Decimal = Decimal(0)
@@ -141,52 +219,59 @@ async def create_contract(
 ) -> ContractState:
     """Sign a contract: the plan's terms (with overrides) are copied onto it for good."""
     async with uow:
-        plan = await (uow.plans.get(request.plan_id) if request.plan_id else uow.plans.default())
-        if plan is None:
-            raise PlanNotFound(
-                f"no support plan {request.plan_id}" if request.plan_id else "no default support plan"
-            )
-        calendar = await uow.calendars.get(plan.terms.calendar_id)
-        if calendar is None:
-            raise CalendarNotFound(f"no business-hours calendar {plan.terms.calendar_id}")
-        contract_id = request.contract_id or uuid4()
-        if request.contract_id and await uow.contracts.get(contract_id) is not None:
-            raise ContractExists(f"contract {contract_id} already exists")
-        number = request.contract_number or f"C-{contract_id.hex[:8].upper()}"
-        if await uow.contracts.number_taken(number):
-            raise DuplicateContractNumber(f"contract number {number} is taken")
-        time_zone = request.time_zone or calendar.time_zone
-        contract = Contract(
-            contract_id=contract_id,
-            contract_number=number,
-            account_id=request.account_id,
-            name=request.name,
-            description=request.description,
-            plan_id=plan.plan_id,
-            status=status_on(_local_today(clock, time_zone), request.start_date, request.expiry_date, None),
-            start_date=request.start_date,
-            expiry_date=request.expiry_date,
-            time_zone=time_zone,
-            scope=request.scope,
-            billing_email=request.billing_email,
-            payment_terms_days=request.payment_terms_days,
-            discount_percent=request.discount_percent,
-            tax_percent=request.tax_percent,
-            terms=snapshot_terms(
-                plan, TermOverrides(request.base_charge_override, request.allowance_override)
-            ),
+        return await sign_contract(uow, request, clock=clock, actor=actor)
+
+
+async def sign_contract(
+    uow: ContractsUnitOfWork, request: NewContract, *, clock: Clock, actor: str | None
+) -> ContractState:
+    """`create_contract` inside a unit of work the caller holds open (a command's, with its inbox)."""
+    plan = await (uow.plans.get(request.plan_id) if request.plan_id else uow.plans.default())
+    if plan is None:
+        raise PlanNotFound(
+            f"no support plan {request.plan_id}" if request.plan_id else "no default support plan"
         )
-        contract.ensure_no_overlap(await uow.contracts.of_account(contract.account_id))
-        await uow.contracts.save(contract, new=True)
-        state = contract.state()
-        uow.publish(
-            ContractCreated(contract=state),
-            key=str(contract_id),
-            subject=f"contract/{contract_id}",
-            actor=actor,
-        )
+    calendar = await uow.calendars.get(plan.terms.calendar_id)
+    if calendar is None:
+        raise CalendarNotFound(f"no business-hours calendar {plan.terms.calendar_id}")
+    contract_id = request.contract_id or uuid4()
+    if request.contract_id and await uow.contracts.get(contract_id) is not None:
+        raise ContractExists(f"contract {contract_id} already exists")
+    number = request.contract_number or f"C-{contract_id.hex[:8].upper()}"
+    if await uow.contracts.number_taken(number):
+        raise DuplicateContractNumber(f"contract number {number} is taken")
+    time_zone = request.time_zone or calendar.time_zone
+    contract = Contract(
+        contract_id=contract_id,
+        contract_number=number,
+        account_id=request.account_id,
+        name=request.name,
+        description=request.description,
+        plan_id=plan.plan_id,
+        status=status_on(_local_today(clock, time_zone), request.start_date, request.expiry_date, None),
+        start_date=request.start_date,
+        expiry_date=request.expiry_date,
+        time_zone=time_zone,
+        scope=request.scope,
+        notifications=request.notifications,
+        billing_email=request.billing_email,
+        payment_terms_days=request.payment_terms_days,
+        discount_percent=request.discount_percent,
+        tax_percent=request.tax_percent,
+        terms=snapshot_terms(plan, TermOverrides(request.base_charge_override, request.allowance_override)),
+    )
+    await uow.contracts.lock_account(contract.account_id)
+    contract.ensure_no_overlap(await uow.contracts.of_account(contract.account_id))
+    await uow.contracts.save(contract, new=True)
+    state = contract.state()
+    uow.publish(
+        ContractCreated(contract=state),
+        key=str(contract_id),
+        subject=f"contract/{contract_id}",
+        actor=actor,
+    )
     return state
 
 
 def _local_today(clock: Clock, time_zone: str) -> date:
-    return clock().astimezone(ZoneInfo(time_zone)).date()
+    return clock().astimezone(ensure_time_zone(time_zone)).date()

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from contracts.adapters.repositories import CalendarRepository, ContractRepository, PlanRepository
+from contracts.adapters.repositories import (
+    ActivityRepository,
+    CalendarRepository,
+    ContractRepository,
+    ExhaustionRepository,
+    PlanRepository,
+    TopUpPlanRepository,
+    TopUpRepository,
+)
+from contracts_schema import CloudEvent, WireModel
 from servicekit.uow import UnitOfWork
 
 
 class ContractsUnitOfWork(UnitOfWork):
     calendars: CalendarRepository
     plans: PlanRepository
+    top_up_plans: TopUpPlanRepository
     contracts: ContractRepository
+    top_ups: TopUpRepository
+    activity: ActivityRepository
+    exhaustions: ExhaustionRepository
+    cause: CloudEvent | None = None
+    """The command being applied, if any: every event published in this unit of work answers it."""
 
     def _start(self) -> None:
         self.calendars = CalendarRepository(self.session)
         self.plans = PlanRepository(self.session)
+        self.top_up_plans = TopUpPlanRepository(self.session)
         self.contracts = ContractRepository(self.session)
+        self.top_ups = TopUpRepository(self.session)
+        self.activity = ActivityRepository(self.session)
+        self.exhaustions = ExhaustionRepository(self.session)
+
+    def publish(
+        self,
+        body: WireModel,
+        *,
+        key: str,
+        subject: str,
+        actor: str | None,
+        cause: CloudEvent | None = None,
+    ) -> CloudEvent:
+        return super().publish(body, key=key, subject=subject, actor=actor, cause=cause or self.cause)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import AwareDatetime, BaseModel
 
 from contracts_schema.timetracking import TimeEntryFields, TimeEntryState
+from servicekit.idempotency import IDEMPOTENT_WRITE
 from timetracking.adapters.repositories import TimeEntryFilter
 from timetracking.bootstrap import TimeTracking
 from timetracking.domain.errors import TimeEntryNotFound
@@ -38,7 +39,7 @@ class TimeEntryPage(BaseModel):
 router = APIRouter(tags=["time entries"])
 
 
-@router.post("/time-entries", status_code=status.HTTP_201_CREATED)
+@router.post("/time-entries", status_code=status.HTTP_201_CREATED, dependencies=IDEMPOTENT_WRITE)
 async def log_time_entry(body: TimeEntryIn, app: TimeTrackingDep, actor: Actor = None) -> TimeEntryState:
     fields = TimeEntryFields.model_validate(body.model_dump(exclude={"entry_id"}))
     request = handlers.LogRequest(body.entry_id or uuid4(), fields, actor or body.rep_id)

@@ -1,0 +1,99 @@
+"""Coverage: which contract covers an account's work at an instant, and whether that work is covered.
+
+Exhaustion is billing's word: the contracts service only remembers the latest AllowanceExhausted event
+of each contract and the top-ups bought, and asks whether the instant falls in that exhausted cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from contracts.domain.contracts import Contract
+from contracts_schema.contracts import BillCycle, WhenExhausted
+from servicekit.dates import add_months_clamped, local_date
+
+_MONTHS_PER_CYCLE: dict[BillCycle, int] = {
+    BillCycle.MONTHLY: 1,
+    BillCycle.QUARTERLY: 3,
+    BillCycle.HALF_YEARLY: 6,
+    BillCycle.YEARLY: 12,
+}
+
+
+def cycle_index_on(bill_cycle: BillCycle, start_date: date, day: date) -> int:
+    """The number (1 for the first) of the bill cycle that contains local day `day`, counted the way
+    billing counts: from the start date, months clamped from the original start day."""
+    if day < start_date:
+        raise ValueError(f"{day} is before the contract starts on {start_date}")
+    if bill_cycle is BillCycle.CONTRACT_LENGTH:
+        return 1
+    if bill_cycle is BillCycle.WEEKLY:
+        return (day - start_date) // timedelta(days=7) + 1
+    step = _MONTHS_PER_CYCLE[bill_cycle]
+    months = (day.year - start_date.year) * 12 + day.month - start_date.month
+    index = max(months // step, 0)
+    # The month difference can overshoot by one cycle when the day is before the start day.
+    while add_months_clamped(start_date, index * step) > day:
+        index -= 1
+    return index + 1
+
+
+@dataclass(frozen=True)
+class Exhaustion:
+    """The latest word from billing that a contract's cycle has no allowance left."""
+
+    cycle_index: int
+    exhausted_at: datetime
+
+    def supersedes(self, other: Exhaustion | None) -> bool:
+        """Events of a contract arrive in order, but a replay may bring an old one back."""
+        return other is None or (self.cycle_index, self.exhausted_at) > (
+            other.cycle_index,
+            other.exhausted_at,
+        )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    contract: Contract | None
+    work_covered: bool
+    reason: str
+
+
+def find_covering_contract(
+    contracts: Iterable[Contract], product: str | None, at: datetime
+) -> Contract | None:
+    """At most one contract can cover: contracts with overlapping scopes never overlap in time."""
+    return next((contract for contract in contracts if contract.covers(product, at)), None)
+
+
+def coverage_at(
+    contract: Contract | None,
+    at: datetime,
+    exhaustion: Exhaustion | None,
+    top_ups_bought: Iterable[datetime],
+) -> Coverage:
+    if contract is None:
+        return Coverage(None, False, "no contract covers the account (and product) at that instant")
+    if contract.terms.when_exhausted is not WhenExhausted.BLOCK:
+        return Coverage(contract, True, "the plan charges extra once the allowance is used up")
+    if exhaustion is None or exhaustion.exhausted_at > at:
+        return Coverage(contract, True, "allowance left in the cycle")
+    cycle = _cycle_of(contract, at)
+    if cycle != exhaustion.cycle_index:
+        return Coverage(contract, True, "allowance left in the cycle")
+    # A top-up covers the whole cycle it is bought in, so one bought after exhaustion refills it.
+    if any(
+        bought > exhaustion.exhausted_at and _cycle_of(contract, bought) == cycle for bought in top_ups_bought
+    ):
+        return Coverage(contract, True, "a top-up was bought after the allowance was used up")
+    return Coverage(contract, False, f"the allowance of cycle {cycle} is used up and the plan blocks")
+
+
+def _cycle_of(contract: Contract, instant: datetime) -> int | None:
+    day = local_date(instant, contract.zone)
+    if day < contract.start_date:
+        return None
+    return cycle_index_on(contract.terms.bill_cycle, contract.start_date, day)

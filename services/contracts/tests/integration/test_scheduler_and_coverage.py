@@ -1,0 +1,245 @@
+"""The lifecycle scheduler with a fake clock, expiry notices, and the coverage query, on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from contracts.domain.coverage import Exhaustion
+from contracts.service_layer import read_models
+from contracts.service_layer.lifecycle import advance_contract_statuses, send_expiry_notices
+
+STATUS_CHANGED = "contracts.contract.status_changed"
+
+
+async def _status(setup, contract_id: str) -> str:
+    return (await setup.ok(await setup.api.get(f"/contracts/{contract_id}")))["status"]
+
+
+async def test_the_scheduler_activates_a_contract_on_its_start_date_in_its_zone(
+    setup, account_id, clock
+) -> None:
+    contract = await setup.contract(
+        account_id,
+        await setup.plan(),
+        start_date="2026-04-01",
+        expiry_date="2026-12-31",
+        time_zone="Asia/Tokyo",
+    )
+    contracts = setup.contracts
+    assert contract["status"] == "upcoming"
+
+    clock.set(datetime(2026, 3, 31, 14, 59, tzinfo=UTC))  # 23:59 in Tokyo
+    await advance_contract_statuses(contracts.uow(), clock)
+    assert await _status(setup, contract["contract_id"]) == "upcoming"
+
+    clock.set(datetime(2026, 3, 31, 15, 0, tzinfo=UTC))  # midnight in Tokyo
+    await advance_contract_statuses(contracts.uow(), clock)
+    assert await _status(setup, contract["contract_id"]) == "active"
+    [event] = await setup.published(contract["contract_id"], STATUS_CHANGED)
+    assert (event.data["previous_status"], event.data["contract"]["status"]) == ("upcoming", "active")
+
+
+async def test_running_the_scheduler_twice_publishes_each_change_once(setup, account_id, clock) -> None:
+    contract = await setup.contract(
+        account_id, await setup.plan(), start_date="2026-04-01", expiry_date="2026-04-30"
+    )
+    clock.set(datetime(2026, 4, 2, tzinfo=UTC))
+
+    await advance_contract_statuses(setup.contracts.uow(), clock)
+    await advance_contract_statuses(setup.contracts.uow(), clock)
+
+    assert len(await setup.published(contract["contract_id"], STATUS_CHANGED)) == 1
+
+
+async def test_after_downtime_the_scheduler_catches_up_every_step_in_order(setup, account_id, clock) -> None:
+    contract = await setup.contract(
+        account_id, await setup.plan(), start_date="2026-04-01", expiry_date="2026-04-30"
+    )
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+
+    await advance_contract_statuses(setup.contracts.uow(), clock)
+
+    events = await setup.published(contract["contract_id"], STATUS_CHANGED)
+    assert [(e.data["previous_status"], e.data["contract"]["status"]) for e in events] == [
+        ("upcoming", "active"),
+        ("active", "expired"),
+    ]
+    assert await _status(setup, contract["contract_id"]) == "expired"
+
+
+async def test_a_terminated_contract_becomes_terminated_after_its_termination_day(
+    setup, account_id, clock
+) -> None:
+    contract = await setup.contract(account_id, await setup.plan())
+    await setup.ok(await setup.api.post(f"/contracts/{contract['contract_id']}/termination", json={}))
+
+    clock.set(datetime(2026, 3, 10, 22, 59, tzinfo=UTC))  # 23:59 in Berlin
+    await advance_contract_statuses(setup.contracts.uow(), clock)
+    assert await _status(setup, contract["contract_id"]) == "active"
+
+    clock.set(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
+    await advance_contract_statuses(setup.contracts.uow(), clock)
+    assert await _status(setup, contract["contract_id"]) == "terminated"
+
+
+async def test_expiry_notices_are_sent_once_each(setup, account_id, clock) -> None:
+    contract = await setup.contract(
+        account_id,
+        await setup.plan(),
+        start_date="2026-01-01",
+        expiry_date="2026-04-30",
+        notifications={"days_before_expiry": 10, "days_after_expiry": 3, "recipients": ["ops@example.com"]},
+    )
+    contracts = setup.contracts
+
+    for day in (datetime(2026, 4, 21, 12, tzinfo=UTC), datetime(2026, 4, 22, 12, tzinfo=UTC)):
+        clock.set(day)
+        await send_expiry_notices(contracts.uow(), clock)
+    clock.set(datetime(2026, 5, 4, 12, tzinfo=UTC))
+    await send_expiry_notices(contracts.uow(), clock)
+    await send_expiry_notices(contracts.uow(), clock)
+
+    [approaching] = await setup.published(contract["contract_id"], "contracts.contract.expiry_approaching")
+    [expired] = await setup.published(contract["contract_id"], "contracts.contract.expired_notice")
+    assert (approaching.data["days_before_expiry"], approaching.data["recipients"]) == (
+        9,
+        ["ops@example.com"],
+    )
+    assert expired.data["days_after_expiry"] == 4
+
+
+async def test_coverage_names_the_contract_and_its_plan(setup, account_id) -> None:
+    contract = await setup.contract(account_id, await setup.plan())
+
+    answer = await setup.ok(
+        await setup.api.get("/coverage", params={"account_id": account_id, "at": "2026-05-05T10:00:00Z"})
+    )
+
+    assert answer["contract"]["contract_id"] == contract["contract_id"]
+    assert (answer["plan_type"], answer["billing_mode"], answer["work_covered"]) == (
+        "per_hour",
+        "prepaid",
+        True,
+    )
+
+
+async def test_coverage_outside_every_contract_says_not_covered(setup, account_id) -> None:
+    await setup.contract(account_id, await setup.plan())
+
+    answer = await setup.ok(
+        await setup.api.get("/coverage", params={"account_id": account_id, "at": "2027-05-05T10:00:00Z"})
+    )
+
+    assert (answer["contract"], answer["work_covered"]) == (None, False)
+
+
+async def test_coverage_stops_when_billing_says_a_blocking_allowance_is_exhausted(setup, account_id) -> None:
+    top_up_plan_id = await setup.top_up_plan()
+    plan_id = await setup.plan(
+        [top_up_plan_id], when_exhausted="block", overage_rate_kind=None, overage_rate=None
+    )
+    contract = await setup.contract(account_id, plan_id)
+    async with setup.contracts.uow() as uow:
+        await read_models.record_allowance_exhausted(
+            uow, uuid.UUID(contract["contract_id"]), Exhaustion(3, datetime(2026, 3, 5, tzinfo=UTC))
+        )
+    query = {"account_id": account_id, "at": "2026-03-10T12:00:00Z"}
+
+    blocked = await setup.ok(await setup.api.get("/coverage", params=query))
+    await setup.ok(
+        await setup.api.post(
+            f"/contracts/{contract['contract_id']}/top-ups", json={"top_up_plan_id": top_up_plan_id}
+        ),
+        201,
+    )
+    topped_up = await setup.ok(await setup.api.get("/coverage", params=query))
+
+    assert (blocked["work_covered"], blocked["when_exhausted"]) == (False, "block")
+    assert topped_up["work_covered"] is True
+
+
+async def test_a_repeated_idempotency_key_replays_the_first_response(setup, account_id) -> None:
+    plan_id = await setup.plan()
+    body = {
+        "account_id": account_id,
+        "plan_id": plan_id,
+        "name": "S",
+        "start_date": "2026-01-01",
+        "expiry_date": "2026-12-31",
+    }
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+
+    first = await setup.api.post("/contracts", json=body, headers=headers)
+    second = await setup.api.post("/contracts", json=body, headers=headers)
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    listed = await setup.ok(await setup.api.get("/contracts", params={"account_id": account_id}))
+    assert listed["total"] == 1
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_refused(setup, account_id) -> None:
+    plan_id = await setup.plan()
+    body = {
+        "account_id": account_id,
+        "plan_id": plan_id,
+        "name": "S",
+        "start_date": "2026-01-01",
+        "expiry_date": "2026-12-31",
+    }
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    await setup.ok(await setup.api.post("/contracts", json=body, headers=headers), 201)
+
+    response = await setup.api.post("/contracts", json={**body, "name": "Other"}, headers=headers)
+
+    assert response.status_code == 422
+    assert "different request" in response.json()["detail"]
+
+
+async def test_a_refused_request_is_replayed_as_refused(setup, account_id) -> None:
+    headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
+    body = {
+        "account_id": account_id,
+        "plan_id": str(uuid.uuid4()),
+        "name": "S",
+        "start_date": "2026-01-01",
+        "expiry_date": "2026-12-31",
+    }
+
+    first = await setup.api.post("/contracts", json=body, headers=headers)
+    second = await setup.api.post("/contracts", json=body, headers=headers)
+
+    assert (first.status_code, second.status_code) == (404, 404)
+    assert second.json() == first.json()
+
+
+async def test_two_schedulers_running_at_once_publish_each_change_once(setup, account_id, clock) -> None:
+    contract = await setup.contract(
+        account_id, await setup.plan(), start_date="2026-04-01", expiry_date="2026-04-30"
+    )
+    clock.set(datetime(2026, 4, 2, tzinfo=UTC))
+
+    await asyncio.gather(
+        advance_contract_statuses(setup.contracts.uow(), clock),
+        advance_contract_statuses(setup.contracts.uow(), clock),
+    )
+
+    assert len(await setup.published(contract["contract_id"], STATUS_CHANGED)) == 1
+
+
+async def test_the_openapi_document_lists_the_contract_actions(setup) -> None:
+    document = await setup.ok(await setup.api.get("/openapi.json"))
+
+    paths = document["paths"]
+    for path in (
+        "/contracts/{contract_id}/top-ups",
+        "/contracts/{contract_id}/renewals",
+        "/coverage",
+        "/top-up-plans",
+    ):
+        assert path in paths
+    parameters = paths["/contracts/{contract_id}/renewals"]["post"]["parameters"]
+    assert "Idempotency-Key" in [parameter["name"] for parameter in parameters]
