@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -17,9 +17,11 @@ from tests.support.kafka import find_record, produce, produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
+    current_cycle_dates,
     new_account,
     sign_contract,
     usage_reaches,
+    work_day,
 )
 
 
@@ -31,20 +33,21 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
+    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
         contract = await sign_contract(
             client,
             stack["contracts"].url,
             account_id=account,
             terms=WORKED_EXAMPLE_1_TERMS,
-            start_date="2026-01-01",
-            expiry_date="2026-12-31",
+            start_date=start.isoformat(),
+            expiry_date=expiry.isoformat(),
             tax_percent="10",
         )
         contract_id = contract["contract_id"]
         await billing_knows(client, stack["billing"].url, contract_id)
 
-        for started, minutes in (("2026-01-05T14:00:00Z", 270), ("2026-01-06T14:00:00Z", 180)):
+        for started, minutes in ((work_day(start, 1), 270), (work_day(start, 2), 180)):
             response = await client.post(
                 f"{stack['timetracking'].url}/time-entries",
                 json={
@@ -63,8 +66,8 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
             request_id="R-kafka",
             account_id=account,
             rep_id="bob",
-            started_at=datetime(2026, 1, 7, 14, 0, tzinfo=UTC),
-            ended_at=datetime(2026, 1, 7, 17, 45, 59, tzinfo=UTC),
+            started_at=datetime.fromisoformat(work_day(start, 3)),
+            ended_at=datetime.fromisoformat(work_day(start, 3)) + timedelta(minutes=225, seconds=59),
         )
         sent = await produce_event(kafka_bootstrap, registry.TIME_ENTRY_COMMANDS.name, command, account)
         reply = await find_record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
@@ -14,9 +14,11 @@ from tests.support.kafka import produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
+    current_cycle_dates,
     new_account,
     sign_contract,
     usage_reaches,
+    work_day,
 )
 
 
@@ -24,14 +26,15 @@ async def test_work_logged_while_billing_and_timetracking_are_down_is_billed_aft
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
+    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
         contract = await sign_contract(
             client,
             stack["contracts"].url,
             account_id=account,
             terms=WORKED_EXAMPLE_1_TERMS,
-            start_date="2026-03-01",
-            expiry_date="2026-12-31",
+            start_date=start.isoformat(),
+            expiry_date=expiry.isoformat(),
             tax_percent="10",
         )
         contract_id = contract["contract_id"]
@@ -44,7 +47,7 @@ async def test_work_logged_while_billing_and_timetracking_are_down_is_billed_aft
                 "request_id": "R1",
                 "account_id": account,
                 "rep_id": "ann",
-                "started_at": "2026-03-02T15:00:00Z",
+                "started_at": work_day(start, 1),
                 "duration_minutes": 270,
             },
         )
@@ -57,7 +60,7 @@ async def test_work_logged_while_billing_and_timetracking_are_down_is_billed_aft
                 request_id=f"R{day}",
                 account_id=account,
                 rep_id="bob",
-                started_at=datetime(2026, 3, day, 15, tzinfo=UTC),
+                started_at=datetime.fromisoformat(work_day(start, day)),
                 duration_minutes=minutes,
             )
             await produce_event(kafka_bootstrap, registry.TIME_ENTRY_COMMANDS.name, command, account)

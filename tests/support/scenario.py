@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +21,17 @@ WORKED_EXAMPLE_1_TERMS: dict[str, Any] = {
     "overage_rate_kind": "fixed",
     "overage_rate": {"amount": "60.00", "currency": "USD"},
 }
+
+
+def current_cycle_dates(days_ago: int = 7) -> tuple[date, date]:
+    """A year-long contract whose first monthly cycle is running now, so no bill has fallen due yet."""
+    start = datetime.now(UTC).date() - timedelta(days=days_ago)
+    return start, start.replace(year=start.year + 1) - timedelta(days=1)
+
+
+def work_day(start: date, day: int, hour: int = 14) -> str:
+    """An instant `day` days into the contract, in UTC, as the wire writes it."""
+    return datetime.combine(start + timedelta(days=day), time(hour), tzinfo=UTC).isoformat()
 
 
 def new_account() -> str:

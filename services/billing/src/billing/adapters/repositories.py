@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import tables
@@ -63,6 +63,29 @@ class ContractCopies:
             key=["contract_id"],
             newer_by="version",
         )
+
+    async def forget(self, contract_id: UUID) -> None:
+        """A deleted contract: no copy, so no bills fall due."""
+        await self._session.execute(
+            delete(tables.contracts).where(tables.contracts.c.contract_id == str(contract_id))
+        )
+
+    async def schedule_next_bill(self, contract_id: UUID, due_at: datetime | None) -> None:
+        await self._session.execute(
+            update(tables.contracts)
+            .where(tables.contracts.c.contract_id == str(contract_id))
+            .values(next_bill_due_at=due_at)
+        )
+
+    async def due_for_billing(self, now: datetime, limit: int) -> list[UUID]:
+        """Contracts with a bill due; on PostgreSQL each is claimed, so replicas bill each once."""
+        c = tables.contracts.c
+        query = (
+            select(c.contract_id).where(c.next_bill_due_at <= now).order_by(c.next_bill_due_at).limit(limit)
+        )
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
     async def calendar(self, calendar_id: UUID) -> BusinessCalendar | None:
         document = await self._session.scalar(
@@ -247,6 +270,19 @@ class BillBook:
             .order_by(c.version)
         )
         return [BillState.model_validate(row) for row in rows]
+
+    async def periods_billed(self, contract_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
+        c = tables.bills.c
+        found: dict[UUID, set[str]] = {contract_id: set() for contract_id in contract_ids}
+        if contract_ids:
+            rows = await self._session.execute(
+                select(c.contract_id, c.period)
+                .where(c.contract_id.in_([str(contract_id) for contract_id in contract_ids]))
+                .distinct()
+            )
+            for contract_id, period in rows:
+                found[UUID(contract_id)].add(period)
+        return found
 
     async def search(self, where: BillFilter, *, limit: int, offset: int) -> tuple[list[BillState], int]:
         c = tables.bills.c

@@ -29,6 +29,8 @@ contracts = Table(
     Column("account_id", String(100), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("state", JSON, nullable=False),
+    # When the next bill the cycles call for falls due; NULL once every one is made.
+    Column("next_bill_due_at", DateTime(timezone=True), nullable=True, index=True),
 )
 
 calendars = Table(

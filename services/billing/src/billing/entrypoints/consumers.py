@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from uuid import UUID
 
-from billing.service_layer import handlers
+from billing.service_layer import bill_schedule, handlers
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema import billing as billing_messages
 from contracts_schema import contracts as contract_messages
@@ -25,8 +26,11 @@ BILL_COMMANDS = "billing.bill-commands"
 def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
     async def on_contract_events(deliveries: Sequence[Delivery]) -> None:
         async with uow() as unit:
+            touched: set[UUID] = set()
             for delivery in await unit.unprocessed(CONTRACT_COPY, deliveries):
-                await _apply_contract_event(unit, delivery.body)
+                touched |= await _apply_contract_event(unit, delivery, clock)
+            copies = await unit.contracts.many(touched)
+            await bill_schedule.reschedule(unit, list(copies.values()))
 
     async def on_calendar_events(deliveries: Sequence[Delivery]) -> None:
         async with uow() as unit:
@@ -68,14 +72,24 @@ def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
     consumers.subscribe(registry.BILLING_COMMANDS, on_bill_commands, name=BILL_COMMANDS)
 
 
-async def _apply_contract_event(unit: BillingUnitOfWork, body: object) -> None:
+async def _apply_contract_event(unit: BillingUnitOfWork, delivery: Delivery, clock: Clock) -> set[UUID]:
+    """Apply one contract event to billing's copy; returns the contracts whose bills may move."""
+    body = delivery.body
     if isinstance(body, contract_messages.ContractToppedUp):
         await handlers.record_top_up(
             unit, body.contract, body.top_up_id, body.units, body.price, body.bought_at
         )
-    elif isinstance(body, contract_messages.ContractRenewed):
+        return {body.contract.contract_id}
+    if isinstance(body, contract_messages.ContractRenewed):
         await handlers.keep_contracts(unit, [body.contract, body.new_contract])
-    elif isinstance(
+        await bill_schedule.bill_renewal(
+            unit, body.new_contract, renewed_at=body.renewed_at, cause=delivery.event, clock=clock
+        )
+        return {body.contract.contract_id, body.new_contract.contract_id}
+    if isinstance(body, contract_messages.ContractDeleted):
+        await unit.contracts.forget(body.contract_id)
+        return set()
+    if isinstance(
         body,
         contract_messages.ContractCreated
         | contract_messages.ContractUpdated
@@ -83,3 +97,5 @@ async def _apply_contract_event(unit: BillingUnitOfWork, body: object) -> None:
         | contract_messages.ContractTerminated,
     ):
         await handlers.keep_contracts(unit, [body.contract])
+        return {body.contract.contract_id}
+    return set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from billing.domain.calendar import BusinessCalendar, WorkingHours
@@ -69,6 +70,25 @@ def billing_terms(contract: wire.ContractState) -> BillingTerms:
     )
 
 
+def cycles_of(contract: wire.ContractState) -> list[Cycle]:
+    return contract_cycles(
+        BillCycle(contract.terms.bill_cycle.value),
+        contract.start_date,
+        contract.expiry_date,
+        contract.time_zone,
+        contract.termination_date,
+    )
+
+
+def bill_due_dates(contract: wire.ContractState) -> list[tuple[str, datetime]]:
+    """Every bill the contract's cycles call for, with the instant it falls due: prepaid at each
+    cycle's start and a final one at the end, postpaid at each cycle's end."""
+    cycles = cycles_of(contract)
+    if contract.terms.billing_mode is wire.BillingMode.PREPAID:
+        return [(str(c.index), c.starts_at) for c in cycles] + [(FINAL_PERIOD, cycles[-1].ends_at)]
+    return [(str(c.index), c.ends_at) for c in cycles]
+
+
 def top_up_units(contract: wire.ContractState, units: int) -> int:
     plan_type = PlanType(contract.terms.plan_type.value)
     return allowance_units(plan_type, hours=units, requests=units)
@@ -103,13 +123,7 @@ class ContractBook:
         return cls(
             contract=contract,
             terms=billing_terms(contract),
-            cycles=contract_cycles(
-                BillCycle(contract.terms.bill_cycle.value),
-                contract.start_date,
-                contract.expiry_date,
-                contract.time_zone,
-                contract.termination_date,
-            ),
+            cycles=cycles_of(contract),
             calendar=calendar_from(calendar, contract.time_zone),
         )
 

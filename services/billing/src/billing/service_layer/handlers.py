@@ -110,6 +110,8 @@ class BillRequest:
     period: str
     actor: str | None
     cause: CloudEvent | None = None
+    issued_at: datetime | None = None
+    """When the bill counts as made (a cycle boundary, a renewal); now when not given."""
 
 
 async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
@@ -119,7 +121,9 @@ async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: C
         period = book.period(request.period)
         draft = await draft_bill(uow, book, period)
         versions = await uow.bills.versions(request.contract_id, period.name)
-        return _bill_state(book, period, draft, version=len(versions) + 1, is_main=not versions, clock=clock)
+        return _bill_state(
+            book, period, draft, version=len(versions) + 1, is_main=not versions, issued_at=clock()
+        )
 
 
 async def issue_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
@@ -139,7 +143,10 @@ async def make_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Cloc
     period = book.period(request.period)
     draft = await draft_bill(uow, book, period)
     versions = await uow.bills.versions(request.contract_id, period.name)
-    bill = _bill_state(book, period, draft, version=len(versions) + 1, is_main=not versions, clock=clock)
+    issued_at = request.issued_at or clock()
+    bill = _bill_state(
+        book, period, draft, version=len(versions) + 1, is_main=not versions, issued_at=issued_at
+    )
     await uow.bills.add(bill)
     if bill.is_main:
         await uow.usage.mark_billed([str(entry_id) for entry_id in bill.time_entry_ids], bill.bill_id)
@@ -165,10 +172,16 @@ def reject_bill_command(uow: BillingUnitOfWork, request: BillRequest, error: Exc
 
 
 def _bill_state(
-    book: ContractBook, period: BillPeriod, draft: BillDraft, *, version: int, is_main: bool, clock: Clock
+    book: ContractBook,
+    period: BillPeriod,
+    draft: BillDraft,
+    *,
+    version: int,
+    is_main: bool,
+    issued_at: datetime,
 ) -> wire.BillState:
     contract = book.contract
-    bill_date = clock().astimezone(ZoneInfo(contract.time_zone)).date()
+    bill_date = issued_at.astimezone(ZoneInfo(contract.time_zone)).date()
     first, last = _period_days(period)
     label = period.name.upper() if not period.name.isdigit() else f"{int(period.name):02d}"
     return wire.BillState(

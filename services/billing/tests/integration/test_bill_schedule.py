@@ -1,0 +1,164 @@
+"""The bill scheduler on a real database with a fake clock: bills fall due at cycle boundaries, a
+terminated cycle is billed at the end of its termination day, and nothing is billed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from billing.adapters.tables import messaging
+from billing.bootstrap import MIGRATIONS
+from billing.service_layer import bill_schedule, handlers
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema import contracts as wire
+from contracts_schema.primitives import MoneyAmount
+from contracts_schema.timetracking import TimeEntryState
+from servicekit import migrations
+from servicekit.db import Database
+
+CALENDAR = wire.BusinessCalendar(
+    calendar_id=uuid.uuid4(),
+    name="Office",
+    time_zone="Europe/Berlin",
+    working_days=[1, 2, 3, 4, 5],
+    working_hours=[wire.WorkingHours(start="09:00", end="17:00")],
+)
+
+
+def usd(amount: str) -> MoneyAmount:
+    return MoneyAmount(amount=Decimal(amount), currency="USD")
+
+
+def contract(mode: str = "postpaid", termination: date | None = None, version: int = 1) -> wire.ContractState:
+    return wire.ContractState(
+        contract_id=CONTRACT_ID,
+        contract_number="C-SCHED",
+        account_id="acme",
+        name="Acme",
+        plan_id=uuid.uuid4(),
+        status=wire.ContractStatus.ACTIVE,
+        start_date=date(2026, 1, 1),
+        expiry_date=date(2026, 12, 31),
+        termination_date=termination,
+        time_zone="Europe/Berlin",
+        scope=wire.ContractScope(),
+        payment_terms_days=14,
+        discount_percent=Decimal(0),
+        tax_percent=Decimal(10),
+        version=version,
+        terms=wire.PlanTerms(
+            plan_type=wire.PlanType.PER_HOUR,
+            billing_mode=wire.BillingMode(mode),
+            bill_cycle=wire.BillCycle.MONTHLY,
+            currency="USD",
+            base_charge=usd("500.00"),
+            allowance=10,
+            when_exhausted=wire.WhenExhausted.CHARGE_EXTRA,
+            overage_rate_kind=wire.OverageRateKind.FIXED,
+            overage_rate=usd("60.00"),
+            calendar_id=CALENDAR.calendar_id,
+        ),
+    )
+
+
+CONTRACT_ID = uuid.uuid4()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def db(database_url: Callable[[str], str]) -> AsyncIterator[Database]:
+    url = database_url("billing")
+    await asyncio.to_thread(migrations.upgrade, url, MIGRATIONS)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+def uow(db: Database) -> BillingUnitOfWork:
+    return BillingUnitOfWork(db, messaging, None, source="billing-tests")
+
+
+async def sign(db: Database, state: wire.ContractState) -> None:
+    async with uow(db) as unit:
+        await handlers.keep_calendars(unit, [CALENDAR])
+        await handlers.keep_contracts(unit, [state])
+        await bill_schedule.reschedule(unit, [state])
+
+
+async def run_scheduler(db: Database, now: datetime) -> list[str]:
+    async with uow(db) as unit:
+        made = await bill_schedule.make_due_bills(unit, clock=Clock(now))
+    return [bill.period for bill in made]
+
+
+def berlin_midnight(day: date) -> datetime:
+    # CET is UTC+1 in winter, CEST UTC+2 in summer.
+    offset = 2 if 4 <= day.month <= 10 else 1
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=offset)
+
+
+async def test_a_postpaid_cycle_is_billed_once_when_it_ends(db: Database) -> None:
+    await sign(db, contract())
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1)) - timedelta(minutes=1)) == []
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1"]
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1)) + timedelta(hours=1)) == []
+
+
+async def test_after_downtime_every_missed_cycle_is_billed_dated_at_its_boundary(db: Database) -> None:
+    await sign(db, contract())
+    assert await run_scheduler(db, datetime(2026, 4, 15, tzinfo=UTC)) == ["1", "2", "3"]
+    async with uow(db) as unit:
+        bills = [(await unit.bills.versions(CONTRACT_ID, period))[0] for period in ("1", "2", "3")]
+    assert [bill.bill_date for bill in bills] == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+    assert all(bill.due_date == bill.bill_date + timedelta(days=14) for bill in bills)
+
+
+async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in_full(db: Database) -> None:
+    await sign(db, contract())
+    entry = TimeEntryState(
+        entry_id=uuid.uuid4(),
+        account_id="acme",
+        contract_id=CONTRACT_ID,
+        request_id="R1",
+        rep_id="ann",
+        started_at=datetime(2026, 3, 3, 9, tzinfo=UTC),
+        minutes=675,
+        billable=True,
+        include_non_operational=True,
+        version=1,
+    )
+    async with uow(db) as unit:
+        await handlers.accrue_time_entries(unit, [entry])
+    await run_scheduler(db, datetime(2026, 3, 5, tzinfo=UTC))  # cycles 1 and 2 billed
+    await sign(db, contract(termination=date(2026, 3, 10), version=2))
+
+    assert await run_scheduler(db, berlin_midnight(date(2026, 3, 11)) - timedelta(minutes=1)) == []
+    assert await run_scheduler(db, berlin_midnight(date(2026, 3, 11))) == ["3"]
+    async with uow(db) as unit:
+        (final,) = await unit.bills.versions(CONTRACT_ID, "3")
+        assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == []
+    assert (final.period_start, final.period_end) == (date(2026, 3, 1), date(2026, 3, 10))
+    assert final.total == usd("632.50")  # no proration: full base charge, 75 minutes over
+
+
+async def test_a_prepaid_contract_is_billed_at_each_cycle_start_and_finally_at_its_end(db: Database) -> None:
+    await sign(db, contract("prepaid", termination=date(2026, 2, 14)))
+    assert await run_scheduler(db, datetime(2026, 1, 1, tzinfo=UTC)) == ["1"]
+    assert await run_scheduler(db, datetime(2026, 2, 14, tzinfo=UTC)) == ["2"]
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 15))) == ["final"]
+    async with uow(db) as unit:
+        (final,) = await unit.bills.versions(CONTRACT_ID, "final")
+    assert [line.kind for line in final.lines] == []
+    assert final.total == usd("0.00")
