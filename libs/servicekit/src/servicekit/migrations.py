@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from servicekit.tables import MessagingTables
 
 # Replicas starting together must not run the same migration twice.
 _MIGRATION_LOCK_KEY = 7_301_002
@@ -62,3 +64,17 @@ def _run_sync(connection: Connection, target_metadata: MetaData) -> None:
         if is_postgresql:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             connection.commit()
+
+
+def create_messaging_tables() -> None:
+    """In a service's first revision: the outbox, inbox and idempotency tables, defined once in
+    servicekit.tables so that every service gets the same ones."""
+    metadata = MetaData()
+    MessagingTables(metadata)
+    metadata.create_all(op.get_bind())
+
+
+def drop_messaging_tables() -> None:
+    metadata = MetaData()
+    MessagingTables(metadata)
+    metadata.drop_all(op.get_bind())
