@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -17,11 +16,11 @@ from contracts_schema.contracts import (
     BillingMode,
     BusinessCalendar,
     ContractNotifications,
-    ContractScope,
     ContractState,
     ContractStatus,
     ContractTerminated,
     ContractToppedUp,
+    CreateContract,
     PlanTerms,
     PlanType,
     SupportPlanState,
@@ -70,24 +69,12 @@ class PlanIn(ApiModel):
         )
 
 
-class ContractIn(ApiModel):
-    contract_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
-    account_id: str = Field(min_length=1, max_length=100)
-    plan_id: UUID | None = Field(default=None, description="the default plan when omitted")
-    contract_number: str | None = Field(default=None, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    start_date: date
-    expiry_date: date
-    time_zone: str | None = Field(default=None, description="the plan calendar's zone when omitted")
-    scope: ContractScope = ContractScope()
-    notifications: ContractNotifications = ContractNotifications()
-    billing_email: str | None = None
-    payment_terms_days: int = Field(default=30, ge=0, le=3650)
-    discount_percent: Percentage = Decimal(0)
-    tax_percent: Percentage = Decimal(0)
-    base_charge_override: MoneyAmount | None = None
-    allowance_override: int | None = Field(default=None, ge=0)
+class ContractIn(CreateContract):
+    """The create command's fields; over REST the contract id is optional."""
+
+    contract_id: UUID | None = Field(  # type: ignore[assignment]
+        default=None, description="chosen by the caller to make retries safe"
+    )
 
 
 class ContractEditIn(ApiModel):
@@ -241,7 +228,7 @@ async def get_plan(plan_id: UUID, contracts: ContractsDep) -> SupportPlanState:
     "/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"], dependencies=IDEMPOTENT_WRITE
 )
 async def create_contract(body: ContractIn, contracts: ContractsDep, actor: Actor = None) -> ContractState:
-    request = handlers.NewContract(**body.fields())
+    request = handlers.NewContract.of(body)
     return await handlers.create_contract(contracts.uow(), request, clock=contracts.now, actor=actor)
 
 

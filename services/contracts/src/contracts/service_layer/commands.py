@@ -70,7 +70,7 @@ async def _apply(uow: ContractsUnitOfWork, command: ContractCommand, event: Clou
     actor = event.actor
     match command:
         case CreateContract():
-            request = handlers.NewContract(**_fields(command, CreateContract))
+            request = handlers.NewContract.of(command)
             await handlers.sign_contract(uow, request, clock=clock, actor=actor)
         case TopUpContract():
             await contract_actions.buy_top_up(

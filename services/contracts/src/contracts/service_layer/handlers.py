@@ -28,6 +28,7 @@ from contracts_schema.contracts import (
     ContractNotifications,
     ContractScope,
     ContractState,
+    CreateContract,
     PlanTerms,
     SupportPlanSaved,
     TopUpPlanDeleted,
@@ -212,6 +213,11 @@ class NewContract:
     tax_percent: Decimal = Decimal(0)
     base_charge_override: MoneyAmount | None = None
     allowance_override: int | None = None
+
+    @classmethod
+    def of(cls, command: CreateContract) -> NewContract:
+        """From the create command, or its REST body (nested models stay models)."""
+        return cls(**{name: getattr(command, name) for name in CreateContract.model_fields})
 
 
 async def create_contract(
