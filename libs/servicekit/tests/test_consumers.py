@@ -49,13 +49,15 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
             period = delivery.body.period  # type: ignore[attr-defined]
             if period == f"{run}-rule":
                 raise DomainError("period is closed")
+            if period == f"{run}-poison":
+                raise ValueError("numeric field overflow")
             if period == f"{run}-flaky" and failures.get(period, 0) < 2:
                 failures[period] = failures.get(period, 0) + 1
                 raise RuntimeError("flaky dependency")
         applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
 
     await produce(kafka_bootstrap, PROBE.name, f"{run} not json".encode(), "k")
-    for period in ("ok-1", "rule", "flaky", "ok-2"):
+    for period in ("ok-1", "rule", "poison", "flaky", "ok-2"):
         await send(kafka_bootstrap, command(f"{run}-{period}"))
 
     broker = await consume_with(kafka_bootstrap, f"servicekit-tests.{run}", handler)
@@ -72,6 +74,8 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
     broken_rule = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: f"{run}-rule".encode() in r.value)
     assert broken_rule.headers["dlq-reason"] == "DomainError: period is closed"
     assert broken_rule.headers["dlq-original-topic"] == PROBE.name
+    poison = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: f"{run}-poison".encode() in r.value)
+    assert poison.headers["dlq-reason"] == "failed 5 times: ValueError: numeric field overflow"
 
 
 async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_read_again(

@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from contracts_schema import CloudEvent, Topic, WireModel
 from servicekit.errors import DomainError
@@ -30,7 +30,14 @@ from servicekit.errors import DomainError
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-_TRANSIENT = (OperationalError, DBAPIError, ConnectionError, OSError, TimeoutError)
+_INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+
+
+def _is_transient(error: BaseException) -> bool:
+    """The database or broker is unreachable: waiting helps. An IntegrityError or DataError does not."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _INFRASTRUCTURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +122,13 @@ class Consumers:
         )
         async def consume(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
-            unfinished = await self._process(topic, handler, records)
+            try:
+                unfinished = await self._process(topic, handler, records)
+            except Exception as error:
+                # Nothing of the batch may be committed past: the framework would move on from it.
+                log.exception("batch on %s could not be finished; reading it again", topic.name)
+                await self._back_off(error)
+                unfinished = list(records)
             if unfinished:
                 _rewind(message.consumer, unfinished)
             else:
@@ -141,10 +154,10 @@ class Consumers:
             try:
                 await handler(deliveries)
                 return []
-            except _TRANSIENT as error:
-                await self._back_off(error)
-                return list(records)
             except Exception as error:
+                if _is_transient(error):
+                    await self._back_off(error)
+                    return list(records)
                 log.info(
                     "batch of %d on %s failed (%r); applying one at a time",
                     len(deliveries),
@@ -165,9 +178,9 @@ class Consumers:
             await handler([delivery])
         except DomainError as error:
             await self._dead_letter(topic, record, f"{type(error).__name__}: {error}")
-        except _TRANSIENT as error:
-            return await self._back_off(error)
         except Exception as error:
+            if _is_transient(error):
+                return await self._back_off(error)
             attempts = self._attempts.get(position, 0) + 1
             if attempts < MAX_ATTEMPTS:
                 self._attempts[position] = attempts

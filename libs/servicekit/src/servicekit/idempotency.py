@@ -17,10 +17,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.db import Database
+from servicekit.sql import insert_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class IdempotencyMiddleware:
     ) -> StoredResponse | Literal["reserved", "in progress", "mismatch"]:
         t = self._table.c
         async with self._db.transaction() as session:
-            insert = postgresql.insert if self._db.url.get_backend_name() == "postgresql" else sqlite.insert
+            insert = insert_on_conflict(session)
             inserted = await session.execute(
                 insert(self._table)
                 .values(

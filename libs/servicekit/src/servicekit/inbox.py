@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.sql import insert_on_conflict
 from servicekit.tables import MessagingTables
 
 
@@ -22,8 +22,7 @@ async def claim_unprocessed(
     if not ids:
         return set()
     now = datetime.now(UTC)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_on_conflict(session)
     statement = (
         insert(tables.inbox)
         .values([{"consumer": consumer, "message_id": mid, "processed_at": now} for mid in ids])

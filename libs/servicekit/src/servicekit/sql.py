@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -13,6 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _MAX_PARAMETERS = 30_000
 
 
+def insert_on_conflict(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same way)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def as_utc(instant: datetime) -> datetime:
+    """Instants are stored in UTC. SQLite hands them back without a zone; they were UTC when written."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
 async def upsert(
     session: AsyncSession,
     table: Table,
@@ -21,11 +33,21 @@ async def upsert(
     key: Sequence[str],
     newer_by: str | None = None,
 ) -> None:
-    """Insert rows, replacing an existing row with the same key (only by a higher `newer_by`, if given)."""
+    """Insert rows, replacing an existing row with the same key (only by a higher `newer_by`, if given).
+
+    Rows with the same key in one call are reduced to the last (or newest) first: PostgreSQL refuses to
+    update one row twice in a statement.
+    """
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        row_key = tuple(row[name] for name in key)
+        kept = unique.get(row_key)
+        if kept is None or newer_by is None or kept[newer_by] <= row[newer_by]:
+            unique[row_key] = row
+    rows = list(unique.values())
     if not rows:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_on_conflict(session)
     columns = list(rows[0])
     chunk = max(1, _MAX_PARAMETERS // len(columns))
     for start in range(0, len(rows), chunk):

@@ -140,7 +140,7 @@ async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in
         version=1,
     )
     async with uow(db) as unit:
-        await handlers.accrue_time_entries(unit, [entry])
+        await handlers.accrue_time_entries(unit, [entry], clock=Clock(datetime(2026, 3, 5, tzinfo=UTC)))
     await run_scheduler(db, datetime(2026, 3, 5, tzinfo=UTC))  # cycles 1 and 2 billed
     await sign(db, contract(termination=date(2026, 3, 10), version=2))
 
@@ -162,3 +162,34 @@ async def test_a_prepaid_contract_is_billed_at_each_cycle_start_and_finally_at_i
         (final,) = await unit.bills.versions(CONTRACT_ID, "final")
     assert [line.kind for line in final.lines] == []
     assert final.total == usd("0.00")
+
+
+async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycles_bill(db: Database) -> None:
+    await sign(db, contract())
+    early_at = datetime(2026, 1, 10, tzinfo=UTC)
+    async with uow(db) as unit:
+        early = await handlers.make_bill(
+            unit, handlers.BillRequest(CONTRACT_ID, "1", "ann", issued_at=early_at), clock=Clock(early_at)
+        )
+    assert early.is_main and early.total == usd("550.00")
+    late = TimeEntryState(
+        entry_id=uuid.uuid4(),
+        account_id="acme",
+        contract_id=CONTRACT_ID,
+        request_id="R9",
+        rep_id="ann",
+        started_at=datetime(2026, 1, 20, 9, tzinfo=UTC),
+        minutes=1200,
+        billable=True,
+        include_non_operational=True,
+        version=1,
+    )
+    async with uow(db) as unit:
+        await handlers.accrue_time_entries(unit, [late], clock=Clock(datetime(2026, 1, 20, 10, tzinfo=UTC)))
+
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1"]
+    async with uow(db) as unit:
+        first, whole = await unit.bills.versions(CONTRACT_ID, "1")
+    assert not first.is_main and whole.is_main and whole.version == 2
+    assert whole.total == usd("1210.00")  # 500 + 600 min over at 60/h, plus 10 % tax
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1)) + timedelta(hours=1)) == []

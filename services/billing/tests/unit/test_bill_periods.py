@@ -100,3 +100,10 @@ def test_terms_are_translated_with_minutes_as_allowance_units() -> None:
     assert terms.allowance_units == 180
     assert isinstance(terms.overage_rate, FixedRate) and terms.overage_rate.rate.amount == Decimal("40.00")
     assert (terms.discount_percent, terms.tax_percent) == (Decimal(5), Decimal(8))
+
+
+def test_a_period_has_one_spelling() -> None:
+    assert book("postpaid").period("2").name == "2"
+    for spelling in ("02", "²", "+2", " 2", "0"):
+        with pytest.raises(NoSuchPeriod):
+            book("postpaid").period(spelling)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from contracts_schema.billing import BillState, BillStatus
 from contracts_schema.contracts import BusinessCalendar, ContractState
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.money import Money
-from servicekit.sql import upsert
+from servicekit.sql import as_utc, upsert
 
 
 class ContractCopies:
@@ -117,7 +117,7 @@ class ContractCopies:
                     "units": units,
                     "price": price.amount,
                     "currency": price.currency,
-                    "bought_at": bought_at,
+                    "bought_at": as_utc(bought_at),
                 }
             ],
             key=["top_up_id"],
@@ -135,7 +135,8 @@ class ContractCopies:
             .order_by(tables.top_ups.c.bought_at)
         )
         return [
-            (units, Money.of(price, currency), _utc(bought_at)) for units, price, currency, bought_at in rows
+            (units, Money.of(price, currency), as_utc(bought_at))
+            for units, price, currency, bought_at in rows
         ]
 
 
@@ -175,7 +176,7 @@ class UsageLedger:
             UsageEntry(
                 entry_id=row.entry_id,
                 request_id=row.request_id,
-                started_at=_utc(row.started_at),
+                started_at=as_utc(row.started_at),
                 minutes=row.minutes,
                 include_non_operational=row.include_non_operational,
                 billable=row.billable,
@@ -219,7 +220,7 @@ def _usage_row(entry: TimeEntryState) -> dict[str, Any]:
         "contract_id": str(entry.contract_id) if entry.contract_id else None,
         "account_id": entry.account_id,
         "request_id": entry.request_id,
-        "started_at": entry.started_at,
+        "started_at": as_utc(entry.started_at),
         "minutes": entry.minutes,
         "billable": entry.billable,
         "include_non_operational": entry.include_non_operational,
@@ -227,11 +228,6 @@ def _usage_row(entry: TimeEntryState) -> dict[str, Any]:
         "currency": entry.other_charges.currency if entry.other_charges else None,
         "version": entry.version,
     }
-
-
-def _utc(instant: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every instant we store is UTC."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -247,13 +243,29 @@ class BillBook:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, bill: BillState) -> None:
-        await self._session.execute(insert(tables.bills).values(**_bill_row(bill)))
+    async def add(self, bill: BillState, *, whole_period: bool) -> None:
+        await self._session.execute(insert(tables.bills).values(**_bill_row(bill), whole_period=whole_period))
 
-    async def save(self, bill: BillState) -> None:
-        row = _bill_row(bill)
+    async def partial_main(self, contract_id: UUID, period: str) -> BillState | None:
+        """The period's main bill if it was made before the period ended and is not sent or paid yet."""
+        c = tables.bills.c
+        document = await self._session.scalar(
+            select(c.document).where(
+                c.contract_id == str(contract_id),
+                c.period == period,
+                c.is_main.is_(True),
+                c.whole_period.is_(False),
+                c.status == BillStatus.ISSUED.value,
+            )
+        )
+        return None if document is None else BillState.model_validate(document)
+
+    async def demote(self, bill: BillState) -> None:
+        demoted = bill.model_copy(update={"is_main": False})
         await self._session.execute(
-            update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
+            update(tables.bills)
+            .where(tables.bills.c.bill_id == str(bill.bill_id))
+            .values(is_main=False, document=demoted.model_dump(mode="json"))
         )
 
     async def get(self, bill_id: UUID) -> BillState | None:
@@ -272,12 +284,16 @@ class BillBook:
         return [BillState.model_validate(row) for row in rows]
 
     async def periods_billed(self, contract_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
+        """Per contract, the periods that have a bill for the whole period."""
         c = tables.bills.c
         found: dict[UUID, set[str]] = {contract_id: set() for contract_id in contract_ids}
         if contract_ids:
             rows = await self._session.execute(
                 select(c.contract_id, c.period)
-                .where(c.contract_id.in_([str(contract_id) for contract_id in contract_ids]))
+                .where(
+                    c.contract_id.in_([str(contract_id) for contract_id in contract_ids]),
+                    c.whole_period.is_(True),
+                )
                 .distinct()
             )
             for contract_id, period in rows:

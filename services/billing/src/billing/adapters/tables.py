@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    true,
 )
 
 from servicekit.tables import MessagingTables
@@ -93,6 +94,9 @@ bills = Table(
     Column("status", String(10), nullable=False),
     Column("is_main", Boolean, nullable=False),
     Column("needs_regeneration", Boolean, nullable=False, default=False),
+    # False for a bill made before its usage cycle ended (on demand): the scheduler still bills the
+    # whole period when it ends.
+    Column("whole_period", Boolean, nullable=False, server_default=true()),
     Column("total", Numeric(18, 6), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("document", JSON, nullable=False),

@@ -48,7 +48,7 @@ def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
                 for d in fresh
                 if isinstance(d.body, time_messages.TimeEntryLogged | time_messages.TimeEntryChanged)
             ]
-            await handlers.accrue_time_entries(unit, entries)
+            await handlers.accrue_time_entries(unit, entries, clock=clock)
 
     async def on_bill_commands(deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:

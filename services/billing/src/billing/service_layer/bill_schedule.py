@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from billing.service_layer.contract_book import bill_due_dates
 from billing.service_layer.handlers import BillRequest, Clock, make_bill
@@ -20,6 +21,7 @@ from contracts_schema.contracts import BillingMode, ContractState
 from servicekit.errors import DomainError
 
 SCHEDULER = "billing-scheduler"
+RETRY_FAILED_AFTER = timedelta(minutes=5)
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,7 @@ async def make_due_bills(uow: BillingUnitOfWork, *, clock: Clock, limit: int = 2
     contracts = list((await uow.contracts.many(contract_ids)).values())
     billed = await uow.bills.periods_billed(contract_ids)
     made: list[wire.BillState] = []
+    failed: list[UUID] = []
     for contract in contracts:
         try:
             async with uow.savepoint():
@@ -54,10 +57,14 @@ async def make_due_bills(uow: BillingUnitOfWork, *, clock: Clock, limit: int = 2
                     if due_at <= now and period not in billed[contract.contract_id]
                 ]
             made += bills
-        except DomainError as error:
-            # e.g. the calendar's event has not arrived yet: the contract stays due for the next tick.
-            log.warning("bills of contract %s not made yet: %s", contract.contract_id, error)
-    await reschedule(uow, contracts)
+        except Exception as error:
+            # e.g. the calendar's event has not arrived yet. The contract is tried again later, behind
+            # the others, so one that cannot be billed never holds up the rest.
+            log.warning("bills of contract %s not made yet: %r", contract.contract_id, error)
+            failed.append(contract.contract_id)
+    await reschedule(uow, [c for c in contracts if c.contract_id not in failed])
+    for contract_id in failed:
+        await uow.contracts.schedule_next_bill(contract_id, now + RETRY_FAILED_AFTER)
     return made
 
 
@@ -69,8 +76,13 @@ async def bill_renewal(
         return
     if "1" in (await uow.bills.periods_billed([renewal.contract_id]))[renewal.contract_id]:
         return
-    await make_bill(
-        uow,
-        BillRequest(renewal.contract_id, "1", cause.actor, cause=cause, issued_at=renewed_at),
-        clock=clock,
-    )
+    try:
+        async with uow.savepoint():
+            await make_bill(
+                uow,
+                BillRequest(renewal.contract_id, "1", cause.actor, cause=cause, issued_at=renewed_at),
+                clock=clock,
+            )
+    except DomainError as error:
+        # Not yet possible (e.g. the calendar has not arrived): the scheduler makes it when it can.
+        log.warning("renewal bill of contract %s left to the scheduler: %s", renewal.contract_id, error)

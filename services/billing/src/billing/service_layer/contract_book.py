@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from contracts_schema.primitives import MoneyAmount
 from servicekit.money import Money
 
 FINAL_PERIOD = "final"
+_CYCLE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
 
 def money(amount: MoneyAmount) -> Money:
@@ -102,11 +104,9 @@ class BillPeriod:
     base_charge_cycle: Cycle | None
     usage_cycle: Cycle | None
 
-    @property
-    def first_day(self) -> Cycle:
-        cycle = self.base_charge_cycle or self.usage_cycle
-        assert cycle is not None
-        return cycle
+    def covered_whole_by(self, issued_at: datetime) -> bool:
+        """Whether a bill made at `issued_at` carries all of the period: its usage cycle had ended."""
+        return self.usage_cycle is None or issued_at >= self.usage_cycle.ends_at
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,11 @@ class ContractBook:
             if not self.is_prepaid:
                 raise NoSuchPeriod("only prepaid contracts have a 'final' bill; postpaid bills close cycles")
             return BillPeriod(name, None, self.cycles[-1])
-        if not name.isdigit():
-            raise NoSuchPeriod(f"a bill period is a cycle number or 'final', not {name!r}")
+        if not _CYCLE_NUMBER.fullmatch(name):
+            raise NoSuchPeriod(f"a bill period is a cycle number (1, 2, ...) or 'final', not {name!r}")
         cycle = self.cycle(int(name))
+        # One spelling per period ("1", never "01"): bills of a period are found by its name.
         if not self.is_prepaid:
-            return BillPeriod(name, cycle, cycle)
+            return BillPeriod(str(cycle.index), cycle, cycle)
         arrears = self.cycle(cycle.index - 1) if cycle.index > 1 else None
-        return BillPeriod(name, cycle, arrears)
+        return BillPeriod(str(cycle.index), cycle, arrears)

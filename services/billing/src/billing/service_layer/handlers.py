@@ -9,7 +9,13 @@ from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from billing.domain.bills import BillDraft, BillLine, compose_bill
+from billing.domain.bills import (
+    BillDraft,
+    BillLine,
+    postpaid_cycle_bill,
+    prepaid_cycle_bill,
+    prepaid_final_bill,
+)
 from billing.domain.cycles import Cycle, cycle_containing
 from billing.domain.errors import ContractUnknown
 from billing.domain.usage import CycleUsage, TopUpPurchase, UsageEntry, calculate_cycle_usage
@@ -24,6 +30,12 @@ from servicekit.money import Money
 
 Clock = Callable[[], datetime]
 THRESHOLDS = (50, 75, 90, 100)
+
+
+def _thresholds(book: ContractBook) -> list[int]:
+    """The usual thresholds, plus the percentage the contract's notifications ask for."""
+    asked = book.contract.notifications.allowance_used_percent
+    return sorted({*THRESHOLDS, asked} if asked else THRESHOLDS)
 
 
 async def keep_contracts(uow: BillingUnitOfWork, states: Sequence[ContractState]) -> None:
@@ -101,7 +113,13 @@ async def _top_ups_by_cycle(uow: BillingUnitOfWork, book: ContractBook) -> dict[
 
 async def draft_bill(uow: BillingUnitOfWork, book: ContractBook, period: BillPeriod) -> BillDraft:
     usage = await cycle_usage(uow, book, period.usage_cycle) if period.usage_cycle else None
-    return compose_bill(book.terms, base_charge_cycle=period.base_charge_cycle, usage=usage)
+    if not book.is_prepaid:
+        assert usage is not None  # a postpaid period is the cycle it closes
+        return postpaid_cycle_bill(book.terms, usage)
+    if period.base_charge_cycle is None:
+        assert usage is not None  # the final bill carries the last cycle's arrears
+        return prepaid_final_bill(book.terms, usage)
+    return prepaid_cycle_bill(book.terms, period.base_charge_cycle, usage)
 
 
 @dataclass(frozen=True)
@@ -128,26 +146,30 @@ async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: C
 
 async def issue_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
     """Make a bill for a contract's period; a period that already has bills gets a new version.
-
-    The first version is the main bill and marks the entries it covers billed; later versions wait
-    to be marked main.
-    """
+    The main bill marks the entries it covers billed."""
     async with uow:
         bill = await make_bill(uow, request, clock=clock)
     return bill
 
 
 async def make_bill(uow: BillingUnitOfWork, request: BillRequest, *, clock: Clock) -> wire.BillState:
-    """`issue_bill` inside the caller's unit of work."""
+    """`issue_bill` inside the caller's unit of work.
+
+    The first bill of a period is its main bill. A bill made once the period has ended replaces an
+    earlier, partial main bill (one made on demand while the cycle ran) that was not sent or paid yet.
+    """
     book = await contract_book(uow, request.contract_id)
     period = book.period(request.period)
     draft = await draft_bill(uow, book, period)
     versions = await uow.bills.versions(request.contract_id, period.name)
     issued_at = request.issued_at or clock()
-    bill = _bill_state(
-        book, period, draft, version=len(versions) + 1, is_main=not versions, issued_at=issued_at
-    )
-    await uow.bills.add(bill)
+    whole_period = period.covered_whole_by(issued_at)
+    partial_main = await uow.bills.partial_main(request.contract_id, period.name) if whole_period else None
+    is_main = not versions or partial_main is not None
+    bill = _bill_state(book, period, draft, version=len(versions) + 1, is_main=is_main, issued_at=issued_at)
+    if partial_main is not None:
+        await uow.bills.demote(partial_main)
+    await uow.bills.add(bill, whole_period=whole_period)
     if bill.is_main:
         await uow.usage.mark_billed([str(entry_id) for entry_id in bill.time_entry_ids], bill.bill_id)
     uow.publish(
@@ -230,7 +252,9 @@ def _line(line: BillLine) -> wire.BillLine:
     )
 
 
-async def accrue_time_entries(uow: BillingUnitOfWork, entries: Sequence[TimeEntryState]) -> None:
+async def accrue_time_entries(
+    uow: BillingUnitOfWork, entries: Sequence[TimeEntryState], *, clock: Clock
+) -> None:
     """Record entries in bulk, then bring each touched cycle's usage up to date and announce the
     thresholds it crossed. One query per step, however many entries the batch holds."""
     await uow.usage.record(entries)
@@ -252,11 +276,11 @@ async def accrue_time_entries(uow: BillingUnitOfWork, entries: Sequence[TimeEntr
         if cycle is not None:
             touched.add((entry.contract_id, cycle.index))
     if touched:
-        await _announce_thresholds(uow, books, touched)
+        await _announce_thresholds(uow, books, touched, now=clock())
 
 
 async def _announce_thresholds(
-    uow: BillingUnitOfWork, books: dict[UUID, ContractBook], touched: set[tuple[UUID, int]]
+    uow: BillingUnitOfWork, books: dict[UUID, ContractBook], touched: set[tuple[UUID, int]], *, now: datetime
 ) -> None:
     known = await uow.usage.cycle_usage(touched)
     rows = []
@@ -266,9 +290,11 @@ async def _announce_thresholds(
         previous = known.get((contract_id, index), {})
         announced = int(previous.get("percent_announced", 0))
         exhausted_announced = bool(previous.get("exhausted_announced", False))
+        if usage.total_allowance > int(previous.get("allowance", usage.total_allowance)):
+            # A top-up grew the allowance: the thresholds and exhaustion are announced anew against it.
+            announced, exhausted_announced = 0, False
         percent = 100 if usage.total_allowance == 0 else usage.used * 100 // usage.total_allowance
-        crossed = [threshold for threshold in THRESHOLDS if announced < threshold <= percent]
-        now = datetime.now(ZoneInfo("UTC"))
+        crossed = [threshold for threshold in _thresholds(book) if announced < threshold <= percent]
         if crossed:
             uow.publish(
                 wire.UsageThresholdReached(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, Select, delete, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.adapters import tables
@@ -23,6 +22,7 @@ from contracts_schema.contracts import (
     TopUpPlanState,
 )
 from contracts_schema.primitives import MoneyAmount
+from servicekit.sql import as_utc, insert_on_conflict
 
 # Advisory-lock key space of account sign-ups (servicekit's relay and migration locks use other keys).
 _ACCOUNT_LOCK_SPACE = 7_302
@@ -285,11 +285,6 @@ def _contract(row: Row[Any]) -> Contract:
     return Contract.from_state(ContractState.model_validate(row.document), notices_done)
 
 
-def _utc(instant: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every instant we store is UTC."""
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-
-
 class TopUpRepository:
     """Top-ups bought on contracts: their history, and what coverage needs to clear an exhaustion."""
 
@@ -301,12 +296,12 @@ class TopUpRepository:
             tables.contract_top_ups.insert().values(
                 top_up_id=str(top_up.top_up_id),
                 contract_id=str(contract_id),
-                bought_at=_utc(top_up.bought_at),
+                bought_at=as_utc(top_up.bought_at),
                 document={
                     "top_up_plan_id": str(top_up.top_up_plan_id),
                     "units": top_up.units,
                     "price": top_up.price.model_dump(mode="json"),
-                    "bought_at": _utc(top_up.bought_at).isoformat(),
+                    "bought_at": as_utc(top_up.bought_at).isoformat(),
                 },
             )
         )
@@ -334,12 +329,6 @@ class TopUpRepository:
             )
             for row in rows.all()
         ]
-
-
-def _upsert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 class ActivityRepository:
@@ -376,7 +365,7 @@ class ActivityRepository:
         ids = sorted({str(contract_id) for contract_id in contract_ids})
         if not ids:
             return
-        insert = _upsert(self._session)
+        insert = insert_on_conflict(self._session)
         statement = insert(tables.contract_activity).values(
             [{"contract_id": cid, "has_time_entries": False, "has_bills": False, flag: True} for cid in ids]
         )
@@ -398,11 +387,11 @@ class ExhaustionRepository:
                 select(e.cycle_index, e.exhausted_at).where(e.contract_id == str(contract_id))
             )
         ).first()
-        return None if row is None else Exhaustion(row.cycle_index, _utc(row.exhausted_at))
+        return None if row is None else Exhaustion(row.cycle_index, as_utc(row.exhausted_at))
 
     async def save(self, contract_id: UUID, exhaustion: Exhaustion) -> None:
-        insert = _upsert(self._session)
-        values = {"cycle_index": exhaustion.cycle_index, "exhausted_at": _utc(exhaustion.exhausted_at)}
+        insert = insert_on_conflict(self._session)
+        values = {"cycle_index": exhaustion.cycle_index, "exhausted_at": as_utc(exhaustion.exhausted_at)}
         statement = insert(tables.exhausted_cycles).values(contract_id=str(contract_id), **values)
         await self._session.execute(
             statement.on_conflict_do_update(index_elements=["contract_id"], set_=values)
