@@ -125,3 +125,19 @@ def test_an_entry_is_stored_in_utc_on_the_whole_minute() -> None:
 def test_an_entry_no_contract_covers_is_kept_without_one() -> None:
     logged = new_time_entry(uuid.uuid4(), entry(), None)
     assert logged.contract_id is None and logged.minutes == 90
+
+
+def test_other_charges_are_whole_minor_units_and_of_a_plausible_size() -> None:
+    allowing = contract(reps_may_add_other_charges=True)
+    with pytest.raises(InvalidTimeEntry, match="decimals"):
+        new_time_entry(
+            uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("12.345"), currency="USD")), allowing
+        )
+    with pytest.raises(InvalidTimeEntry, match="up to"):
+        new_time_entry(
+            uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("1e13"), currency="USD")), allowing
+        )
+    logged = new_time_entry(
+        uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("12.30"), currency="USD")), allowing
+    )
+    assert logged.other_charges is not None

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema.timetracking import TimeEntryState
+from servicekit.sql import as_utc
 from timetracking.adapters.tables import covering_contracts, time_entries
 from timetracking.domain.time_entries import CoveringContract
 
@@ -95,8 +96,18 @@ class TimeEntryRepository:
             update(time_entries).where(time_entries.c.entry_id == row.pop("entry_id")).values(**row)
         )
 
-    async def remove(self, entry_id: UUID) -> None:
-        await self._session.execute(delete(time_entries).where(time_entries.c.entry_id == str(entry_id)))
+    async def unattached(self, account_id: str, since: datetime, until: datetime) -> list[TimeEntryState]:
+        """The account's entries that no contract covered when they were logged, started in [since, until)."""
+        c = time_entries.c
+        rows = await self._session.scalars(
+            select(c.document).where(
+                c.account_id == account_id,
+                c.contract_id.is_(None),
+                c.started_at >= as_utc(since),
+                c.started_at < as_utc(until),
+            )
+        )
+        return [TimeEntryState.model_validate(row) for row in rows]
 
     async def search(
         self, where: TimeEntryFilter, *, limit: int, offset: int

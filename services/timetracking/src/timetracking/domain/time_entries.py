@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import TimeEntryFields, TimeEntryState
+from servicekit.dates import end_of_day_utc, local_midnight_utc
+from servicekit.money import round_to_currency
 from timetracking.domain.errors import InvalidTimeEntry
+
+# Other charges are stored as NUMERIC(18, 6): anything this large is a typo, not a charge.
+MAX_OTHER_CHARGES = Decimal(10) ** 9
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class CoveringContract:
             reps_may_add_other_charges=state.terms.reps_may_add_other_charges,
             version=state.version,
         )
+
+    def covered_instants(self) -> tuple[datetime, datetime]:
+        """[first, last) instant of the contract's days in its zone."""
+        zone = ZoneInfo(self.time_zone)
+        return local_midnight_utc(self.start_date, zone), end_of_day_utc(self.end_date, zone)
 
     def covers(self, product: str | None, at: datetime) -> bool:
         local_day = at.astimezone(ZoneInfo(self.time_zone)).date()
@@ -88,8 +99,13 @@ def new_time_entry(
                 f"other charges are in {fields.other_charges.currency}, the contract bills in "
                 f"{contract.currency}"
             )
-        if fields.other_charges.amount < 0:
-            raise InvalidTimeEntry("other charges may not be negative")
+        amount = fields.other_charges.amount
+        if not 0 <= amount < MAX_OTHER_CHARGES:
+            raise InvalidTimeEntry(f"other charges must be from 0 up to {MAX_OTHER_CHARGES}")
+        if amount != round_to_currency(amount, contract.currency):
+            raise InvalidTimeEntry(
+                f"other charges of {amount} have more decimals than {contract.currency} allows"
+            )
     minutes = fields.time_taken_minutes if fields.time_taken_minutes is not None else elapsed_minutes(fields)
     return TimeEntryState(
         entry_id=entry_id,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from contracts_schema import registry
 from contracts_schema.contracts import (
     ContractCreated,
+    ContractDeleted,
     ContractRenewed,
     ContractState,
     ContractStatusChanged,
@@ -38,8 +39,11 @@ def register(consumers: Consumers, uow: UowFactory) -> None:
 
     async def on_contract_events(deliveries: Sequence[Delivery]) -> None:
         async with uow() as unit:
-            fresh = await unit.unprocessed(CONTRACT_VIEW, deliveries)
-            await handlers.keep_contracts(unit, [state for d in fresh for state in _contract_states(d)])
+            for delivery in await unit.unprocessed(CONTRACT_VIEW, deliveries):
+                if isinstance(delivery.body, ContractDeleted):
+                    await handlers.forget_contract(unit, delivery.body.contract_id)
+                else:
+                    await handlers.keep_contracts(unit, _contract_states(delivery), cause=delivery.event)
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_log_commands, name=LOG_COMMANDS)
     consumers.subscribe(registry.CONTRACTS, on_contract_events, name=CONTRACT_VIEW)

@@ -9,6 +9,7 @@ from uuid import UUID
 from contracts_schema import CloudEvent
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import (
+    TimeEntryChanged,
     TimeEntryFields,
     TimeEntryLogged,
     TimeEntryRejected,
@@ -85,6 +86,32 @@ def reject(uow: TimeTrackingUnitOfWork, request: LogRequest, error: DomainError)
     )
 
 
-async def keep_contracts(uow: TimeTrackingUnitOfWork, states: Sequence[ContractState]) -> None:
+async def keep_contracts(
+    uow: TimeTrackingUnitOfWork, states: Sequence[ContractState], *, cause: CloudEvent | None = None
+) -> None:
+    """Keep the contracts, and attach to each the entries logged before timetracking knew of it."""
     for state in states:
-        await uow.contracts.keep(CoveringContract.from_state(state))
+        contract = CoveringContract.from_state(state)
+        await uow.contracts.keep(contract)
+        since, until = contract.covered_instants()
+        for entry in await uow.time_entries.unattached(contract.account_id, since, until):
+            if not contract.covers(entry.product, entry.started_at):
+                continue
+            attached = entry.model_copy(
+                update={"contract_id": contract.contract_id, "version": entry.version + 1}
+            )
+            await uow.time_entries.save(attached)
+            uow.publish(
+                TimeEntryChanged(
+                    entry=attached, previous=entry, reason=f"covered by contract {state.contract_number}"
+                ),
+                key=attached.account_id,
+                subject=f"time-entry/{attached.entry_id}",
+                actor="timetracking",
+                cause=cause,
+            )
+
+
+async def forget_contract(uow: TimeTrackingUnitOfWork, contract_id: UUID) -> None:
+    """A deleted contract covers nothing from now on."""
+    await uow.contracts.forget(contract_id)
