@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header
@@ -20,7 +20,7 @@ from sqlalchemy import Table, delete, select, update
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.db import Database
-from servicekit.sql import insert_on_conflict
+from servicekit.sql import as_utc, insert_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _IN_PROGRESS = 0
+# A reservation this old belongs to a request whose process died: a retry may take the key over.
+ABANDONED_AFTER = timedelta(minutes=2)
 
 
 def idempotency_key_header(
@@ -91,6 +93,7 @@ class IdempotencyMiddleware:
         self, key: str, fingerprint: str
     ) -> StoredResponse | Literal["reserved", "in progress", "mismatch"]:
         t = self._table.c
+        now = datetime.now(UTC)
         async with self._db.transaction() as session:
             insert = insert_on_conflict(session)
             inserted = await session.execute(
@@ -100,7 +103,7 @@ class IdempotencyMiddleware:
                     request_fingerprint=fingerprint,
                     status_code=_IN_PROGRESS,
                     response_body=b"",
-                    created_at=datetime.now(UTC),
+                    created_at=now,
                 )
                 .on_conflict_do_nothing()
                 .returning(t.key)
@@ -109,13 +112,24 @@ class IdempotencyMiddleware:
                 return "reserved"
             row = (
                 await session.execute(
-                    select(t.request_fingerprint, t.status_code, t.response_body).where(t.key == key)
+                    select(t.request_fingerprint, t.status_code, t.response_body, t.created_at).where(
+                        t.key == key
+                    )
                 )
             ).one()
-        if row.request_fingerprint != fingerprint:
-            return "mismatch"
-        if row.status_code == _IN_PROGRESS:
-            return "in progress"
+            if row.request_fingerprint != fingerprint:
+                return "mismatch"
+            if row.status_code == _IN_PROGRESS:
+                if as_utc(row.created_at) > now - ABANDONED_AFTER:
+                    return "in progress"
+                # The process that reserved the key died before answering: this retry takes it over.
+                taken = await session.execute(
+                    update(self._table)
+                    .where(t.key == key, t.status_code == _IN_PROGRESS, t.created_at == row.created_at)
+                    .values(created_at=now)
+                    .returning(t.key)
+                )
+                return "reserved" if taken.first() is not None else "in progress"
         return StoredResponse(row.status_code, bytes(row.response_body))
 
     async def _run(self, scope: Scope, receive: Receive, body: bytes, send: Send, key: str) -> None:

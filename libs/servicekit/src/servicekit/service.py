@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import IntegrityError
 
 from servicekit import migrations
 from servicekit.consumers import Consumers
@@ -106,6 +107,14 @@ class Service:
         @app.exception_handler(DomainError)
         async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
             return JSONResponse(status_code=error.status_code, content={"detail": str(error)})
+
+        @app.exception_handler(IntegrityError)
+        async def _conflict(_request: Request, error: IntegrityError) -> JSONResponse:
+            # Two writers raced for the same key (one number, one id): the loser may simply retry.
+            log.info("write lost a race: %s", error.orig)
+            return JSONResponse(
+                status_code=409, content={"detail": "conflicts with a concurrent change; retry the request"}
+            )
 
         @app.get("/health", tags=["operations"], summary="The process is up")
         async def health() -> dict[str, str]:
