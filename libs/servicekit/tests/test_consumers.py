@@ -14,24 +14,31 @@ from servicekit.errors import DomainError
 from servicekit.kafka import ensure_topics, make_broker
 from tests.support.kafka import eventually, find_record, produce
 
-PROBE = Topic(
-    "servicekit-tests.probe.v1", 2, "contract id", "test topic", {"billing.bill.generate": GenerateBill}
-)
+
+def probe_topic() -> Topic:
+    """A topic of the test's own, so nothing earlier runs left on the broker is read again."""
+    return Topic(
+        f"servicekit-tests.probe-{uuid.uuid4().hex[:12]}.v1",
+        2,
+        "contract id",
+        "test topic",
+        {"billing.bill.generate": GenerateBill},
+    )
 
 
 def command(period: str) -> GenerateBill:
     return GenerateBill(contract_id=uuid.uuid4(), period=period)
 
 
-async def send(bootstrap: str, body: GenerateBill) -> CloudEvent:
+async def send(bootstrap: str, topic: Topic, body: GenerateBill) -> CloudEvent:
     event = CloudEvent.wrap(body, source="tests", subject="probe", actor="tests")
-    await produce(bootstrap, PROBE.name, event.to_json(), str(body.contract_id))
+    await produce(bootstrap, topic.name, event.to_json(), str(body.contract_id))
     return event
 
 
-async def consume_with(bootstrap: str, group: str, handler) -> object:  # type: ignore[no-untyped-def]
+async def consume_with(bootstrap: str, topic: Topic, group: str, handler) -> object:  # type: ignore[no-untyped-def]
     broker = make_broker(bootstrap, "servicekit-tests")
-    Consumers(broker, "servicekit-tests").subscribe(PROBE, handler, name=group)
+    Consumers(broker, "servicekit-tests").subscribe(topic, handler, name=group)
     await broker.start()
     return broker
 
@@ -39,7 +46,8 @@ async def consume_with(bootstrap: str, group: str, handler) -> object:  # type: 
 async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applied(
     kafka_bootstrap: str,
 ) -> None:
-    await ensure_topics(kafka_bootstrap, [PROBE])
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
     run = uuid.uuid4().hex
     applied: list[str] = []
     failures: dict[str, int] = {}
@@ -56,42 +64,48 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
                 raise RuntimeError("flaky dependency")
         applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
 
-    await produce(kafka_bootstrap, PROBE.name, f"{run} not json".encode(), "k")
+    await produce(kafka_bootstrap, probe.name, f"{run} not json".encode(), "k")
     for period in ("ok-1", "rule", "poison", "flaky", "ok-2"):
-        await send(kafka_bootstrap, command(f"{run}-{period}"))
+        await send(kafka_bootstrap, probe, command(f"{run}-{period}"))
 
-    broker = await consume_with(kafka_bootstrap, f"servicekit-tests.{run}", handler)
+    broker = await consume_with(kafka_bootstrap, probe, f"servicekit-tests.{run}", handler)
     try:
+        # The batch spans two partitions, so outcomes arrive in any order: wait for each of them.
         await eventually(lambda: _async(f"{run}-ok-2" in applied and f"{run}-flaky" in applied))
+        not_json = await find_record(
+            kafka_bootstrap, probe.dlq, lambda r: r.value == f"{run} not json".encode()
+        )
+        broken_rule = await find_record(
+            kafka_bootstrap, probe.dlq, lambda r: f"{run}-rule".encode() in r.value
+        )
+        poison = await find_record(kafka_bootstrap, probe.dlq, lambda r: f"{run}-poison".encode() in r.value)
     finally:
         await broker.stop()  # type: ignore[attr-defined]
 
     assert [p for p in applied if p.startswith(run) and p.endswith("ok-1")] == [f"{run}-ok-1"]
     assert f"{run}-rule" not in applied
     assert failures[f"{run}-flaky"] == 2
-    not_json = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: r.value == f"{run} not json".encode())
     assert not_json.headers["dlq-reason"].startswith("not JSON")
-    broken_rule = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: f"{run}-rule".encode() in r.value)
     assert broken_rule.headers["dlq-reason"] == "DomainError: period is closed"
-    assert broken_rule.headers["dlq-original-topic"] == PROBE.name
-    poison = await find_record(kafka_bootstrap, PROBE.dlq, lambda r: f"{run}-poison".encode() in r.value)
+    assert broken_rule.headers["dlq-original-topic"] == probe.name
     assert poison.headers["dlq-reason"] == "failed 5 times: ValueError: numeric field overflow"
 
 
 async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_read_again(
     kafka_bootstrap: str,
 ) -> None:
-    await ensure_topics(kafka_bootstrap, [PROBE])
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
     run = uuid.uuid4().hex
     group = f"servicekit-tests.{run}"
-    await send(kafka_bootstrap, command(f"{run}-a"))
+    await send(kafka_bootstrap, probe, command(f"{run}-a"))
     seen: list[str] = []
 
     async def crashing(deliveries: Sequence[Delivery]) -> None:
         seen.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
         raise ConnectionError("database went away")
 
-    broker = await consume_with(kafka_bootstrap, group, crashing)
+    broker = await consume_with(kafka_bootstrap, probe, group, crashing)
     await eventually(lambda: _async(f"{run}-a" in seen))
     await broker.stop()  # type: ignore[attr-defined]
 
@@ -100,7 +114,7 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
     async def healthy(deliveries: Sequence[Delivery]) -> None:
         applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
 
-    broker = await consume_with(kafka_bootstrap, group, healthy)
+    broker = await consume_with(kafka_bootstrap, probe, group, healthy)
     try:
         await eventually(lambda: _async(f"{run}-a" in applied))
     finally:
@@ -112,8 +126,8 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
     async def third(deliveries: Sequence[Delivery]) -> None:
         again.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
 
-    await send(kafka_bootstrap, command(f"{run}-b"))
-    broker = await consume_with(kafka_bootstrap, group, third)
+    await send(kafka_bootstrap, probe, command(f"{run}-b"))
+    broker = await consume_with(kafka_bootstrap, probe, group, third)
     try:
         await eventually(lambda: _async(f"{run}-b" in again))
     finally:
