@@ -10,7 +10,6 @@ down) are retried from the same offsets; any other error is retried a few times,
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -63,12 +62,11 @@ def parse_record(topic: Topic, value: bytes | None) -> tuple[CloudEvent, WireMod
     if not value:
         raise InvalidMessage("empty message")
     try:
-        document = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidMessage(f"not JSON: {error}") from None
-    try:
-        event = CloudEvent.model_validate(document)
+        event = CloudEvent.model_validate_json(value)  # parses and validates in one pass
     except ValidationError as error:
+        first = error.errors()[0]
+        if first["type"] == "json_invalid":
+            raise InvalidMessage(f"not JSON: {first['ctx'].get('error', first['msg'])}") from None
         raise InvalidMessage(f"not a CloudEvents 1.0 envelope: {_brief(error)}") from None
     model = topic.messages.get(event.type)
     if model is None:

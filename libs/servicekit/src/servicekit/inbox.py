@@ -23,11 +23,9 @@ async def claim_unprocessed(
         return set()
     now = datetime.now(UTC)
     insert = insert_on_conflict(session)
-    statement = (
-        insert(tables.inbox)
-        .values([{"consumer": consumer, "message_id": mid, "processed_at": now} for mid in ids])
-        .on_conflict_do_nothing()
-        .returning(tables.inbox.c.message_id)
+    # One cached statement run with many rows; RETURNING names the rows that were new.
+    statement = insert(tables.inbox).on_conflict_do_nothing().returning(tables.inbox.c.message_id)
+    result = await session.execute(
+        statement, [{"consumer": consumer, "message_id": mid, "processed_at": now} for mid in ids]
     )
-    result = await session.execute(statement)
     return set(result.scalars().all())

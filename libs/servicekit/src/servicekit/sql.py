@@ -10,9 +10,6 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Both databases cap bound parameters per statement (SQLite 32766, asyncpg 32767).
-_MAX_PARAMETERS = 30_000
-
 
 def insert_on_conflict(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same way)."""
@@ -47,13 +44,11 @@ async def upsert(
     rows = list(unique.values())
     if not rows:
         return
-    insert = insert_on_conflict(session)
+    # One statement run with many rows: SQLAlchemy caches it, unlike a multi-row VALUES per batch.
     columns = list(rows[0])
-    chunk = max(1, _MAX_PARAMETERS // len(columns))
-    for start in range(0, len(rows), chunk):
-        statement = insert(table).values(list(rows[start : start + chunk]))
-        replaced = {name: statement.excluded[name] for name in columns if name not in key}
-        where = table.c[newer_by] < statement.excluded[newer_by] if newer_by else None
-        await session.execute(
-            statement.on_conflict_do_update(index_elements=list(key), set_=replaced, where=where)
-        )
+    statement = insert_on_conflict(session)(table)
+    replaced = {name: statement.excluded[name] for name in columns if name not in key}
+    where = table.c[newer_by] < statement.excluded[newer_by] if newer_by else None
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=list(key), set_=replaced, where=where), rows
+    )

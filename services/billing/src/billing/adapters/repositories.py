@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import tables
@@ -93,6 +93,16 @@ class ContractCopies:
         )
         return None if document is None else BusinessCalendar.model_validate(document)
 
+    async def calendars(self, calendar_ids: Iterable[UUID]) -> dict[UUID, BusinessCalendar]:
+        ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
+        if not ids:
+            return {}
+        rows = await self._session.scalars(
+            select(tables.calendars.c.document).where(tables.calendars.c.calendar_id.in_(ids))
+        )
+        found = [BusinessCalendar.model_validate(row) for row in rows]
+        return {calendar.calendar_id: calendar for calendar in found}
+
     async def keep_calendars(self, calendars: Sequence[BusinessCalendar]) -> None:
         await upsert(
             self._session,
@@ -123,6 +133,20 @@ class ContractCopies:
             key=["top_up_id"],
         )
 
+    async def top_ups_of(self, contract_ids: Iterable[UUID]) -> dict[UUID, list[tuple[int, datetime]]]:
+        """Units and purchase instant of every top-up of the contracts."""
+        t = tables.top_ups.c
+        found: dict[UUID, list[tuple[int, datetime]]] = {contract_id: [] for contract_id in contract_ids}
+        if found:
+            rows = await self._session.execute(
+                select(t.contract_id, t.units, t.bought_at).where(
+                    t.contract_id.in_([str(contract_id) for contract_id in found])
+                )
+            )
+            for contract_id, units, bought_at in rows:
+                found[UUID(contract_id)].append((units, as_utc(bought_at)))
+        return found
+
     async def top_ups(self, contract_id: UUID) -> list[tuple[int, Money, datetime]]:
         rows = await self._session.execute(
             select(
@@ -146,15 +170,70 @@ class UsageLedger:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, entries: Sequence[TimeEntryState]) -> None:
+    async def record(self, entries: Sequence[PlacedEntry]) -> None:
         """Insert or update entries in bulk; a late older version of an entry changes nothing."""
         await upsert(
             self._session,
             tables.usage_entries,
-            [_usage_row(entry) for entry in entries],
+            [_usage_row(placed) for placed in entries],
             key=["entry_id"],
             newer_by="version",
         )
+
+    async def unplaced(self, contract_ids: Iterable[UUID]) -> list[tuple[str, UUID, datetime, int, bool]]:
+        """Entries recorded before their contract was known: id, contract, start, minutes, all hours."""
+        c = tables.usage_entries.c
+        ids = [str(contract_id) for contract_id in contract_ids]
+        if not ids:
+            return []
+        rows = await self._session.execute(
+            select(c.entry_id, c.contract_id, c.started_at, c.minutes, c.include_non_operational).where(
+                c.contract_id.in_(ids), c.cycle_index.is_(None)
+            )
+        )
+        return [
+            (entry_id, UUID(contract_id), as_utc(at), minutes, everything)
+            for entry_id, contract_id, at, minutes, everything in rows
+        ]
+
+    async def place(self, placements: Sequence[tuple[str, int | None, int]]) -> None:
+        """Set (entry id, cycle index, counted minutes) on entries recorded before their contract."""
+        if placements:
+            c = tables.usage_entries.c
+            await self._session.execute(
+                update(tables.usage_entries)
+                .where(c.entry_id == bindparam("placed_id"))
+                .values(cycle_index=bindparam("placed_cycle"), counted_minutes=bindparam("placed_minutes")),
+                [
+                    {"placed_id": entry_id, "placed_cycle": cycle, "placed_minutes": minutes}
+                    for entry_id, cycle, minutes in placements
+                ],
+            )
+
+    async def cycle_sums(self, cycles: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], tuple[int, int]]:
+        """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests."""
+        wanted = set(cycles)
+        if not wanted:
+            return {}
+        c = tables.usage_entries.c
+        rows = await self._session.execute(
+            select(
+                c.contract_id,
+                c.cycle_index,
+                func.coalesce(func.sum(case((c.billable, c.counted_minutes), else_=0)), 0),
+                func.count(func.distinct(case((c.billable, c.request_id)))),
+            )
+            .where(
+                c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
+                c.cycle_index.in_({index for _, index in wanted}),
+            )
+            .group_by(c.contract_id, c.cycle_index)
+        )
+        sums = {
+            (UUID(contract_id), index): (int(minutes), int(requests))
+            for contract_id, index, minutes, requests in rows
+        }
+        return {key: sums.get(key, (0, 0)) for key in wanted}
 
     async def entries_between(
         self, contract_id: UUID, starts_at: datetime, ends_at: datetime
@@ -202,7 +281,10 @@ class UsageLedger:
             return {}
         c = tables.cycle_usage.c
         rows = await self._session.execute(
-            select(tables.cycle_usage).where(c.contract_id.in_({contract for contract, _ in wanted}))
+            select(tables.cycle_usage).where(
+                c.contract_id.in_({contract for contract, _ in wanted}),
+                c.cycle_index.in_({index for _, index in wanted}),
+            )
         )
         return {
             (UUID(row["contract_id"]), row["cycle_index"]): dict(row)
@@ -214,8 +296,20 @@ class UsageLedger:
         await upsert(self._session, tables.cycle_usage, rows, key=["contract_id", "cycle_index"])
 
 
-def _usage_row(entry: TimeEntryState) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PlacedEntry:
+    """A time entry with the cycle it starts in and the minutes that draw on the allowance."""
+
+    entry: TimeEntryState
+    cycle_index: int | None
+    counted_minutes: int
+
+
+def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
+    entry = placed.entry
     return {
+        "cycle_index": placed.cycle_index,
+        "counted_minutes": placed.counted_minutes,
         "entry_id": str(entry.entry_id),
         "contract_id": str(entry.contract_id) if entry.contract_id else None,
         "account_id": entry.account_id,

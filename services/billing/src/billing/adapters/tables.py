@@ -67,7 +67,12 @@ usage_entries = Table(
     Column("currency", String(3), nullable=True),
     Column("version", Integer, nullable=False),
     Column("billed_by", String(36), nullable=True),
+    # Placed when the entry is recorded, so a cycle's usage is one SUM away: the cycle it starts in
+    # and the minutes that draw on the allowance (operational ones only where the terms say so).
+    Column("cycle_index", Integer, nullable=True),
+    Column("counted_minutes", Integer, nullable=False, server_default="0"),
     Index("ix_usage_entries_contract_started", "contract_id", "started_at"),
+    Index("ix_usage_entries_contract_cycle", "contract_id", "cycle_index"),
 )
 
 cycle_usage = Table(
@@ -77,6 +82,7 @@ cycle_usage = Table(
     Column("cycle_index", Integer, primary_key=True),
     Column("used", Integer, nullable=False),
     Column("allowance", Integer, nullable=False),
+    Column("carried_in", Integer, nullable=False, server_default="0"),
     Column("percent_announced", Integer, nullable=False, default=0),
     Column("exhausted_announced", Boolean, nullable=False, default=False),
 )

@@ -30,6 +30,7 @@ def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
             for delivery in await unit.unprocessed(CONTRACT_COPY, deliveries):
                 touched |= await _apply_contract_event(unit, delivery, clock)
             copies = await unit.contracts.many(touched)
+            await handlers.place_early_entries(unit, set(copies), clock=clock)
             await bill_schedule.reschedule(unit, list(copies.values()))
 
     async def on_calendar_events(deliveries: Sequence[Delivery]) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from billing.domain.calendar import BusinessCalendar, WorkingHours
+from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours, to_whole_minute
 from billing.domain.cycles import BillCycle, Cycle, contract_cycles
 from billing.domain.errors import NoSuchPeriod
 from billing.domain.terms import (
@@ -126,6 +126,15 @@ class ContractBook:
             cycles=cycles_of(contract),
             calendar=calendar_from(calendar, contract.time_zone),
         )
+
+    def counted_minutes(self, started_at: datetime, minutes: int, include_non_operational: bool) -> int:
+        """The minutes of an entry that draw on the allowance: all of them, or only the operational
+        ones when the entry leaves out non-operational time or the terms deduct operational hours only."""
+        if include_non_operational and not self.terms.deduct_only_operational:
+            return minutes
+        start = to_whole_minute(started_at)
+        by_category = self.calendar.minutes_by_category(start, start + timedelta(minutes=minutes))
+        return by_category.get(MinuteCategory.OPERATIONAL, 0)
 
     @property
     def is_prepaid(self) -> bool:

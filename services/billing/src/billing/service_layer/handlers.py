@@ -6,9 +6,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+from billing.adapters.repositories import PlacedEntry
 from billing.domain.bills import (
     BillDraft,
     BillLine,
@@ -255,45 +257,88 @@ def _line(line: BillLine) -> wire.BillLine:
 async def accrue_time_entries(
     uow: BillingUnitOfWork, entries: Sequence[TimeEntryState], *, clock: Clock
 ) -> None:
-    """Record entries in bulk, then bring each touched cycle's usage up to date and announce the
-    thresholds it crossed. One query per step, however many entries the batch holds."""
-    await uow.usage.record(entries)
-    billable = [entry for entry in entries if entry.contract_id is not None and entry.billable]
-    contracts = await uow.contracts.many(entry.contract_id for entry in billable if entry.contract_id)
-    touched: set[tuple[UUID, int]] = set()
-    books: dict[UUID, ContractBook] = {}
-    for entry in billable:
-        assert entry.contract_id is not None
-        contract = contracts.get(entry.contract_id)
-        if contract is None:
-            continue  # usage of a contract billing has not seen yet is counted when a bill is made
-        if entry.contract_id not in books:
-            calendar = await uow.contracts.calendar(contract.terms.calendar_id)
-            if calendar is None:
-                continue
-            books[entry.contract_id] = ContractBook.of(contract, calendar)
-        cycle = cycle_containing(books[entry.contract_id].cycles, entry.started_at)
-        if cycle is not None:
-            touched.add((entry.contract_id, cycle.index))
+    """Record entries in bulk, each placed in its cycle, then bring the touched cycles' usage up to
+    date and announce the thresholds they crossed. A fixed number of queries per batch, whatever its
+    size: the bill itself is still computed from the raw entries, so this is the running figure."""
+    contracts = await uow.contracts.many({entry.contract_id for entry in entries if entry.contract_id})
+    calendars = await uow.contracts.calendars({contract.terms.calendar_id for contract in contracts.values()})
+    books = {
+        contract_id: ContractBook.of(contract, calendars[contract.terms.calendar_id])
+        for contract_id, contract in contracts.items()
+        if contract.terms.calendar_id in calendars
+    }
+    placed = [_place(entry, books.get(entry.contract_id) if entry.contract_id else None) for entry in entries]
+    await uow.usage.record(placed)
+    touched = {
+        (p.entry.contract_id, p.cycle_index)
+        for p in placed
+        if p.entry.contract_id is not None and p.cycle_index is not None and p.entry.billable
+    }
     if touched:
         await _announce_thresholds(uow, books, touched, now=clock())
+
+
+async def place_early_entries(uow: BillingUnitOfWork, contract_ids: set[UUID], *, clock: Clock) -> None:
+    """Entries that arrived before their contract's copy: placed in their cycles once it is here."""
+    unplaced = await uow.usage.unplaced(contract_ids)
+    if not unplaced:
+        return
+    contracts = await uow.contracts.many({contract_id for _, contract_id, *_ in unplaced})
+    calendars = await uow.contracts.calendars({contract.terms.calendar_id for contract in contracts.values()})
+    books = {
+        contract_id: ContractBook.of(contract, calendars[contract.terms.calendar_id])
+        for contract_id, contract in contracts.items()
+        if contract.terms.calendar_id in calendars
+    }
+    placements: list[tuple[str, int | None, int]] = []
+    touched: set[tuple[UUID, int]] = set()
+    for entry_id, contract_id, started_at, minutes, include_non_operational in unplaced:
+        book = books.get(contract_id)
+        cycle = cycle_containing(book.cycles, started_at) if book else None
+        if book is None or cycle is None:
+            continue
+        placements.append(
+            (entry_id, cycle.index, book.counted_minutes(started_at, minutes, include_non_operational))
+        )
+        touched.add((contract_id, cycle.index))
+    await uow.usage.place(placements)
+    if touched:
+        await _announce_thresholds(uow, books, touched, now=clock())
+
+
+def _place(entry: TimeEntryState, book: ContractBook | None) -> PlacedEntry:
+    """Usage of a contract billing has not seen yet is placed when its bill is made."""
+    if book is None:
+        return PlacedEntry(entry, None, entry.minutes)
+    cycle = cycle_containing(book.cycles, entry.started_at)
+    counted = book.counted_minutes(entry.started_at, entry.minutes, entry.include_non_operational)
+    return PlacedEntry(entry, cycle.index if cycle else None, counted)
 
 
 async def _announce_thresholds(
     uow: BillingUnitOfWork, books: dict[UUID, ContractBook], touched: set[tuple[UUID, int]], *, now: datetime
 ) -> None:
-    known = await uow.usage.cycle_usage(touched)
+    sums = await uow.usage.cycle_sums(touched)
+    known = await uow.usage.cycle_usage(
+        touched | {(contract_id, index - 1) for contract_id, index in touched}
+    )
+    top_ups = await uow.contracts.top_ups_of({contract_id for contract_id, _ in touched})
     rows = []
     for contract_id, index in sorted(touched):
         book = books[contract_id]
-        usage = await cycle_usage(uow, book, book.cycle(index))
+        cycle = book.cycle(index)
+        minutes, requests = sums[(contract_id, index)]
+        used = minutes if book.terms.plan_type.is_hour_based else requests
+        carried_in = _carried_into(book, index, known.get((contract_id, index - 1)))
+        bought = sum(units for units, bought_at in top_ups[contract_id] if cycle.contains(bought_at))
+        allowance = book.terms.allowance_units + carried_in + bought
         previous = known.get((contract_id, index), {})
         announced = int(previous.get("percent_announced", 0))
         exhausted_announced = bool(previous.get("exhausted_announced", False))
-        if usage.total_allowance > int(previous.get("allowance", usage.total_allowance)):
+        if allowance > int(previous.get("allowance", allowance)):
             # A top-up grew the allowance: the thresholds and exhaustion are announced anew against it.
             announced, exhausted_announced = 0, False
-        percent = 100 if usage.total_allowance == 0 else usage.used * 100 // usage.total_allowance
+        percent = 100 if allowance == 0 else used * 100 // allowance
         crossed = [threshold for threshold in _thresholds(book) if announced < threshold <= percent]
         if crossed:
             uow.publish(
@@ -302,8 +347,8 @@ async def _announce_thresholds(
                     account_id=book.contract.account_id,
                     cycle_index=index,
                     percent_used=crossed[-1],
-                    used_minutes=usage.used,
-                    allowance_minutes=usage.total_allowance,
+                    used_minutes=used,
+                    allowance_minutes=allowance,
                     reached_at=now,
                 ),
                 key=str(contract_id),
@@ -311,7 +356,7 @@ async def _announce_thresholds(
                 actor="billing",
             )
             announced = crossed[-1]
-        if usage.is_exhausted and usage.used > 0 and not exhausted_announced:
+        if used >= allowance and used > 0 and not exhausted_announced:
             uow.publish(
                 wire.AllowanceExhausted(
                     contract_id=contract_id,
@@ -328,10 +373,22 @@ async def _announce_thresholds(
             {
                 "contract_id": str(contract_id),
                 "cycle_index": index,
-                "used": usage.used,
-                "allowance": usage.total_allowance,
+                "used": used,
+                "allowance": allowance,
+                "carried_in": carried_in,
                 "percent_announced": announced,
                 "exhausted_announced": exhausted_announced,
             }
         )
     await uow.usage.save_cycle_usage(rows)
+
+
+def _carried_into(book: ContractBook, index: int, previous: dict[str, Any] | None) -> int:
+    """The unused part of the previous cycle's own allowance, which it drew on after its carried units."""
+    if not book.terms.carry_forward or index == 1:
+        return 0
+    own = book.terms.allowance_units
+    if previous is None:
+        return own  # nothing was logged in the previous cycle
+    own_used = min(max(int(previous["used"]) - int(previous["carried_in"]), 0), own)
+    return own - own_used

@@ -1,0 +1,88 @@
+"""Usage accrued from time-entry events: the running figure per cycle, carry-forward, and the
+threshold and exhausted events billing announces once each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from billing.adapters.tables import cycle_usage, messaging
+from billing.service_layer import handlers
+from contracts_schema.timetracking import TimeEntryState
+from servicekit.db import Database
+
+from .conftest import CONTRACT_ID, Clock, contract, sign, uow
+
+NOW = Clock(datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def entry(day: date, minutes: int, *, billable: bool = True, everything: bool = True) -> TimeEntryState:
+    return TimeEntryState(
+        entry_id=uuid.uuid4(),
+        account_id="acme",
+        contract_id=CONTRACT_ID,
+        request_id="R",
+        rep_id="ann",
+        started_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC),
+        minutes=minutes,
+        billable=billable,
+        include_non_operational=everything,
+        version=1,
+    )
+
+
+async def accrue(db: Database, *entries: TimeEntryState) -> None:
+    async with uow(db) as unit:
+        await handlers.accrue_time_entries(unit, list(entries), clock=NOW)
+
+
+async def announced(db: Database) -> list[tuple[str, object]]:
+    async with db.read() as session:
+        payloads = (
+            await session.scalars(select(messaging.outbox.c.payload).order_by(messaging.outbox.c.id))
+        ).all()
+    events = [json.loads(payload) for payload in payloads]
+    return [(e["type"].rsplit(".", 1)[1], e["data"].get("percent_used")) for e in events]
+
+
+async def usage_rows(db: Database) -> dict[int, tuple[int, int, int]]:
+    async with db.read() as session:
+        rows = (await session.execute(select(cycle_usage))).mappings().all()
+    return {row["cycle_index"]: (row["used"], row["allowance"], row["carried_in"]) for row in rows}
+
+
+async def test_each_threshold_and_the_exhaustion_are_announced_once(db: Database) -> None:
+    await sign(db, contract())
+    await accrue(db, entry(date(2026, 2, 2), 270), entry(date(2026, 2, 3), 60, billable=False))
+    await accrue(db, entry(date(2026, 2, 4), 180))
+    await accrue(db, entry(date(2026, 2, 5), 225))
+    await accrue(db, entry(date(2026, 2, 6), 30))
+    assert await announced(db) == [
+        ("threshold_reached", 75),  # 450 of 600 minutes: 50 and 75 crossed in one batch, the higher said
+        ("threshold_reached", 100),
+        ("allowance_exhausted", None),
+    ]
+    assert (await usage_rows(db))[2] == (705, 600, 0)
+
+
+async def test_unused_own_allowance_is_carried_into_the_next_cycle_only(db: Database) -> None:
+    await sign(db, contract(carry_forward=True))
+    await accrue(db, entry(date(2026, 1, 5), 200))
+    await accrue(db, entry(date(2026, 2, 5), 100))
+    await accrue(db, entry(date(2026, 3, 5), 10))
+    rows = await usage_rows(db)
+    assert rows[1] == (200, 600, 0)
+    assert rows[2] == (100, 1000, 400)  # 400 unused minutes of January's own allowance
+    assert rows[3] == (10, 1200, 600)  # February drew on its carried minutes first: all its own unused
+
+
+async def test_an_entry_without_non_operational_time_counts_its_operational_minutes_only(
+    db: Database,
+) -> None:
+    await sign(db, contract())
+    # Tuesday 2026-02-03 09:00 UTC is 10:00 in Berlin; 10 hours run to 20:00, 7 of them operational.
+    await accrue(db, entry(date(2026, 2, 3), 600, everything=False))
+    assert (await usage_rows(db))[2][0] == 420
