@@ -1,0 +1,338 @@
+"""Helpers shared by the benchmarks in bench/: isolated consumer groups, ports, percentiles, SQL timing.
+
+Nothing here changes service code: consumer groups are made unique per run by wrapping
+`servicekit.consumers.Consumers.subscribe` before a service is built, and each such group's offsets are
+committed at the topic's end before the service starts, so a run never reads older messages and never
+steals partitions from a service or test that uses the real group names on the same broker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def bootstrap_servers() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def broker_answers(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_broker(bootstrap: str) -> None:
+    """Start the dev broker with scripts/kafka.sh when nothing answers on the default address."""
+    if broker_answers(bootstrap):
+        return
+    if bootstrap != DEFAULT_BOOTSTRAP:
+        raise SystemExit(f"no Kafka broker answers on {bootstrap}")
+    print("kafka: not answering, starting it with scripts/kafka.sh start", flush=True)
+    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), "start"], check=True, timeout=180)
+
+
+def postgres_prefix() -> str:
+    """The SQLAlchemy URL prefix of the local dev cluster (scripts/postgres.sh), started if needed."""
+    script = str(ROOT / "scripts" / "postgres.sh")
+    if subprocess.run([script, "status"], capture_output=True, timeout=30).returncode != 0:
+        print("postgres: not answering, starting it with scripts/postgres.sh start", flush=True)
+        subprocess.run([script, "start"], check=True, timeout=300)
+    return subprocess.run(
+        [script, "url"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+
+
+# --- consumer groups -------------------------------------------------------------------------------
+
+HandlerWrapper = Callable[[str, Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]
+
+
+@dataclass
+class Groups:
+    """Groups (name -> topic) a service subscribed with while `isolated_groups` was active."""
+
+    suffix: str
+    topics: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def isolated_groups(suffix: str, wrap: HandlerWrapper | None = None) -> Iterator[Groups]:
+    """While active, every subscriber's consumer group gets `.<suffix>` appended; `wrap(name, handler)`
+    may replace the batch handler (to time it). Only the group changes: inbox names stay the real ones."""
+    from servicekit.consumers import Consumers
+
+    original = Consumers.subscribe
+    groups = Groups(suffix)
+
+    def subscribe(self: Any, topic: Any, handler: Any, *, name: str) -> None:
+        group = f"{name}.{suffix}"
+        groups.topics[group] = topic.name
+        original(self, topic, wrap(name, handler) if wrap else handler, name=group)
+
+    Consumers.subscribe = subscribe  # type: ignore[method-assign]
+    try:
+        yield groups
+    finally:
+        Consumers.subscribe = original  # type: ignore[method-assign]
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - first look at a topic
+        found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = await partitions_of(consumer, topic)
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def commit_groups_at_end(bootstrap: str, groups: Groups) -> None:
+    """Give each (new) group a committed offset at the end of its topic: it reads only what comes next.
+
+    On a fresh broker the first commit waits for the offsets topic; aiokafka logs that wait as errors."""
+    import logging
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        await _commit_groups_at_end(bootstrap, groups)
+    finally:
+        quiet.setLevel(level)
+
+
+async def _commit_groups_at_end(bootstrap: str, groups: Groups) -> None:
+    for group, topic in groups.topics.items():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = await partitions_of(consumer, topic)
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+
+
+# --- figures -----------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary_ms(values: Sequence[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (
+        f"p50 {percentile(ms, 50):7.2f} ms  p95 {percentile(ms, 95):7.2f} ms  "
+        f"p99 {percentile(ms, 99):7.2f} ms  mean {statistics.fmean(ms):7.2f} ms"
+    )
+
+
+# --- SQL timing --------------------------------------------------------------------------------------
+
+_WS = re.compile(r"\s+")
+_PARAMS = re.compile(r"\((?:\?|\$\d+|%\(\w+\)s)(?:, ?(?:\?|\$\d+|%\(\w+\)s))*\)")
+
+
+def _shape(statement: str) -> str:
+    text = _WS.sub(" ", statement).strip()
+    text = _PARAMS.sub("(…)", text)
+    text = re.sub(r"(\(…\)(, )?)+", "(…)", text)
+    return text[:110]
+
+
+class SqlTimer:
+    """Wall time between before/after_cursor_execute per statement shape: the database's share,
+    including the hop to aiosqlite's thread or asyncpg's socket."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+
+    def attach(self, *engines: Any) -> None:
+        from sqlalchemy import event
+
+        for engine in {id(e): e for e in engines}.values():
+            sync = engine.sync_engine
+            event.listen(sync, "before_cursor_execute", self._before)
+            event.listen(sync, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("_bench_t", []).append(time.perf_counter())
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started = conn.info["_bench_t"].pop()
+        if self.enabled:
+            entry = self.stats[_shape(statement)]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
+
+    def report(self, wall: float, top: int = 8) -> list[str]:
+        total = sum(seconds for _, seconds in self.stats.values())
+        lines = [f"SQL time {total:.2f} s of {wall:.2f} s wall ({100 * total / wall:.0f}%), top statements:"]
+        ranked = sorted(self.stats.items(), key=lambda item: -item[1][1])[:top]
+        for shape, (count, seconds) in ranked:
+            lines.append(f"  {seconds:7.2f} s {int(count):7d}x  {shape}")
+        return lines
+
+
+# --- sharing the broker ------------------------------------------------------------------------------
+
+
+def stack_ports_answering(ports: Sequence[int] = (8001, 8002, 8003)) -> list[int]:
+    """Ports of a running dev stack (scripts/stack.sh): its services consume whatever a bench produces.
+
+    (Asking the broker which groups are active would be more exact, but aiokafka 0.14 cannot decode
+    Kafka 4.1's DescribeGroups response.)"""
+    answering = []
+    for port in ports:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                answering.append(port)
+        except OSError:
+            pass
+    return answering
+
+
+class OwnBroker:
+    """A private single-node broker for one run (scripts/kafka.sh on free ports, data in `home`)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        while True:
+            self.port = free_port()
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", self.port + 1))
+                    break
+                except OSError:
+                    continue
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def _run(self, command: str, timeout: float) -> None:
+        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_HOME=str(self.home))
+        subprocess.run(
+            [str(ROOT / "scripts" / "kafka.sh"), command],
+            env=env,
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> str:
+        started = time.monotonic()
+        self._run("start", 180)
+        print(f"own broker on {self.bootstrap} (up in {time.monotonic() - started:.1f} s)", flush=True)
+        return self.bootstrap
+
+    def stop(self) -> None:
+        self._run("stop", 60)
+
+
+# --- where the handler's time goes -------------------------------------------------------------------
+
+
+class CallTimer:
+    """Wall time and calls of chosen functions (sync or async), patched in place for one run.
+
+    Wall time of an async function includes its awaits (the database); nested targets are counted in
+    their callers too, so the figures do not add up to the total."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        self._undo: list[tuple[Any, str, Any]] = []
+        self.enabled = False
+
+    def patch(self, owner: Any, name: str, label: str | None = None) -> None:
+        import inspect
+
+        raw = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        is_classmethod = isinstance(raw, classmethod)
+        function = raw.__func__ if is_classmethod else raw
+        key = label or f"{getattr(owner, '__name__', owner)}.{name}"
+        stats = self.stats
+
+        if inspect.iscoroutinefunction(function):
+
+            async def timed(*args: Any, **kwargs: Any) -> Any:
+                if not self.enabled:
+                    return await function(*args, **kwargs)
+                started = time.perf_counter()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    entry = stats[key]
+                    entry[0] += 1
+                    entry[1] += time.perf_counter() - started
+
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                if not self.enabled:
+                    return function(*args, **kwargs)
+                started = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    entry = stats[key]
+                    entry[0] += 1
+                    entry[1] += time.perf_counter() - started
+
+        setattr(owner, name, classmethod(timed) if is_classmethod else timed)
+        self._undo.append((owner, name, raw))
+
+    def restore(self) -> None:
+        for owner, name, raw in reversed(self._undo):
+            setattr(owner, name, raw)
+        self._undo.clear()
+
+    def report(self, busy: float | None) -> list[str]:
+        if busy:
+            lines = [f"handler breakdown (wall, of {busy:.2f} s handler busy; nested rows overlap):"]
+        else:
+            lines = ["wall time per step (nested rows overlap):"]
+        for key, (count, seconds) in sorted(self.stats.items(), key=lambda item: -item[1][1]):
+            share = f"{100 * seconds / busy:5.1f}%" if busy else ""
+            mean = 1000 * seconds / count
+            lines.append(f"  {seconds:7.2f} s {share} {int(count):7d}x {mean:8.3f} ms/call  {key}")
+        return lines
