@@ -3,7 +3,7 @@ renewal's first bill as soon as it is published, and a terminated contract's cyc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,9 +14,9 @@ from tests.support.kafka import eventually, find_record
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
-    current_cycle_dates,
     new_account,
     sign_contract,
+    sign_running_contract,
 )
 
 PREPAID_TERMS = {**WORKED_EXAMPLE_1_TERMS, "billing_mode": "prepaid"}
@@ -68,15 +68,12 @@ async def test_a_back_dated_contract_gets_the_bills_of_its_past_cycles_at_once(s
 async def test_a_prepaid_renewal_gets_its_first_bill_as_soon_as_it_is_published(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
-    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
-        contract = await sign_contract(
+        contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
             account_id=new_account(),
             terms=PREPAID_TERMS,
-            start_date=start.isoformat(),
-            expiry_date=expiry.isoformat(),
             time_zone="Etc/UTC",
         )
         upfront = await bills_of(client, stack, contract["contract_id"], 1)
@@ -87,7 +84,10 @@ async def test_a_prepaid_renewal_gets_its_first_bill_as_soon_as_it_is_published(
         )
         assert response.status_code in (200, 201), response.text
         renewal = response.json()["new_contract"]
-        assert renewal["start_date"] == (expiry + timedelta(days=1)).isoformat()
+        assert (
+            renewal["start_date"]
+            == (date.fromisoformat(contract["expiry_date"]) + timedelta(days=1)).isoformat()
+        )
 
         (first,) = await bills_of(client, stack, renewal["contract_id"], 1)
     assert first["period"] == "1" and first["bill_date"] == datetime.now(UTC).date().isoformat()
@@ -102,15 +102,12 @@ async def test_a_prepaid_renewal_gets_its_first_bill_as_soon_as_it_is_published(
 
 
 async def test_termination_closes_the_current_cycle_on_the_termination_date(stack: Stack) -> None:
-    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
-        contract = await sign_contract(
+        contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
             account_id=new_account(),
             terms=WORKED_EXAMPLE_1_TERMS,
-            start_date=start.isoformat(),
-            expiry_date=expiry.isoformat(),
             time_zone="Etc/UTC",
         )
         contract_id = contract["contract_id"]

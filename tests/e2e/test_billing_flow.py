@@ -17,9 +17,8 @@ from tests.support.kafka import find_record, produce, produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
-    current_cycle_dates,
     new_account,
-    sign_contract,
+    sign_running_contract,
     usage_reaches,
     work_day,
 )
@@ -33,15 +32,12 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
-    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
-        contract = await sign_contract(
+        contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
             account_id=account,
             terms=WORKED_EXAMPLE_1_TERMS,
-            start_date=start.isoformat(),
-            expiry_date=expiry.isoformat(),
             tax_percent="10",
         )
         contract_id = contract["contract_id"]

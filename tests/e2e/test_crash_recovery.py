@@ -14,9 +14,8 @@ from tests.support.kafka import produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
-    current_cycle_dates,
     new_account,
-    sign_contract,
+    sign_running_contract,
     usage_reaches,
     work_day,
 )
@@ -26,15 +25,12 @@ async def test_work_logged_while_billing_and_timetracking_are_down_is_billed_aft
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
-    start, expiry = current_cycle_dates()
     async with httpx.AsyncClient(timeout=10) as client:
-        contract = await sign_contract(
+        contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
             account_id=account,
             terms=WORKED_EXAMPLE_1_TERMS,
-            start_date=start.isoformat(),
-            expiry_date=expiry.isoformat(),
             tax_percent="10",
         )
         contract_id = contract["contract_id"]

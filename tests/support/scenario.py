@@ -87,6 +87,23 @@ async def sign_contract(
     )
 
 
+async def sign_running_contract(
+    client: httpx.AsyncClient, contracts_url: str, *, account_id: str, terms: dict[str, Any], **fields: Any
+) -> tuple[dict[str, Any], date]:
+    """A year-long contract whose first cycle runs now (so no bill is due yet), and its start date."""
+    start, expiry = current_cycle_dates()
+    contract = await sign_contract(
+        client,
+        contracts_url,
+        account_id=account_id,
+        terms=terms,
+        start_date=start.isoformat(),
+        expiry_date=expiry.isoformat(),
+        **fields,
+    )
+    return contract, start
+
+
 async def billing_knows(client: httpx.AsyncClient, billing_url: str, contract_id: str) -> None:
     """Wait until billing has built its copy of the contract from the contract events."""
 
