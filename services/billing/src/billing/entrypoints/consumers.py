@@ -42,11 +42,12 @@ def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
             )
 
     async def on_time_entry_events(deliveries: Sequence[Delivery]) -> None:
+        # No inbox rows on this hot path: applying an entry twice changes nothing, since it is upserted
+        # by entry id only when its version is newer, and announced thresholds are remembered per cycle.
         async with uow() as unit:
-            fresh = await unit.unprocessed(USAGE, deliveries)
             entries = [
                 d.body.entry
-                for d in fresh
+                for d in deliveries
                 if isinstance(d.body, time_messages.TimeEntryLogged | time_messages.TimeEntryChanged)
             ]
             await handlers.accrue_time_entries(unit, entries, clock=clock)

@@ -25,6 +25,7 @@ from contracts_schema.primitives import MoneyAmount
 from servicekit.money import Money
 
 FINAL_PERIOD = "final"
+_BOOKS_KEPT = 20_000
 _CYCLE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
 
@@ -120,6 +121,16 @@ class ContractBook:
 
     @classmethod
     def of(cls, contract: wire.ContractState, calendar: wire.BusinessCalendar) -> ContractBook:
+        """The book of a contract version and calendar, built once: every batch of usage needs it."""
+        key = (contract.model_dump_json(), calendar.model_dump_json())
+        book = _BOOKS.pop(key, None) or cls._build(contract, calendar)
+        _BOOKS[key] = book  # most recently used last
+        if len(_BOOKS) > _BOOKS_KEPT:
+            del _BOOKS[next(iter(_BOOKS))]
+        return book
+
+    @classmethod
+    def _build(cls, contract: wire.ContractState, calendar: wire.BusinessCalendar) -> ContractBook:
         return cls(
             contract=contract,
             terms=billing_terms(contract),
@@ -162,3 +173,6 @@ class ContractBook:
             return BillPeriod(str(cycle.index), cycle, cycle)
         arrears = self.cycle(cycle.index - 1) if cycle.index > 1 else None
         return BillPeriod(str(cycle.index), cycle, arrears)
+
+
+_BOOKS: dict[tuple[str, str], ContractBook] = {}

@@ -261,12 +261,7 @@ async def accrue_time_entries(
     date and announce the thresholds they crossed. A fixed number of queries per batch, whatever its
     size: the bill itself is still computed from the raw entries, so this is the running figure."""
     contracts = await uow.contracts.many({entry.contract_id for entry in entries if entry.contract_id})
-    calendars = await uow.contracts.calendars({contract.terms.calendar_id for contract in contracts.values()})
-    books = {
-        contract_id: ContractBook.of(contract, calendars[contract.terms.calendar_id])
-        for contract_id, contract in contracts.items()
-        if contract.terms.calendar_id in calendars
-    }
+    books = await _books(uow, contracts)
     placed = [_place(entry, books.get(entry.contract_id) if entry.contract_id else None) for entry in entries]
     await uow.usage.record(placed)
     touched = {
@@ -284,12 +279,7 @@ async def place_early_entries(uow: BillingUnitOfWork, contract_ids: set[UUID], *
     if not unplaced:
         return
     contracts = await uow.contracts.many({contract_id for _, contract_id, *_ in unplaced})
-    calendars = await uow.contracts.calendars({contract.terms.calendar_id for contract in contracts.values()})
-    books = {
-        contract_id: ContractBook.of(contract, calendars[contract.terms.calendar_id])
-        for contract_id, contract in contracts.items()
-        if contract.terms.calendar_id in calendars
-    }
+    books = await _books(uow, contracts)
     placements: list[tuple[str, int | None, int]] = []
     touched: set[tuple[UUID, int]] = set()
     for entry_id, contract_id, started_at, minutes, include_non_operational in unplaced:
@@ -304,6 +294,16 @@ async def place_early_entries(uow: BillingUnitOfWork, contract_ids: set[UUID], *
     await uow.usage.place(placements)
     if touched:
         await _announce_thresholds(uow, books, touched, now=clock())
+
+
+async def _books(uow: BillingUnitOfWork, contracts: dict[UUID, ContractState]) -> dict[UUID, ContractBook]:
+    """Books of the contracts whose calendar billing has; one query for all their calendars."""
+    calendars = await uow.contracts.calendars({contract.terms.calendar_id for contract in contracts.values()})
+    return {
+        contract_id: ContractBook.of(contract, calendars[contract.terms.calendar_id])
+        for contract_id, contract in contracts.items()
+        if contract.terms.calendar_id in calendars
+    }
 
 
 def _place(entry: TimeEntryState, book: ContractBook | None) -> PlacedEntry:
