@@ -86,3 +86,13 @@ async def test_an_entry_without_non_operational_time_counts_its_operational_minu
     # Tuesday 2026-02-03 09:00 UTC is 10:00 in Berlin; 10 hours run to 20:00, 7 of them operational.
     await accrue(db, entry(date(2026, 2, 3), 600, everything=False))
     assert (await usage_rows(db))[2][0] == 420
+
+
+async def test_entries_that_arrive_before_their_contract_count_once_it_does(db: Database) -> None:
+    await accrue(db, entry(date(2026, 2, 2), 270), entry(date(2026, 2, 3), 400))
+    assert await usage_rows(db) == {}
+    await sign(db, contract())
+    async with uow(db) as unit:
+        await handlers.place_early_entries(unit, {CONTRACT_ID}, clock=NOW)
+    assert (await usage_rows(db))[2] == (670, 600, 0)
+    assert ("allowance_exhausted", None) in await announced(db)

@@ -180,6 +180,13 @@ class UsageLedger:
             newer_by="version",
         )
 
+    async def contracts_with_unplaced_entries(self) -> set[UUID]:
+        c = tables.usage_entries.c
+        rows = await self._session.scalars(
+            select(c.contract_id).where(c.contract_id.is_not(None), c.cycle_index.is_(None)).distinct()
+        )
+        return {UUID(contract_id) for contract_id in rows}
+
     async def unplaced(self, contract_ids: Iterable[UUID]) -> list[tuple[str, UUID, datetime, int, bool]]:
         """Entries recorded before their contract was known: id, contract, start, minutes, all hours."""
         c = tables.usage_entries.c

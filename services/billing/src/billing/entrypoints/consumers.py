@@ -40,6 +40,10 @@ def register(consumers: Consumers, uow: UowFactory, clock: Clock) -> None:
                 unit,
                 [d.body.calendar for d in fresh if isinstance(d.body, contract_messages.CalendarSaved)],
             )
+            # Entries of contracts whose calendar was missing until now can be placed in their cycles.
+            await handlers.place_early_entries(
+                unit, await unit.usage.contracts_with_unplaced_entries(), clock=clock
+            )
 
     async def on_time_entry_events(deliveries: Sequence[Delivery]) -> None:
         # No inbox rows on this hot path: applying an entry twice changes nothing, since it is upserted
