@@ -72,6 +72,14 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
         assert reply.json()["type"] == "timetracking.time_entry.logged"
         assert reply.json()["data"]["entry"]["minutes"] == 225
         assert reply.key == account
+        # The entry id makes the command idempotent: sent again, it is answered and not logged twice.
+        again = await produce_event(kafka_bootstrap, registry.TIME_ENTRY_COMMANDS.name, command, account)
+        second = await find_record(
+            kafka_bootstrap,
+            registry.TIME_ENTRIES.name,
+            lambda r: r.json().get("causationid") == str(again.id),
+        )
+        assert second.json()["data"]["entry"]["entry_id"] == str(command.entry_id)
 
         usage = await usage_reaches(client, stack["billing"].url, contract_id, used=675)
         assert (usage["allowance_total"], usage["remaining"], usage["overage"]) == (600, -75, 75)

@@ -16,6 +16,7 @@ from timetracking.domain.time_entries import (
     elapsed_minutes,
     find_covering_contract,
     new_time_entry,
+    same_entry,
 )
 
 
@@ -141,3 +142,11 @@ def test_other_charges_are_whole_minor_units_and_of_a_plausible_size() -> None:
         uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("12.30"), currency="USD")), allowing
     )
     assert logged.other_charges is not None
+
+
+def test_a_repeated_log_of_an_entry_is_the_same_entry_only_with_the_same_values() -> None:
+    entry_id = uuid.uuid4()
+    first = new_time_entry(entry_id, entry(), None)
+    attached_later = first.model_copy(update={"contract_id": uuid.uuid4(), "version": 2})
+    assert same_entry(attached_later, new_time_entry(entry_id, entry(), None))
+    assert not same_entry(first, new_time_entry(entry_id, entry(billable=False), None))

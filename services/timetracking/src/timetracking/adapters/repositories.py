@@ -75,14 +75,15 @@ class TimeEntryRepository:
         if entries:
             await self._session.execute(insert(time_entries), [_entry_row(entry) for entry in entries])
 
-    async def existing_ids(self, entry_ids: Iterable[UUID]) -> set[UUID]:
+    async def get_many(self, entry_ids: Iterable[UUID]) -> dict[UUID, TimeEntryState]:
         ids = [str(entry_id) for entry_id in entry_ids]
         if not ids:
-            return set()
+            return {}
         rows = await self._session.scalars(
-            select(time_entries.c.entry_id).where(time_entries.c.entry_id.in_(ids))
+            select(time_entries.c.document).where(time_entries.c.entry_id.in_(ids))
         )
-        return {UUID(row) for row in rows}
+        found = [TimeEntryState.model_validate(row) for row in rows]
+        return {entry.entry_id: entry for entry in found}
 
     async def get(self, entry_id: UUID) -> TimeEntryState | None:
         document = await self._session.scalar(

@@ -125,3 +125,12 @@ def new_time_entry(
         billed=False,
         version=1,
     )
+
+
+# What the rep entered; the contract it was attached to, its version and billing state come later.
+_ENTERED = frozenset(TimeEntryState.model_fields) - {"contract_id", "version", "billed"}
+
+
+def same_entry(logged: TimeEntryState, again: TimeEntryState) -> bool:
+    """Whether a repeated log of an entry id says what was logged the first time."""
+    return logged.model_dump(include=set(_ENTERED)) == again.model_dump(include=set(_ENTERED))

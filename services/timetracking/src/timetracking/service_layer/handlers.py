@@ -17,7 +17,12 @@ from contracts_schema.timetracking import (
 )
 from servicekit.errors import DomainError
 from timetracking.domain.errors import TimeEntryExists
-from timetracking.domain.time_entries import CoveringContract, find_covering_contract, new_time_entry
+from timetracking.domain.time_entries import (
+    CoveringContract,
+    find_covering_contract,
+    new_time_entry,
+    same_entry,
+)
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
 
@@ -37,14 +42,11 @@ async def record_time_entries(
     Each request gets its entry, or the rule it broke; accepted entries are written in one bulk insert
     and announced through the outbox.
     """
-    taken = await uow.time_entries.existing_ids(request.entry_id for request in requests)
+    existing = await uow.time_entries.get_many(request.entry_id for request in requests)
     contracts = await uow.contracts.of_accounts(request.fields.account_id for request in requests)
     outcomes: list[TimeEntryState | DomainError] = []
     accepted: list[TimeEntryState] = []
     for request in requests:
-        if request.entry_id in taken:
-            outcomes.append(TimeEntryExists(f"time entry {request.entry_id} already exists"))
-            continue
         covering = find_covering_contract(
             contracts[request.fields.account_id], request.fields.product, request.fields.started_at
         )
@@ -53,16 +55,28 @@ async def record_time_entries(
         except DomainError as error:
             outcomes.append(error)
             continue
-        taken.add(entry.entry_id)
+        earlier = existing.get(entry.entry_id)
+        if earlier is not None:
+            # The entry id makes logging idempotent: the same entry again is answered with what was
+            # logged; other values under a taken id are refused.
+            outcomes.append(
+                earlier
+                if same_entry(earlier, entry)
+                else TimeEntryExists(f"time entry {entry.entry_id} already exists with other values")
+            )
+            continue
+        existing[entry.entry_id] = entry
         accepted.append(entry)
         outcomes.append(entry)
-        uow.publish(
-            TimeEntryLogged(entry=entry),
-            key=entry.account_id,
-            subject=f"time-entry/{entry.entry_id}",
-            actor=request.actor,
-            cause=request.cause,
-        )
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if isinstance(outcome, TimeEntryState):
+            uow.publish(
+                TimeEntryLogged(entry=outcome),
+                key=outcome.account_id,
+                subject=f"time-entry/{outcome.entry_id}",
+                actor=request.actor,
+                cause=request.cause,
+            )
     await uow.time_entries.add_all(accepted)
     return outcomes
 
