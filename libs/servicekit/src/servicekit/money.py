@@ -87,8 +87,5 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
-    def rounded(self) -> Money:
-        return Money(round_to_currency(self.amount, self.currency), self.currency)
-
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"

@@ -273,13 +273,13 @@ class UsageLedger:
             for row in rows
         ]
 
-    async def mark_billed(self, entry_ids: Sequence[str], bill_id: UUID | None) -> None:
+    async def mark_billed(self, entry_ids: Sequence[str], bill_id: UUID) -> None:
         c = tables.usage_entries.c
         for start in range(0, len(entry_ids), 5000):
             await self._session.execute(
                 update(tables.usage_entries)
                 .where(c.entry_id.in_(entry_ids[start : start + 5000]))
-                .values(billed_by=str(bill_id) if bill_id else None)
+                .values(billed_by=str(bill_id))
             )
 
     async def cycle_usage(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], dict[str, Any]]:
