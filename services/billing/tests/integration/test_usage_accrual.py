@@ -96,3 +96,12 @@ async def test_entries_that_arrive_before_their_contract_count_once_it_does(db: 
         await handlers.place_early_entries(unit, {CONTRACT_ID}, clock=NOW)
     assert (await usage_rows(db))[2] == (670, 600, 0)
     assert ("allowance_exhausted", None) in await announced(db)
+
+
+async def test_a_deleted_contract_is_not_brought_back_by_a_late_event(db: Database) -> None:
+    await sign(db, contract())
+    async with uow(db) as unit:
+        await unit.contracts.forget(CONTRACT_ID)
+    await sign(db, contract(version=2))
+    async with uow(db) as unit:
+        assert await unit.contracts.get(CONTRACT_ID) is None

@@ -17,7 +17,7 @@ from contracts_schema.billing import BillState, BillStatus
 from contracts_schema.contracts import BusinessCalendar, ContractState
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.money import Money
-from servicekit.sql import as_utc, upsert
+from servicekit.sql import as_utc, insert_on_conflict, upsert
 
 
 class ContractCopies:
@@ -43,9 +43,19 @@ class ContractCopies:
         return {state.contract_id: state for state in states}
 
     async def keep(self, states: Sequence[ContractState]) -> None:
-        """Keep the newest version of each contract; an older, late version changes nothing."""
+        """Keep the newest version of each contract; an older, late version changes nothing, and
+        neither does any version of a deleted contract."""
+        deleted = set(
+            await self._session.scalars(
+                select(tables.deleted_contracts.c.contract_id).where(
+                    tables.deleted_contracts.c.contract_id.in_({str(state.contract_id) for state in states})
+                )
+            )
+        )
         newest: dict[UUID, ContractState] = {}
         for state in states:
+            if str(state.contract_id) in deleted:
+                continue
             if state.contract_id not in newest or newest[state.contract_id].version < state.version:
                 newest[state.contract_id] = state
         await upsert(
@@ -65,9 +75,14 @@ class ContractCopies:
         )
 
     async def forget(self, contract_id: UUID) -> None:
-        """A deleted contract: no copy, so no bills fall due."""
+        """A deleted contract: no copy, so no bills fall due, and none comes back later."""
         await self._session.execute(
             delete(tables.contracts).where(tables.contracts.c.contract_id == str(contract_id))
+        )
+        await self._session.execute(
+            insert_on_conflict(self._session)(tables.deleted_contracts)
+            .values(contract_id=str(contract_id))
+            .on_conflict_do_nothing()
         )
 
     async def schedule_next_bill(self, contract_id: UUID, due_at: datetime | None) -> None:

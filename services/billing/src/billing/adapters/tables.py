@@ -34,6 +34,14 @@ contracts = Table(
     Column("next_bill_due_at", DateTime(timezone=True), nullable=True, index=True),
 )
 
+# Deleted contracts, remembered so that a late event of theirs (a renewal read after the deletion,
+# from another partition) cannot bring a copy back.
+deleted_contracts = Table(
+    "deleted_contracts",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+)
+
 calendars = Table(
     "calendars",
     metadata,
