@@ -18,7 +18,6 @@ from billing.domain.bills import (
     prepaid_final_bill,
 )
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
-from billing.domain.cycles import BillCycle, contract_cycles
 from billing.domain.errors import InvalidBillingTerms, MismatchedBillPeriod
 from billing.domain.terms import (
     BillingMode,
@@ -29,6 +28,8 @@ from billing.domain.terms import (
     WhenExhausted,
 )
 from billing.domain.usage import TopUpPurchase, UsageEntry, calculate_cycle_usage
+from contracts_schema.contracts import BillCycle
+from servicekit.cycles import contract_cycles
 from servicekit.money import Money
 
 ZONE = "Asia/Bahrain"

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
-from billing.domain.cycles import BillCycle, Cycle, contract_cycles
 from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
 from billing.domain.terms import (
     BillingMode,
@@ -21,6 +20,8 @@ from billing.domain.terms import (
     allowance_units,
 )
 from billing.domain.usage import AllowanceUnit, TopUpPurchase, UsageEntry, calculate_cycle_usage
+from contracts_schema.contracts import BillCycle
+from servicekit.cycles import Cycle, contract_cycles
 from servicekit.money import CurrencyMismatch, Money
 
 ZONE = "Europe/Berlin"

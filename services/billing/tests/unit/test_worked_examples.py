@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 from billing.domain.bills import BillLineKind, format_minutes, postpaid_cycle_bill, prepaid_cycle_bill
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
-from billing.domain.cycles import BillCycle, contract_cycles
 from billing.domain.terms import (
     BillingMode,
     BillingTerms,
@@ -17,6 +16,8 @@ from billing.domain.terms import (
     allowance_units,
 )
 from billing.domain.usage import CycleUsage, UsageEntry, calculate_cycle_usage
+from contracts_schema.contracts import BillCycle
+from servicekit.cycles import contract_cycles
 from servicekit.money import Money
 
 WEEKDAYS = frozenset({1, 2, 3, 4, 5})

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from contracts.domain.coverage import Exhaustion, coverage_at, cycle_index_on, find_covering_contract
+from contracts.domain.coverage import Exhaustion, coverage_at, find_covering_contract
 from contracts_schema.contracts import BillCycle, ContractScope
+from servicekit.cycles import cycle_index_on
 
 
 @pytest.mark.parametrize(

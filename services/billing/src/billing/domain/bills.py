@@ -16,10 +16,10 @@ from decimal import Decimal
 from enum import StrEnum
 
 from billing.domain.calendar import MinuteCategory
-from billing.domain.cycles import Cycle
 from billing.domain.errors import InvalidBillingTerms, MismatchedBillPeriod
 from billing.domain.terms import MINUTES_PER_HOUR, BillingMode, BillingTerms, DifferentialRates, FixedRate
 from billing.domain.usage import AllowanceUnit, CycleUsage
+from servicekit.cycles import Cycle
 from servicekit.money import Money
 
 # Overage lines of differential rates appear in this order, whatever order the minutes came in.

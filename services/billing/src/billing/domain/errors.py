@@ -11,10 +11,6 @@ class InvalidCalendar(BillingDomainError):
     """A business-hours calendar that cannot decide minute categories."""
 
 
-class InvalidContractPeriod(BillingDomainError):
-    """Contract dates that cannot be split into bill cycles."""
-
-
 class InvalidBillingTerms(BillingDomainError):
     """Contract terms that contradict each other or the plan type."""
 

@@ -19,9 +19,9 @@ from billing.domain.calendar import (
     to_whole_minute,
     total_by_category,
 )
-from billing.domain.cycles import Cycle
 from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
 from billing.domain.terms import BillingTerms, WhenExhausted
+from servicekit.cycles import Cycle
 from servicekit.money import CurrencyMismatch, Money
 
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from billing.adapters.repositories import BillFilter
 from billing.bootstrap import Billing
-from billing.domain.cycles import cycle_containing
 from billing.domain.errors import BillNotFound, NoSuchPeriod
 from billing.service_layer import handlers
 from contracts_schema.billing import BillState, BillStatus
+from servicekit.cycles import cycle_containing
 from servicekit.idempotency import IDEMPOTENT_WRITE
 
 

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours, to_whole_minute
-from billing.domain.cycles import BillCycle, Cycle, contract_cycles
 from billing.domain.errors import NoSuchPeriod
 from billing.domain.terms import (
     BillingMode,
@@ -22,6 +21,7 @@ from billing.domain.terms import (
 )
 from contracts_schema import contracts as wire
 from contracts_schema.primitives import MoneyAmount
+from servicekit.cycles import Cycle, contract_cycles
 from servicekit.money import Money
 
 FINAL_PERIOD = "final"
@@ -75,7 +75,7 @@ def billing_terms(contract: wire.ContractState) -> BillingTerms:
 
 def cycles_of(contract: wire.ContractState) -> list[Cycle]:
     return contract_cycles(
-        BillCycle(contract.terms.bill_cycle.value),
+        contract.terms.bill_cycle,
         contract.start_date,
         contract.expiry_date,
         contract.time_zone,

@@ -18,7 +18,6 @@ from billing.domain.bills import (
     prepaid_cycle_bill,
     prepaid_final_bill,
 )
-from billing.domain.cycles import Cycle, cycle_containing
 from billing.domain.errors import ContractUnknown
 from billing.domain.usage import CycleUsage, TopUpPurchase, UsageEntry, calculate_cycle_usage
 from billing.service_layer.contract_book import BillPeriod, ContractBook, top_up_units
@@ -28,6 +27,7 @@ from contracts_schema import billing as wire
 from contracts_schema.contracts import BusinessCalendar, ContractState
 from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import TimeEntryState
+from servicekit.cycles import Cycle, cycle_containing
 from servicekit.money import Money
 
 Clock = Callable[[], datetime]

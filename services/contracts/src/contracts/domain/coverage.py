@@ -8,36 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from contracts.domain.contracts import Contract
-from contracts_schema.contracts import BillCycle, WhenExhausted
-from servicekit.dates import add_months_clamped, local_date
-
-_MONTHS_PER_CYCLE: dict[BillCycle, int] = {
-    BillCycle.MONTHLY: 1,
-    BillCycle.QUARTERLY: 3,
-    BillCycle.HALF_YEARLY: 6,
-    BillCycle.YEARLY: 12,
-}
-
-
-def cycle_index_on(bill_cycle: BillCycle, start_date: date, day: date) -> int:
-    """The number (1 for the first) of the bill cycle that contains local day `day`, counted the way
-    billing counts: from the start date, months clamped from the original start day."""
-    if day < start_date:
-        raise ValueError(f"{day} is before the contract starts on {start_date}")
-    if bill_cycle is BillCycle.CONTRACT_LENGTH:
-        return 1
-    if bill_cycle is BillCycle.WEEKLY:
-        return (day - start_date) // timedelta(days=7) + 1
-    step = _MONTHS_PER_CYCLE[bill_cycle]
-    months = (day.year - start_date.year) * 12 + day.month - start_date.month
-    index = max(months // step, 0)
-    # The month difference can overshoot by one cycle when the day is before the start day.
-    while add_months_clamped(start_date, index * step) > day:
-        index -= 1
-    return index + 1
+from contracts_schema.contracts import WhenExhausted
+from servicekit.cycles import cycle_index_on
+from servicekit.dates import local_date
 
 
 @dataclass(frozen=True)

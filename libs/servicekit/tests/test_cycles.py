@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from billing.domain.cycles import BillCycle, Cycle, contract_cycles, cycle_containing
-from billing.domain.errors import InvalidContractPeriod
+from contracts_schema.contracts import BillCycle
+from servicekit.cycles import Cycle, InvalidContractPeriod, contract_cycles, cycle_containing
 
 
 def periods(cycles: list[Cycle]) -> list[tuple[date, date]]:

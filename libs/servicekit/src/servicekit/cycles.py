@@ -1,5 +1,7 @@
 """Bill cycles of a contract: consecutive periods of local days that each get their own allowance and bill.
 
+Billing bills by them and contracts answers coverage by them, so both count them here, the same way.
+
 Cycles start on the contract's start date and step by the bill cycle; month-based cycles keep the start
 day, clamped to short months. A cycle's instants are local midnights in the contract's zone, in UTC.
 """
@@ -10,20 +12,15 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from billing.domain.errors import InvalidContractPeriod, InvalidTimeEntry
+from contracts_schema.contracts import BillCycle
 from servicekit.dates import ONE_DAY, add_months_clamped, local_midnight_utc
+from servicekit.errors import DomainError
 
 
-class BillCycle(StrEnum):
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    QUARTERLY = "quarterly"
-    HALF_YEARLY = "half_yearly"
-    YEARLY = "yearly"
-    CONTRACT_LENGTH = "contract_length"
+class InvalidContractPeriod(DomainError):
+    """Contract dates that cannot be split into bill cycles."""
 
 
 _MONTHS_PER_CYCLE: dict[BillCycle, int] = {
@@ -50,7 +47,7 @@ class Cycle:
 
     def contains(self, instant: datetime) -> bool:
         if instant.tzinfo is None:
-            raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+            raise ValueError(f"instant {instant.isoformat()} has no time zone")
         return self.starts_at <= instant < self.ends_at
 
 
@@ -97,11 +94,28 @@ def contract_cycles(
 def cycle_containing(cycles: Sequence[Cycle], instant: datetime) -> Cycle | None:
     """The cycle (from `contract_cycles`, in order) that contains the instant, if any."""
     if instant.tzinfo is None:
-        raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+        raise ValueError(f"instant {instant.isoformat()} has no time zone")
     position = bisect.bisect_right(cycles, instant, key=lambda cycle: cycle.starts_at) - 1
     if position >= 0 and cycles[position].contains(instant):
         return cycles[position]
     return None
+
+
+def cycle_index_on(bill_cycle: BillCycle, start_date: date, day: date) -> int:
+    """The number (1 for the first) of the cycle that contains local day `day`, without listing them."""
+    if day < start_date:
+        raise ValueError(f"{day} is before the contract starts on {start_date}")
+    if bill_cycle is BillCycle.CONTRACT_LENGTH:
+        return 1
+    if bill_cycle is BillCycle.WEEKLY:
+        return (day - start_date) // timedelta(days=7) + 1
+    step = _MONTHS_PER_CYCLE[bill_cycle]
+    months = (day.year - start_date.year) * 12 + day.month - start_date.month
+    index = max(months // step, 0)
+    # The month difference can overshoot by one cycle when the day is before the start day.
+    while add_months_clamped(start_date, index * step) > day:
+        index -= 1
+    return index + 1
 
 
 def _cycle_boundary(bill_cycle: BillCycle, start_date: date, steps: int, last_day: date) -> date:
