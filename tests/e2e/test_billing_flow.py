@@ -13,7 +13,7 @@ import httpx
 from contracts_schema import registry
 from contracts_schema.timetracking import LogTimeEntry
 from tests.e2e.stack import Stack
-from tests.support.kafka import find_record, produce, produce_event
+from tests.support.kafka import eventually, find_record, produce, produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
@@ -101,6 +101,14 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
         )
         assert response.status_code == 201, response.text
         bill = response.json()
+
+        async def entries_billed() -> bool:
+            listed = await client.get(
+                f"{stack['timetracking'].url}/time-entries", params={"account_id": account, "billed": "true"}
+            )
+            return bool(listed.json()["total"] == 3)
+
+        await eventually(entries_billed)  # the main bill moved its entries from unbilled to billed
 
     assert [(line["kind"], line["quantity"], line["amount"]) for line in bill["lines"]] == [
         ("base_charge", "1", money("500.00")),

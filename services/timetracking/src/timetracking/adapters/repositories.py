@@ -97,6 +97,13 @@ class TimeEntryRepository:
             update(time_entries).where(time_entries.c.entry_id == row.pop("entry_id")).values(**row)
         )
 
+    async def mark_billed(self, entry_ids: Sequence[UUID]) -> None:
+        """Entries a main bill includes: their status moves from unbilled to billed."""
+        entries = await self.get_many(entry_ids)
+        for entry in entries.values():
+            if not entry.billed:
+                await self.save(entry.model_copy(update={"billed": True}))
+
     async def unattached(self, account_id: str, since: datetime, until: datetime) -> list[TimeEntryState]:
         """The account's entries that no contract covered when they were logged, started in [since, until)."""
         c = time_entries.c

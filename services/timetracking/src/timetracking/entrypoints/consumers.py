@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from contracts_schema import registry
+from contracts_schema.billing import BillIssued
 from contracts_schema.contracts import (
     ContractCreated,
     ContractDeleted,
@@ -25,6 +26,7 @@ UowFactory = Callable[[], TimeTrackingUnitOfWork]
 
 LOG_COMMANDS = "timetracking.log-commands"
 CONTRACT_VIEW = "timetracking.contract-view"
+BILL_VIEW = "timetracking.bill-view"
 
 
 def register(consumers: Consumers, uow: UowFactory) -> None:
@@ -45,7 +47,14 @@ def register(consumers: Consumers, uow: UowFactory) -> None:
                 else:
                     await handlers.keep_contracts(unit, _contract_states(delivery), cause=delivery.event)
 
+    async def on_bill_events(deliveries: Sequence[Delivery]) -> None:
+        async with uow() as unit:
+            for delivery in await unit.unprocessed(BILL_VIEW, deliveries):
+                if isinstance(delivery.body, BillIssued):
+                    await handlers.record_main_bill(unit, delivery.body.bill)
+
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_log_commands, name=LOG_COMMANDS)
+    consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)
     consumers.subscribe(registry.CONTRACTS, on_contract_events, name=CONTRACT_VIEW)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from contracts_schema import CloudEvent
+from contracts_schema.billing import BillState
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import (
     TimeEntryChanged,
@@ -129,3 +130,9 @@ async def keep_contracts(
 async def forget_contract(uow: TimeTrackingUnitOfWork, contract_id: UUID) -> None:
     """A deleted contract covers nothing from now on."""
     await uow.contracts.forget(contract_id)
+
+
+async def record_main_bill(uow: TimeTrackingUnitOfWork, bill: BillState) -> None:
+    """Only a main bill bills its entries; other versions wait to be marked main."""
+    if bill.is_main:
+        await uow.time_entries.mark_billed(bill.time_entry_ids)
