@@ -14,14 +14,20 @@ import socket
 import statistics
 import subprocess
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts_schema import contracts as cwire
+from contracts_schema.primitives import MoneyAmount
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -336,3 +342,38 @@ class CallTimer:
             mean = 1000 * seconds / count
             lines.append(f"  {seconds:7.2f} s {share} {int(count):7d}x {mean:8.3f} ms/call  {key}")
         return lines
+
+
+def bench_contract(
+    *, account: str, number: str, start: date, expiry: date, calendar_id: uuid.UUID
+) -> cwire.ContractState:
+    """The contract every benchmark bills: monthly, postpaid, USD 300.00 with 20 h and 40.00/h beyond."""
+    usd = "USD"
+    return cwire.ContractState(
+        contract_id=uuid.uuid4(),
+        contract_number=number,
+        account_id=account,
+        name=f"bench contract {number}",
+        plan_id=uuid.uuid4(),
+        status=cwire.ContractStatus.ACTIVE,
+        start_date=start,
+        expiry_date=expiry,
+        time_zone="Europe/Berlin",
+        scope=cwire.ContractScope(),
+        payment_terms_days=30,
+        discount_percent=Decimal(0),
+        tax_percent=Decimal(0),
+        terms=cwire.PlanTerms(
+            plan_type=cwire.PlanType.PER_HOUR,
+            billing_mode=cwire.BillingMode.POSTPAID,
+            bill_cycle=cwire.BillCycle.MONTHLY,
+            currency=usd,
+            base_charge=MoneyAmount(amount=Decimal("300.00"), currency=usd),
+            allowance=20,
+            when_exhausted=cwire.WhenExhausted.CHARGE_EXTRA,
+            overage_rate_kind=cwire.OverageRateKind.FIXED,
+            overage_rate=MoneyAmount(amount=Decimal("40.00"), currency=usd),
+            calendar_id=calendar_id,
+        ),
+        version=1,
+    )

@@ -40,7 +40,7 @@ def instrument() -> CallTimer:
     timer.patch(uow.UnitOfWork, "__aenter__", "UnitOfWork.__aenter__ (write lock + BEGIN IMMEDIATE)")
     timer.patch(uow.UnitOfWork, "__aexit__", "UnitOfWork.__aexit__ (outbox INSERT + COMMIT)")
     timer.patch(handlers, "record_time_entries", "handlers.record_time_entries")
-    timer.patch(repositories.TimeEntryRepository, "existing_ids", "TimeEntryRepository.existing_ids")
+    timer.patch(repositories.TimeEntryRepository, "get_many", "TimeEntryRepository.get_many")
     timer.patch(
         repositories.CoveringContractRepository, "of_accounts", "CoveringContractRepository.of_accounts"
     )

@@ -48,6 +48,7 @@ from _common import (  # noqa: E402
     CallTimer,
     OwnBroker,
     SqlTimer,
+    bench_contract,
     bootstrap_servers,
     commit_groups_at_end,
     end_offsets,
@@ -77,7 +78,6 @@ from billing.bootstrap import Billing  # noqa: E402
 from billing.config import BillingSettings  # noqa: E402
 from contracts_schema import CloudEvent, registry  # noqa: E402
 from contracts_schema import contracts as cwire  # noqa: E402
-from contracts_schema.primitives import MoneyAmount  # noqa: E402
 from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState  # noqa: E402
 from servicekit.db import Database  # noqa: E402
 from servicekit.kafka import ensure_topics  # noqa: E402
@@ -135,35 +135,12 @@ def calendar(index: int) -> cwire.BusinessCalendar:
 
 
 def contract(run: str, index: int, calendar_id: uuid.UUID) -> cwire.ContractState:
-    usd = "USD"
-    terms = cwire.PlanTerms(
-        plan_type=cwire.PlanType.PER_HOUR,
-        billing_mode=cwire.BillingMode.POSTPAID,
-        bill_cycle=cwire.BillCycle.MONTHLY,
-        currency=usd,
-        base_charge=MoneyAmount(amount=Decimal("300.00"), currency=usd),
-        allowance=20,
-        when_exhausted=cwire.WhenExhausted.CHARGE_EXTRA,
-        overage_rate_kind=cwire.OverageRateKind.FIXED,
-        overage_rate=MoneyAmount(amount=Decimal("40.00"), currency=usd),
+    return bench_contract(
+        account=f"bench-{run}-{index}",
+        number=f"B-{run}-{index}",
+        start=FIRST_DAY,
+        expiry=FIRST_DAY.replace(year=FIRST_DAY.year + 1) - timedelta(days=1),
         calendar_id=calendar_id,
-    )
-    return cwire.ContractState(
-        contract_id=uuid.uuid4(),
-        contract_number=f"B-{run}-{index}",
-        account_id=f"bench-{run}-{index}",
-        name=f"bench contract {index}",
-        plan_id=uuid.uuid4(),
-        status=cwire.ContractStatus.ACTIVE,
-        start_date=FIRST_DAY,
-        expiry_date=FIRST_DAY.replace(year=FIRST_DAY.year + 1) - timedelta(days=1),
-        time_zone="Europe/Berlin",
-        scope=cwire.ContractScope(),
-        payment_terms_days=30,
-        discount_percent=Decimal(0),
-        tax_percent=Decimal(0),
-        terms=terms,
-        version=1,
     )
 
 

@@ -29,7 +29,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,6 +37,7 @@ import httpx  # noqa: E402
 from _common import (  # noqa: E402
     ROOT,
     OwnBroker,
+    bench_contract,
     bootstrap_servers,
     ensure_broker,
     free_port,
@@ -50,39 +50,16 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from contracts_schema import CloudEvent, registry  # noqa: E402
 from contracts_schema import contracts as cwire  # noqa: E402
-from contracts_schema.primitives import MoneyAmount  # noqa: E402
 
 
 def covering_contract(account: str) -> cwire.ContractState:
     today = datetime.now(UTC).date()
-    usd = "USD"
-    return cwire.ContractState(
-        contract_id=uuid.uuid4(),
-        contract_number=f"REST-{account}",
-        account_id=account,
-        name="bench",
-        plan_id=uuid.uuid4(),
-        status=cwire.ContractStatus.ACTIVE,
-        start_date=today - timedelta(days=30),
-        expiry_date=today + timedelta(days=335),
-        time_zone="Europe/Berlin",
-        scope=cwire.ContractScope(),
-        payment_terms_days=30,
-        discount_percent=Decimal(0),
-        tax_percent=Decimal(0),
-        terms=cwire.PlanTerms(
-            plan_type=cwire.PlanType.PER_HOUR,
-            billing_mode=cwire.BillingMode.POSTPAID,
-            bill_cycle=cwire.BillCycle.MONTHLY,
-            currency=usd,
-            base_charge=MoneyAmount(amount=Decimal("300.00"), currency=usd),
-            allowance=20,
-            when_exhausted=cwire.WhenExhausted.CHARGE_EXTRA,
-            overage_rate_kind=cwire.OverageRateKind.FIXED,
-            overage_rate=MoneyAmount(amount=Decimal("40.00"), currency=usd),
-            calendar_id=uuid.uuid4(),
-        ),
-        version=1,
+    return bench_contract(
+        account=account,
+        number=f"REST-{account}",
+        start=today - timedelta(days=30),
+        expiry=today + timedelta(days=335),
+        calendar_id=uuid.uuid4(),
     )
 
 
