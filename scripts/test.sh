@@ -127,7 +127,7 @@ start_postgres() {
     "$root/scripts/postgres.sh" start
 }
 
-lint_ruff() { uv run --no-sync ruff check .; }
+lint_ruff() { uv run --no-sync ruff check . && uv run --no-sync ruff format --check .; }
 lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src; }
 
 # The published schemas must be up to date, and break no consumer of the first published version.

@@ -38,7 +38,9 @@ async def send(bootstrap: str, topic: Topic, body: GenerateBill) -> CloudEvent:
 
 async def consume_with(bootstrap: str, topic: Topic, group: str, handler) -> object:  # type: ignore[no-untyped-def]
     broker = make_broker(bootstrap, "servicekit-tests")
-    Consumers(broker, "servicekit-tests").subscribe(topic, handler, name=group)
+    Consumers(broker, "servicekit-tests").subscribe(
+        topic, handler, name=group.removeprefix("servicekit-tests.")
+    )
     await broker.start()
     return broker
 

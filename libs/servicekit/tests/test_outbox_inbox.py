@@ -14,6 +14,7 @@ from contracts_schema.billing import BillCommandRejected
 from servicekit.db import Database
 from servicekit.inbox import claim_unprocessed
 from servicekit.kafka import KafkaSender, ensure_topics, make_broker
+from servicekit.origin import Origin
 from servicekit.outbox import OutboxRelay
 from servicekit.tables import MessagingTables
 from servicekit.uow import UnitOfWork
@@ -47,7 +48,7 @@ async def test_relay_sends_committed_events_keyed_by_aggregate_and_marks_them_se
     bodies = [rejection(f"{marker}-{n}") for n in range(3)]
     async with UnitOfWork(db, tables, relay, source="kit-test") as uow:
         for body in bodies:
-            uow.publish(body, key=str(body.contract_id), subject="test", actor="tests")
+            uow.publish(body, key=str(body.contract_id), subject="test", origin=Origin("tests"))
     try:
         assert await relay.pending_count() == 3
         assert await relay.relay_once() == 3
@@ -71,7 +72,7 @@ async def test_work_that_fails_publishes_nothing(kit: tuple[Database, MessagingT
     db, tables = kit
     with pytest.raises(RuntimeError):
         async with UnitOfWork(db, tables, None, source="kit-test") as uow:
-            uow.publish(rejection("never"), key="k", subject="test", actor=None)
+            uow.publish(rejection("never"), key="k", subject="test", origin=Origin("tests"))
             raise RuntimeError("the change failed")
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(tables.outbox)) == 0

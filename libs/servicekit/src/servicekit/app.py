@@ -1,4 +1,4 @@
-"""The skeleton every service's bootstrap fills in: its Service, units of work and HTTP app."""
+"""The skeleton every service's bootstrap fills in: its process, units of work, clock and HTTP app."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
+from servicekit.api import UnitsOfWork
+from servicekit.clock import Clock
 from servicekit.idempotency import IdempotencyMiddleware
 from servicekit.service import Service
 from servicekit.settings import ServiceSettings
@@ -22,42 +24,45 @@ U = TypeVar("U", bound=UnitOfWork)
 
 
 class ServiceApp(Generic[U]):
-    """A service's process-wide parts. Subclasses set the class attributes and add their consumers."""
-
-    title: str
-    description: str
-    unit_of_work: type[U]
+    """A service's process-wide parts; its bootstrap adds consumers and background loops."""
 
     def __init__(
         self,
         settings: ServiceSettings,
+        *,
+        title: str,
+        description: str,
         metadata: MetaData,
         tables: MessagingTables,
         migrations_dir: Path,
+        unit_of_work: type[U],
+        routers: Sequence[APIRouter],
+        clock: Clock,
     ) -> None:
         self.settings = settings
+        self.title = title
+        self.description = description
         self.tables = tables
+        self.clock = clock
+        self.routers = routers
         self.service = Service(settings, metadata, tables, migrations_dir)
+        self.units = UnitsOfWork(
+            unit_of_work, self.service.db, tables, self.service.relay, source=settings.service_name
+        )
 
     def uow(self) -> U:
         """A unit of work that writes and publishes."""
-        return self.unit_of_work(
-            self.service.db, self.tables, self.service.relay, source=self.settings.service_name
-        )
+        return self.units.write()
 
     def read(self) -> U:
         """A unit of work for queries only."""
-        return self.unit_of_work(
-            self.service.db, self.tables, None, source=self.settings.service_name, read_only=True
-        )
-
-    def routers(self) -> Sequence[APIRouter]:
-        raise NotImplementedError
+        return self.units.read()
 
     def http_app(self) -> FastAPI:
-        app = self.service.http_app(title=self.title, description=self.description, routers=self.routers())
+        app = self.service.http_app(title=self.title, description=self.description, routers=self.routers)
         app.add_middleware(IdempotencyMiddleware, db=self.service.db, table=self.tables.idempotency)
-        app.state.service_app = self
+        app.state.units = self.units
+        app.state.clock = self.clock
         return app
 
 

@@ -21,22 +21,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from contracts_schema import CloudEvent, Topic, WireModel
 from servicekit.errors import DomainError
+from servicekit.faults import is_transient
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-_INFRASTRUCTURE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
-
-
-def _is_transient(error: BaseException) -> bool:
-    """The database or broker is unreachable: waiting helps. An IntegrityError or DataError does not."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, _INFRASTRUCTURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +41,8 @@ class Delivery:
     partition: int
     offset: int
     key: str | None
+    consumer: str
+    """The consumer group that read it: also the name its inbox records go under."""
 
 
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
@@ -101,11 +95,17 @@ class Consumers:
         # Positions already dead-lettered in a batch that is being re-read, so they are sent once.
         self._dead_lettered: set[tuple[str, int, int]] = set()
 
+    def group(self, name: str) -> str:
+        """The consumer group of subscriber `name`: "usage-accrual" of billing is
+        "billing.usage-accrual". Named after the service, so a second deployment under another name
+        (a test run beside a running service) reads every message itself."""
+        return f"{self._service}.{name}"
+
     def subscribe(self, topic: Topic, handler: BatchHandler, *, name: str) -> None:
-        """Consume `topic` in the group `name` (e.g. "billing.usage-accrual"), shared by the service's
-        replicas. One group per subscriber: two subscribers of one topic in a shared group would
-        split its partitions between them instead of each seeing every message."""
-        group = name
+        """Consume `topic` in the group of subscriber `name`, shared by the service's replicas.
+        One group per subscriber: two subscribers of one topic in a shared group would split its
+        partitions between them instead of each seeing every message."""
+        group = self.group(name)
 
         @self._broker.subscriber(
             topic.name,
@@ -121,7 +121,7 @@ class Consumers:
         async def consume(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
             try:
-                unfinished = await self._process(topic, handler, records)
+                unfinished = await self._process(topic, group, handler, records)
             except Exception as error:
                 # Nothing of the batch may be committed past: the framework would move on from it.
                 log.exception("batch on %s could not be finished; reading it again", topic.name)
@@ -134,7 +134,7 @@ class Consumers:
                 self._dead_lettered.clear()
 
     async def _process(
-        self, topic: Topic, handler: BatchHandler, records: Sequence[ConsumerRecord[Any, Any]]
+        self, topic: Topic, group: str, handler: BatchHandler, records: Sequence[ConsumerRecord[Any, Any]]
     ) -> list[ConsumerRecord[Any, Any]]:
         """Apply a batch; returns the records to read again (none when all are done)."""
         deliveries: list[Delivery] = []
@@ -145,7 +145,9 @@ class Consumers:
                 await self._dead_letter(topic, record, str(error))
                 continue
             key = record.key.decode(errors="replace") if record.key else None
-            deliveries.append(Delivery(event, body, record.topic, record.partition, record.offset, key))
+            deliveries.append(
+                Delivery(event, body, record.topic, record.partition, record.offset, key, group)
+            )
         if not deliveries:
             return []
         if len(deliveries) > 1:
@@ -153,7 +155,7 @@ class Consumers:
                 await handler(deliveries)
                 return []
             except Exception as error:
-                if _is_transient(error):
+                if is_transient(error):
                     await self._back_off(error)
                     return list(records)
                 log.info(
@@ -177,7 +179,7 @@ class Consumers:
         except DomainError as error:
             await self._dead_letter(topic, record, f"{type(error).__name__}: {error}")
         except Exception as error:
-            if _is_transient(error):
+            if is_transient(error):
                 return await self._back_off(error)
             attempts = self._attempts.get(position, 0) + 1
             if attempts < MAX_ATTEMPTS:

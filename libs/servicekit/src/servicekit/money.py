@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from servicekit.errors import DomainError
+
 # Minor units per ISO 4217 where they differ from the usual 2.
 _MINOR_UNITS: dict[str, int] = {
     "BHD": 3,
@@ -34,8 +36,8 @@ _MINOR_UNITS: dict[str, int] = {
 }
 
 
-class CurrencyMismatch(ValueError):
-    """Two amounts in different currencies were combined."""
+class CurrencyMismatch(DomainError):
+    """Two amounts in different currencies were combined: a request or message that mixes currencies."""
 
 
 def minor_units(currency: str) -> int:

@@ -13,6 +13,7 @@ from contracts_schema import CloudEvent, WireModel, topic_of
 from servicekit.consumers import Delivery
 from servicekit.db import Database
 from servicekit.inbox import claim_unprocessed
+from servicekit.origin import Origin
 from servicekit.outbox import OutboxRelay, add_to_outbox
 from servicekit.tables import MessagingTables
 
@@ -83,36 +84,31 @@ class UnitOfWork:
             del self._events[queued:]
             raise
 
-    async def unprocessed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Record the deliveries in the inbox; keep those this consumer has not applied before."""
-        fresh = await claim_unprocessed(
-            self.session, self._tables, consumer, (str(d.event.id) for d in deliveries)
-        )
+    async def unprocessed(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Record the deliveries in their consumer's inbox; keep those it has not applied before."""
         kept: list[Delivery] = []
-        for delivery in deliveries:
-            message_id = str(delivery.event.id)
-            if message_id in fresh:
-                fresh.discard(message_id)  # a duplicate inside one batch is applied once
-                kept.append(delivery)
+        for consumer in dict.fromkeys(d.consumer for d in deliveries):
+            of_consumer = [d for d in deliveries if d.consumer == consumer]
+            fresh = await claim_unprocessed(
+                self.session, self._tables, consumer, (str(d.event.id) for d in of_consumer)
+            )
+            for delivery in of_consumer:
+                message_id = str(delivery.event.id)
+                if message_id in fresh:
+                    fresh.discard(message_id)  # a duplicate inside one batch is applied once
+                    kept.append(delivery)
         return kept
 
-    def publish(
-        self,
-        body: WireModel,
-        *,
-        key: str,
-        subject: str,
-        actor: str | None,
-        cause: CloudEvent | None = None,
-    ) -> CloudEvent:
-        """Queue an event for the outbox; `cause` links it to the message that led to it."""
+    def publish(self, body: WireModel, *, key: str, subject: str, origin: Origin) -> CloudEvent:
+        """Queue an event for the outbox, signed by `origin` and linked to the message that caused it."""
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot publish events")
+        cause = origin.cause
         event = CloudEvent.wrap(
             body,
             source=self.source,
             subject=subject,
-            actor=actor,
+            actor=origin.actor,
             correlationid=cause.correlationid if cause is not None else None,
             causationid=str(cause.id) if cause is not None else None,
         )

@@ -1,0 +1,67 @@
+"""Scheduled work: a job that runs every interval, and each item of it (a contract) on its own.
+
+An item's failure stays its own. A broken business rule or missing data (a `DomainError`) defers the
+item to a later tick. Anything else is a bug: it is logged with its traceback, counted, and the item is
+parked, so it is not retried every tick forever; the job goes on with the other items. The database
+being out of reach fails the whole tick, which simply runs again at the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+from servicekit.errors import DomainError
+from servicekit.faults import is_transient
+from servicekit.metrics import SCHEDULER_ITEMS
+from servicekit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    DEFERRED = "deferred"
+    PARKED = "parked"
+
+
+async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awaitable[object]]) -> Outcome:
+    """Run one item of a job inside `uow`, in a savepoint: a failure undoes its changes and events only."""
+    try:
+        async with uow.savepoint():
+            await work()
+    except DomainError as error:
+        log.warning("%s: %s deferred: %s", job, item, error)
+        outcome = Outcome.DEFERRED
+    except Exception as error:
+        if is_transient(error):
+            raise
+        log.exception("%s: %s failed and is parked until it is looked at", job, item)
+        outcome = Outcome.PARKED
+    else:
+        outcome = Outcome.DONE
+    SCHEDULER_ITEMS.labels(job, outcome.value).inc()
+    return outcome
+
+
+def every(
+    interval_seconds: float, tick: Callable[[], Awaitable[int]], *, job: str
+) -> Callable[[], Awaitable[None]]:
+    """A background loop that runs `tick` (which returns how much it did) every interval."""
+
+    async def run() -> None:
+        while True:
+            try:
+                done = await tick()
+            except Exception as error:
+                if not is_transient(error):
+                    raise  # a bug in the tick itself: the service's supervisor logs it and restarts
+                log.warning("%s: tick skipped, a dependency is out of reach: %r", job, error)
+            else:
+                if done:
+                    log.info("%s: %d done", job, done)
+            await asyncio.sleep(interval_seconds)
+
+    return run
