@@ -4,8 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from contracts_schema.contracts import BillCycle
-from servicekit.cycles import Cycle, InvalidContractPeriod, contract_cycles, cycle_containing
+from servicekit.cycles import BillCycle, Cycle, InvalidContractPeriod, contract_cycles, cycle_containing
 
 
 def periods(cycles: list[Cycle]) -> list[tuple[date, date]]:

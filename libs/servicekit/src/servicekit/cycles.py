@@ -12,15 +12,27 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contracts_schema.contracts import BillCycle
 from servicekit.dates import ONE_DAY, add_months_clamped, local_midnight_utc
 from servicekit.errors import DomainError
 
 
 class InvalidContractPeriod(DomainError):
     """Contract dates that cannot be split into bill cycles."""
+
+
+class BillCycle(StrEnum):
+    """How long a cycle runs. The wire enum of contracts-schema has the same values; services map it
+    to this one in their wire adapters, and functions here accept either by value."""
+
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    HALF_YEARLY = "half_yearly"
+    YEARLY = "yearly"
+    CONTRACT_LENGTH = "contract_length"
 
 
 _MONTHS_PER_CYCLE: dict[BillCycle, int] = {
@@ -52,13 +64,14 @@ class Cycle:
 
 
 def contract_cycles(
-    bill_cycle: BillCycle,
+    bill_cycle: BillCycle | str,
     start_date: date,
     expiry_date: date,
     time_zone: str,
     termination_date: date | None = None,
 ) -> list[Cycle]:
     """Every cycle of a contract; the last one ends at expiry or termination and may be short."""
+    bill_cycle = BillCycle(bill_cycle)
     if expiry_date < start_date:
         raise InvalidContractPeriod(f"expiry {expiry_date} is before start {start_date}")
     if termination_date is not None and not start_date <= termination_date <= expiry_date:
@@ -101,8 +114,9 @@ def cycle_containing(cycles: Sequence[Cycle], instant: datetime) -> Cycle | None
     return None
 
 
-def cycle_index_on(bill_cycle: BillCycle, start_date: date, day: date) -> int:
+def cycle_index_on(bill_cycle: BillCycle | str, start_date: date, day: date) -> int:
     """The number (1 for the first) of the cycle that contains local day `day`, without listing them."""
+    bill_cycle = BillCycle(bill_cycle)
     if day < start_date:
         raise ValueError(f"{day} is before the contract starts on {start_date}")
     if bill_cycle is BillCycle.CONTRACT_LENGTH:
