@@ -18,6 +18,18 @@ class BillStatus(StrEnum):
     VOID = "void"
 
 
+class QuantityUnit(StrEnum):
+    MINUTES = "minutes"
+    REQUESTS = "requests"
+    UNITS = "units"
+
+
+class PricePer(StrEnum):
+    HOUR = "hour"
+    REQUEST = "request"
+    UNIT = "unit"
+
+
 class BillLine(WireModel):
     kind: str = Field(description="base_charge, top_up, overage, extra_requests or other_charges")
     description: str
@@ -25,7 +37,14 @@ class BillLine(WireModel):
     quantity: DecimalString = Field(description="minutes for time lines, else units")
     quantity_display: str = Field(description="h:mm for time lines")
     unit_price: MoneyAmount
-    amount: MoneyAmount
+    amount: MoneyAmount = Field(description="quantity x unit_price (per price_per), rounded once, half up")
+    quantity_unit: QuantityUnit | None = Field(default=None, description="what `quantity` counts")
+    price_per: PricePer | None = Field(
+        default=None, description="what `unit_price` is per: a minutes line is priced per hour"
+    )
+    cycle_index: int | None = Field(
+        default=None, ge=1, description="the cycle whose base charge or usage the line carries"
+    )
 
 
 class BillState(WireModel):
