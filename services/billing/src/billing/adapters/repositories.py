@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,36 +11,49 @@ from uuid import UUID
 from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.adapters import tables
-from billing.domain.usage import UsageEntry
-from contracts_schema.billing import BillState, BillStatus
-from contracts_schema.contracts import BusinessCalendar, ContractState
-from contracts_schema.timetracking import TimeEntryState
+from billing.adapters import tables, wire
+from billing.domain.allowance import CycleStanding
+from billing.domain.bill_versions import Bill, BillStatus
+from billing.domain.calendar import BusinessCalendar
+from billing.domain.contract import BillingContract
+from billing.domain.usage import LoggedEntry, PlacedEntry, UsageEntry
+from contracts_schema.billing import BillState
+from contracts_schema.contracts import BusinessCalendar as CalendarDocument
+from contracts_schema.contracts import ContractState
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, upsert
 
 
 class ContractCopies:
-    """Billing's own copy of contract terms, calendars and top-ups, built from contract events."""
+    """Billing's own copy of contract terms, calendars and top-ups, built from contract events.
+
+    Copies are stored as the contract events' state documents and read back as the domain's.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, contract_id: UUID) -> ContractState | None:
-        state = await self._session.scalar(
-            select(tables.contracts.c.state).where(tables.contracts.c.contract_id == str(contract_id))
-        )
-        return None if state is None else ContractState.model_validate(state)
+    async def get(self, contract_id: UUID) -> BillingContract | None:
+        return (await self.many([contract_id])).get(contract_id)
 
-    async def many(self, contract_ids: Iterable[UUID]) -> dict[UUID, ContractState]:
+    async def many(self, contract_ids: Iterable[UUID]) -> dict[UUID, BillingContract]:
         ids = [str(contract_id) for contract_id in set(contract_ids)]
         if not ids:
             return {}
         rows = await self._session.scalars(
             select(tables.contracts.c.state).where(tables.contracts.c.contract_id.in_(ids))
         )
-        states = [ContractState.model_validate(row) for row in rows]
-        return {state.contract_id: state for state in states}
+        copies = [wire.billing_contract(ContractState.model_validate(row)) for row in rows]
+        return {copy.contract_id: copy for copy in copies}
+
+    async def versions(self, contract_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """The version of each copy kept, without reading the copies."""
+        c = tables.contracts.c
+        ids = [str(contract_id) for contract_id in set(contract_ids)]
+        if not ids:
+            return {}
+        rows = await self._session.execute(select(c.contract_id, c.version).where(c.contract_id.in_(ids)))
+        return {UUID(contract_id): version for contract_id, version in rows}
 
     async def keep(self, states: Sequence[ContractState]) -> None:
         """Keep the newest version of each contract; an older, late version changes nothing, and
@@ -86,10 +99,19 @@ class ContractCopies:
         )
 
     async def schedule_next_bill(self, contract_id: UUID, due_at: datetime | None) -> None:
+        """When its next bill falls due; a parked contract is taken up again."""
         await self._session.execute(
             update(tables.contracts)
             .where(tables.contracts.c.contract_id == str(contract_id))
-            .values(next_bill_due_at=due_at)
+            .values(next_bill_due_at=due_at, parked_reason=None)
+        )
+
+    async def park(self, contract_id: UUID, reason: str) -> None:
+        """No more bill runs for the contract until it changes or an operator takes it up again."""
+        await self._session.execute(
+            update(tables.contracts)
+            .where(tables.contracts.c.contract_id == str(contract_id))
+            .values(next_bill_due_at=None, parked_reason=reason[:2000])
         )
 
     async def due_for_billing(self, now: datetime, limit: int) -> list[UUID]:
@@ -102,12 +124,6 @@ class ContractCopies:
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
-    async def calendar(self, calendar_id: UUID) -> BusinessCalendar | None:
-        document = await self._session.scalar(
-            select(tables.calendars.c.document).where(tables.calendars.c.calendar_id == str(calendar_id))
-        )
-        return None if document is None else BusinessCalendar.model_validate(document)
-
     async def calendars(self, calendar_ids: Iterable[UUID]) -> dict[UUID, BusinessCalendar]:
         ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
         if not ids:
@@ -115,10 +131,10 @@ class ContractCopies:
         rows = await self._session.scalars(
             select(tables.calendars.c.document).where(tables.calendars.c.calendar_id.in_(ids))
         )
-        found = [BusinessCalendar.model_validate(row) for row in rows]
-        return {calendar.calendar_id: calendar for calendar in found}
+        documents = [CalendarDocument.model_validate(row) for row in rows]
+        return {document.calendar_id: wire.business_calendar(document) for document in documents}
 
-    async def keep_calendars(self, calendars: Sequence[BusinessCalendar]) -> None:
+    async def keep_calendars(self, calendars: Sequence[CalendarDocument]) -> None:
         await upsert(
             self._session,
             tables.calendars,
@@ -179,8 +195,32 @@ class ContractCopies:
         ]
 
 
+_USAGE_COLUMNS = (
+    tables.usage_entries.c.entry_id,
+    tables.usage_entries.c.request_id,
+    tables.usage_entries.c.started_at,
+    tables.usage_entries.c.minutes,
+    tables.usage_entries.c.billable,
+    tables.usage_entries.c.include_non_operational,
+    tables.usage_entries.c.other_charges,
+    tables.usage_entries.c.currency,
+)
+
+
+def _usage_entry(row: Any) -> UsageEntry:
+    return UsageEntry(
+        entry_id=row.entry_id,
+        request_id=row.request_id,
+        started_at=as_utc(row.started_at),
+        minutes=row.minutes,
+        include_non_operational=row.include_non_operational,
+        billable=row.billable,
+        other_charges=Money.of(row.other_charges, row.currency) if row.other_charges is not None else None,
+    )
+
+
 class UsageLedger:
-    """Billable time as billing sees it, and what each cycle has used so far."""
+    """Billable time as billing sees it, and where each cycle stands against its allowance."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -202,35 +242,39 @@ class UsageLedger:
         )
         return {UUID(contract_id) for contract_id in rows}
 
-    async def unplaced(self, contract_ids: Iterable[UUID]) -> list[tuple[str, UUID, datetime, int, bool]]:
-        """Entries recorded before their contract was known: id, contract, start, minutes, all hours."""
+    async def unplaced(self, contract_ids: Iterable[UUID]) -> list[LoggedEntry]:
+        """Entries recorded before their contract (or its calendar) was known."""
         c = tables.usage_entries.c
         ids = [str(contract_id) for contract_id in contract_ids]
         if not ids:
             return []
         rows = await self._session.execute(
-            select(c.entry_id, c.contract_id, c.started_at, c.minutes, c.include_non_operational).where(
+            select(*_USAGE_COLUMNS, c.contract_id, c.account_id, c.version).where(
                 c.contract_id.in_(ids), c.cycle_index.is_(None)
             )
         )
         return [
-            (entry_id, UUID(contract_id), as_utc(at), minutes, everything)
-            for entry_id, contract_id, at, minutes, everything in rows
+            LoggedEntry(_usage_entry(row), UUID(row.contract_id), row.account_id, row.version) for row in rows
         ]
 
-    async def place(self, placements: Sequence[tuple[str, int | None, int]]) -> None:
-        """Set (entry id, cycle index, counted minutes) on entries recorded before their contract."""
-        if placements:
-            c = tables.usage_entries.c
-            await self._session.execute(
-                update(tables.usage_entries)
-                .where(c.entry_id == bindparam("placed_id"))
-                .values(cycle_index=bindparam("placed_cycle"), counted_minutes=bindparam("placed_minutes")),
-                [
-                    {"placed_id": entry_id, "placed_cycle": cycle, "placed_minutes": minutes}
-                    for entry_id, cycle, minutes in placements
-                ],
-            )
+    async def place(self, placed: Sequence[PlacedEntry]) -> None:
+        """Set the cycle and counted minutes of entries recorded before their contract."""
+        if not placed:
+            return
+        c = tables.usage_entries.c
+        await self._session.execute(
+            update(tables.usage_entries)
+            .where(c.entry_id == bindparam("placed_id"))
+            .values(cycle_index=bindparam("placed_cycle"), counted_minutes=bindparam("placed_minutes")),
+            [
+                {
+                    "placed_id": p.entry.usage.entry_id,
+                    "placed_cycle": p.cycle_index,
+                    "placed_minutes": p.counted_minutes,
+                }
+                for p in placed
+            ],
+        )
 
     async def cycle_sums(self, cycles: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], tuple[int, int]]:
         """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests."""
@@ -262,31 +306,11 @@ class UsageLedger:
     ) -> list[UsageEntry]:
         c = tables.usage_entries.c
         rows = await self._session.execute(
-            select(
-                c.entry_id,
-                c.request_id,
-                c.started_at,
-                c.minutes,
-                c.billable,
-                c.include_non_operational,
-                c.other_charges,
-                c.currency,
-            ).where(c.contract_id == str(contract_id), c.started_at >= starts_at, c.started_at < ends_at)
-        )
-        return [
-            UsageEntry(
-                entry_id=row.entry_id,
-                request_id=row.request_id,
-                started_at=as_utc(row.started_at),
-                minutes=row.minutes,
-                include_non_operational=row.include_non_operational,
-                billable=row.billable,
-                other_charges=Money.of(row.other_charges, row.currency)
-                if row.other_charges is not None
-                else None,
+            select(*_USAGE_COLUMNS).where(
+                c.contract_id == str(contract_id), c.started_at >= starts_at, c.started_at < ends_at
             )
-            for row in rows
-        ]
+        )
+        return [_usage_entry(row) for row in rows]
 
     async def mark_billed(self, entry_ids: Sequence[str], bill_id: UUID) -> None:
         c = tables.usage_entries.c
@@ -297,7 +321,7 @@ class UsageLedger:
                 .values(billed_by=str(bill_id))
             )
 
-    async def cycle_usage(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], dict[str, Any]]:
+    async def standings(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], CycleStanding]:
         wanted = {(str(contract_id), index) for contract_id, index in keys}
         if not wanted:
             return {}
@@ -309,39 +333,53 @@ class UsageLedger:
             )
         )
         return {
-            (UUID(row["contract_id"]), row["cycle_index"]): dict(row)
-            for row in rows.mappings()
-            if (row["contract_id"], row["cycle_index"]) in wanted
+            (UUID(row.contract_id), row.cycle_index): CycleStanding(
+                used=row.used,
+                allowance=row.allowance,
+                carried_in=row.carried_in,
+                level_announced=row.percent_announced,
+                exhausted_announced=row.exhausted_announced,
+            )
+            for row in rows
+            if (row.contract_id, row.cycle_index) in wanted
         }
 
-    async def save_cycle_usage(self, rows: Sequence[dict[str, Any]]) -> None:
-        await upsert(self._session, tables.cycle_usage, rows, key=["contract_id", "cycle_index"])
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedEntry:
-    """A time entry with the cycle it starts in and the minutes that draw on the allowance."""
-
-    entry: TimeEntryState
-    cycle_index: int | None
-    counted_minutes: int
+    async def save_standings(self, standings: Mapping[tuple[UUID, int], CycleStanding]) -> None:
+        await upsert(
+            self._session,
+            tables.cycle_usage,
+            [
+                {
+                    "contract_id": str(contract_id),
+                    "cycle_index": index,
+                    "used": standing.used,
+                    "allowance": standing.allowance,
+                    "carried_in": standing.carried_in,
+                    "percent_announced": standing.level_announced,
+                    "exhausted_announced": standing.exhausted_announced,
+                }
+                for (contract_id, index), standing in standings.items()
+            ],
+            key=["contract_id", "cycle_index"],
+        )
 
 
 def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
-    entry = placed.entry
+    entry, usage = placed.entry, placed.entry.usage
+    charges = usage.other_charges
     return {
         "cycle_index": placed.cycle_index,
         "counted_minutes": placed.counted_minutes,
-        "entry_id": str(entry.entry_id),
+        "entry_id": usage.entry_id,
         "contract_id": str(entry.contract_id) if entry.contract_id else None,
         "account_id": entry.account_id,
-        "request_id": entry.request_id,
-        "started_at": as_utc(entry.started_at),
-        "minutes": entry.minutes,
-        "billable": entry.billable,
-        "include_non_operational": entry.include_non_operational,
-        "other_charges": entry.other_charges.amount if entry.other_charges else None,
-        "currency": entry.other_charges.currency if entry.other_charges else None,
+        "request_id": usage.request_id,
+        "started_at": as_utc(usage.started_at),
+        "minutes": usage.minutes,
+        "billable": usage.billable,
+        "include_non_operational": usage.include_non_operational,
+        "other_charges": charges.amount if charges else None,
+        "currency": charges.currency if charges else None,
         "version": entry.version,
     }
 
@@ -355,49 +393,58 @@ class BillFilter:
     main_only: bool = False
 
 
+_BILL_COLUMNS = (tables.bills.c.document, tables.bills.c.whole_period)
+
+
+def _bill(row: Any) -> Bill:
+    return wire.bill(BillState.model_validate(row.document), whole_period=row.whole_period)
+
+
 class BillBook:
+    """Bills as made, stored as their wire documents beside the columns they are looked up by."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, bill: BillState, *, whole_period: bool) -> None:
-        await self._session.execute(insert(tables.bills).values(**_bill_row(bill), whole_period=whole_period))
+    async def add(self, bill: Bill) -> None:
+        await self._session.execute(insert(tables.bills).values(**_bill_row(bill)))
 
-    async def partial_main(self, contract_id: UUID, period: str) -> BillState | None:
+    async def save(self, bill: Bill) -> None:
+        row = _bill_row(bill)
+        await self._session.execute(
+            update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
+        )
+
+    async def partial_main(self, contract_id: UUID, period: str) -> Bill | None:
         """The period's main bill if it was made before the period ended and is not sent or paid yet."""
         c = tables.bills.c
-        document = await self._session.scalar(
-            select(c.document).where(
-                c.contract_id == str(contract_id),
-                c.period == period,
-                c.is_main.is_(True),
-                c.whole_period.is_(False),
-                c.status == BillStatus.ISSUED.value,
+        row = (
+            await self._session.execute(
+                select(*_BILL_COLUMNS).where(
+                    c.contract_id == str(contract_id),
+                    c.period == period,
+                    c.is_main.is_(True),
+                    c.whole_period.is_(False),
+                    c.status == BillStatus.ISSUED.value,
+                )
             )
-        )
-        return None if document is None else BillState.model_validate(document)
+        ).first()
+        return None if row is None else _bill(row)
 
-    async def demote(self, bill: BillState) -> None:
-        demoted = bill.model_copy(update={"is_main": False})
-        await self._session.execute(
-            update(tables.bills)
-            .where(tables.bills.c.bill_id == str(bill.bill_id))
-            .values(is_main=False, document=demoted.model_dump(mode="json"))
-        )
+    async def get(self, bill_id: UUID) -> Bill | None:
+        row = (
+            await self._session.execute(select(*_BILL_COLUMNS).where(tables.bills.c.bill_id == str(bill_id)))
+        ).first()
+        return None if row is None else _bill(row)
 
-    async def get(self, bill_id: UUID) -> BillState | None:
-        document = await self._session.scalar(
-            select(tables.bills.c.document).where(tables.bills.c.bill_id == str(bill_id))
-        )
-        return None if document is None else BillState.model_validate(document)
-
-    async def versions(self, contract_id: UUID, period: str) -> list[BillState]:
+    async def versions(self, contract_id: UUID, period: str) -> list[Bill]:
         c = tables.bills.c
-        rows = await self._session.scalars(
-            select(c.document)
+        rows = await self._session.execute(
+            select(*_BILL_COLUMNS)
             .where(c.contract_id == str(contract_id), c.period == period)
             .order_by(c.version)
         )
-        return [BillState.model_validate(row) for row in rows]
+        return [_bill(row) for row in rows]
 
     async def periods_billed(self, contract_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
         """Per contract, the periods that have a bill for the whole period."""
@@ -416,7 +463,7 @@ class BillBook:
                 found[UUID(contract_id)].add(period)
         return found
 
-    async def search(self, where: BillFilter, *, limit: int, offset: int) -> tuple[list[BillState], int]:
+    async def search(self, where: BillFilter, *, limit: int, offset: int) -> tuple[list[Bill], int]:
         c = tables.bills.c
         conditions: list[Any] = []
         if where.account_id is not None:
@@ -430,20 +477,20 @@ class BillBook:
         if where.main_only:
             conditions.append(c.is_main.is_(True))
         total = await self._session.scalar(select(func.count()).select_from(tables.bills).where(*conditions))
-        rows = await self._session.scalars(
-            select(c.document)
+        rows = await self._session.execute(
+            select(*_BILL_COLUMNS)
             .where(*conditions)
             .order_by(c.bill_date, c.bill_number)
             .limit(limit)
             .offset(offset)
         )
-        return [BillState.model_validate(row) for row in rows], int(total or 0)
+        return [_bill(row) for row in rows], int(total or 0)
 
 
-def _bill_row(bill: BillState) -> dict[str, Any]:
+def _bill_row(bill: Bill) -> dict[str, Any]:
     return {
         "bill_id": str(bill.bill_id),
-        "bill_number": bill.bill_number,
+        "bill_number": bill.number,
         "version": bill.version,
         "contract_id": str(bill.contract_id),
         "account_id": bill.account_id,
@@ -451,7 +498,8 @@ def _bill_row(bill: BillState) -> dict[str, Any]:
         "bill_date": bill.bill_date,
         "status": bill.status.value,
         "is_main": bill.is_main,
+        "whole_period": bill.whole_period,
         "total": bill.total.amount,
         "currency": bill.currency,
-        "document": bill.model_dump(mode="json"),
+        "document": wire.bill_state(bill).model_dump(mode="json"),
     }

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
     true,
 )
@@ -32,6 +33,8 @@ contracts = Table(
     Column("state", JSON, nullable=False),
     # When the next bill the cycles call for falls due; NULL once every one is made.
     Column("next_bill_due_at", DateTime(timezone=True), nullable=True, index=True),
+    # Why a bill run failed on a bug; the contract is left out of bill runs until it changes.
+    Column("parked_reason", Text, nullable=True),
 )
 
 # Deleted contracts, remembered so that a late event of theirs (a renewal read after the deletion,

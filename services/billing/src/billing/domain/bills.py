@@ -44,7 +44,14 @@ class QuantityUnit(StrEnum):
 
     MINUTES = "minutes"
     REQUESTS = "requests"
-    ITEMS = "items"
+    UNITS = "units"
+
+    @property
+    def price_per(self) -> str:
+        """What the line's unit price is per, so that a reader can check amount = quantity x price."""
+        return {QuantityUnit.MINUTES: "hour", QuantityUnit.REQUESTS: "request", QuantityUnit.UNITS: "unit"}[
+            self
+        ]
 
 
 def format_minutes(minutes: int) -> str:
@@ -188,7 +195,7 @@ def _base_charge_line(terms: BillingTerms, cycle: Cycle) -> BillLine:
         BillLineKind.BASE_CHARGE,
         f"Base charge, cycle {cycle.index} ({cycle.start_date} to {cycle.end_date})",
         1,
-        QuantityUnit.ITEMS,
+        QuantityUnit.UNITS,
         terms.base_charge,
         cycle.index,
     )
@@ -201,7 +208,7 @@ def _usage_lines(terms: BillingTerms, usage: CycleUsage) -> list[BillLine]:
             BillLineKind.TOP_UP,
             f"Top-up {top_up.description}, cycle {index}",
             1,
-            QuantityUnit.ITEMS,
+            QuantityUnit.UNITS,
             top_up.price,
             index,
         )
@@ -213,7 +220,7 @@ def _usage_lines(terms: BillingTerms, usage: CycleUsage) -> list[BillLine]:
             BillLineKind.OTHER_CHARGES,
             f"Other charges on time entry {charge.entry_id}",
             1,
-            QuantityUnit.ITEMS,
+            QuantityUnit.UNITS,
             charge.amount,
             index,
             entry_id=charge.entry_id,

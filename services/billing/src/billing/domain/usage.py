@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from billing.domain.calendar import (
     BusinessCalendar,
@@ -66,6 +67,27 @@ class UsageEntry:
     @property
     def draw_order(self) -> tuple[datetime, str]:
         return to_whole_minute(self.started_at), self.entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEntry:
+    """A time entry as timetracking announced it: its usage, the contract it is attached to (if any
+    yet) and its version, which orders changes of one entry."""
+
+    usage: UsageEntry
+    contract_id: UUID | None
+    account_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedEntry:
+    """A logged entry with the cycle it starts in and the minutes of it that draw on the allowance;
+    both unknown (None, its own minutes) while billing has not seen its contract."""
+
+    entry: LoggedEntry
+    cycle_index: int | None
+    counted_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +195,6 @@ def calculate_cycle_usage(
     covered = min(used, total_allowance)
     charges_extra = terms.when_exhausted is WhenExhausted.CHARGE_EXTRA
 
-    # Carried units are drawn first and top-ups last, so only what the own allowance had left carries.
-    own_used = min(max(covered - carried_in, 0), terms.allowance_units)
     no_overage = dict.fromkeys(MinuteCategory, 0)
     return CycleUsage(
         cycle=cycle,
@@ -190,11 +210,20 @@ def calculate_cycle_usage(
         minutes_by_category=minutes.counted,
         dropped_minutes=minutes.dropped,
         request_ids=request_ids,
-        carried_out=terms.allowance_units - own_used if terms.carry_forward else 0,
+        carried_out=unused_own_allowance(terms.allowance_units, carried_in, used)
+        if terms.carry_forward
+        else 0,
         top_ups=tuple(top_ups),
         other_charges=_other_charges(billable, terms.currency),
         entry_ids=tuple(entry.entry_id for entry in billable),
     )
+
+
+def unused_own_allowance(own_allowance: int, carried_in: int, used: int) -> int:
+    """What a cycle's own allowance has left to carry forward after `used` units. Carried units are
+    drawn first and top-ups last, so only the own allowance's leftover carries, and never more of it."""
+    own_used = min(max(used - carried_in, 0), own_allowance)
+    return own_allowance - own_used
 
 
 def _draw_minutes(

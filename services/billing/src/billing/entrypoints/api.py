@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from billing.adapters import wire
 from billing.adapters.repositories import BillFilter
-from billing.bootstrap import Billing
+from billing.domain.bill_versions import BillStatus
 from billing.domain.errors import BillNotFound, NoSuchPeriod
 from billing.service_layer import handlers
-from contracts_schema.billing import BillState, BillStatus
-from servicekit.cycles import cycle_containing
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema.billing import BillState
+from contracts_schema.billing import BillStatus as WireBillStatus
+from servicekit.api import UnitsOfWork, caller, now, units_of_work
 from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.origin import Origin
 
-
-def get_billing(request: Request) -> Billing:
-    return request.app.state.service_app  # type: ignore[no-any-return]
-
-
-BillingDep = Annotated[Billing, Depends(get_billing)]
-Actor = Annotated[str | None, Header(alias="X-Actor", description="who is making the change")]
+Units = Annotated[UnitsOfWork[BillingUnitOfWork], Depends(units_of_work)]
+Now = Annotated[datetime, Depends(now)]
+Caller = Annotated[Origin, Depends(caller)]
 
 
 class BillRequestIn(BaseModel):
@@ -59,18 +60,15 @@ router = APIRouter()
 
 @router.get("/contracts/{contract_id}/usage", tags=["usage"])
 async def current_usage(
-    contract_id: UUID, billing: BillingDep, cycle: Annotated[int | None, Query(ge=1)] = None
+    contract_id: UUID, units: Units, now: Now, cycle: Annotated[int | None, Query(ge=1)] = None
 ) -> CycleUsageOut:
     """The allowance of a cycle (the current one unless `cycle` is given): total, carried forward,
     top-ups, used and remaining."""
-    async with billing.read() as uow:
+    async with units.read() as uow:
         book = await handlers.contract_book(uow, contract_id)
-        if cycle is None:
-            current = cycle_containing(book.cycles, billing.clock())
-            if current is None:
-                raise NoSuchPeriod("the contract has no current cycle; ask for one by number")
-        else:
-            current = book.cycle(cycle)
+        current = book.contract.cycle_at(now) if cycle is None else book.contract.cycle(cycle)
+        if current is None:
+            raise NoSuchPeriod("the contract has no current cycle; ask for one by number")
         usage = await handlers.cycle_usage(uow, book, current)
     return CycleUsageOut(
         contract_id=contract_id,
@@ -96,42 +94,47 @@ async def current_usage(
     dependencies=IDEMPOTENT_WRITE,
 )
 async def generate_bill(
-    contract_id: UUID, body: BillRequestIn, billing: BillingDep, actor: Actor = None
+    contract_id: UUID, body: BillRequestIn, units: Units, origin: Caller, now: Now
 ) -> BillState:
     """Make a bill for the period now; a period that has bills gets a new version."""
-    request = handlers.BillRequest(contract_id, body.period, actor)
-    return await handlers.issue_bill(billing.uow(), request, clock=billing.clock)
+    async with units.write() as uow:
+        bill = await handlers.make_bill(
+            uow, handlers.BillRequest(contract_id, body.period), origin=origin, now=now
+        )
+    return wire.bill_state(bill)
 
 
 @router.post("/contracts/{contract_id}/bills/preview", tags=["bills"])
-async def preview_bill(contract_id: UUID, body: BillRequestIn, billing: BillingDep) -> BillState:
+async def preview_bill(contract_id: UUID, body: BillRequestIn, units: Units, now: Now) -> BillState:
     """The bill that would be made now, neither saved nor announced."""
-    request = handlers.BillRequest(contract_id, body.period, None)
-    return await handlers.preview_bill(billing.read(), request, clock=billing.clock)
+    async with units.read() as uow:
+        bill = await handlers.preview_bill(uow, handlers.BillRequest(contract_id, body.period), now=now)
+    return wire.bill_state(bill)
 
 
 @router.get("/bills", tags=["bills"])
 async def list_bills(
-    billing: BillingDep,
+    units: Units,
     account_id: str | None = None,
     contract_id: UUID | None = None,
     period: str | None = None,
-    status_: Annotated[BillStatus | None, Query(alias="status")] = None,
+    status_: Annotated[WireBillStatus | None, Query(alias="status")] = None,
     main_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> BillPage:
-    async with billing.read() as uow:
-        items, total = await uow.bills.search(
-            BillFilter(account_id, contract_id, period, status_, main_only), limit=limit, offset=offset
-        )
-    return BillPage(items=items, total=total, limit=limit, offset=offset)
+    where = BillFilter(
+        account_id, contract_id, period, BillStatus(status_.value) if status_ else None, main_only
+    )
+    async with units.read() as uow:
+        bills, total = await uow.bills.search(where, limit=limit, offset=offset)
+    return BillPage(items=[wire.bill_state(bill) for bill in bills], total=total, limit=limit, offset=offset)
 
 
 @router.get("/bills/{bill_id}", tags=["bills"])
-async def get_bill(bill_id: UUID, billing: BillingDep) -> BillState:
-    async with billing.read() as uow:
+async def get_bill(bill_id: UUID, units: Units) -> BillState:
+    async with units.read() as uow:
         bill = await uow.bills.get(bill_id)
     if bill is None:
         raise BillNotFound(f"no bill {bill_id}")
-    return bill
+    return wire.bill_state(bill)

@@ -2,87 +2,97 @@
 
 Each contract copy carries when its next bill falls due, so a tick reads only the contracts with a bill
 due, however many there are. A period that already has a bill (made on demand, or at renewal) is not
-billed again.
+billed again. Each contract is billed on its own (`servicekit.scheduler.run_item`): one that cannot be
+billed yet (its calendar has not arrived) is tried again later, one that fails on a bug is parked with
+the reason until someone looks, and neither holds up the others.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from functools import partial
 
-from billing.service_layer.contract_book import bill_due_dates
-from billing.service_layer.handlers import BillRequest, Clock, make_bill
+from billing.domain.bill_versions import Bill
+from billing.domain.contract import BillingContract
+from billing.service_layer.handlers import BillRequest, make_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from contracts_schema import CloudEvent
-from contracts_schema import billing as wire
-from contracts_schema.contracts import BillingMode, ContractState
-from servicekit.errors import DomainError
+from servicekit.origin import Origin
+from servicekit.scheduler import Outcome, run_item
 
-SCHEDULER = "billing-scheduler"
-RETRY_FAILED_AFTER = timedelta(minutes=5)
-log = logging.getLogger(__name__)
+SCHEDULER = Origin("billing-scheduler")
+JOB = "bill-run"
+RETRY_DEFERRED_AFTER = timedelta(minutes=5)
 
 
-async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[ContractState]) -> None:
+async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract]) -> None:
     """Set each contract's next due bill: the first period its cycles call for that has no bill."""
     billed = await uow.bills.periods_billed([contract.contract_id for contract in contracts])
     for contract in contracts:
         due = next(
-            (at for period, at in bill_due_dates(contract) if period not in billed[contract.contract_id]),
+            (at for period, at in contract.bill_due_dates() if period not in billed[contract.contract_id]),
             None,
         )
         await uow.contracts.schedule_next_bill(contract.contract_id, due)
 
 
-async def make_due_bills(uow: BillingUnitOfWork, *, clock: Clock, limit: int = 200) -> list[wire.BillState]:
+@dataclass(frozen=True)
+class BillRun:
+    bills: list[Bill]
+    contracts_taken: int
+    """Contracts with a bill due that this run took up, billed or not."""
+
+
+async def make_due_bills(uow: BillingUnitOfWork, *, now: datetime, limit: int = 200) -> BillRun:
     """Make every bill that has fallen due for up to `limit` contracts, dated at its boundary."""
-    now = clock()
     contract_ids = await uow.contracts.due_for_billing(now, limit)
     contracts = list((await uow.contracts.many(contract_ids)).values())
     billed = await uow.bills.periods_billed(contract_ids)
-    made: list[wire.BillState] = []
-    failed: list[UUID] = []
+    made: list[Bill] = []
+    billed_contracts: list[BillingContract] = []
     for contract in contracts:
-        try:
-            async with uow.savepoint():
-                bills = [
-                    await make_bill(
-                        uow,
-                        BillRequest(contract.contract_id, period, SCHEDULER, issued_at=due_at),
-                        clock=clock,
-                    )
-                    for period, due_at in bill_due_dates(contract)
-                    if due_at <= now and period not in billed[contract.contract_id]
-                ]
+        due = [
+            (period, due_at)
+            for period, due_at in contract.bill_due_dates()
+            if due_at <= now and period not in billed[contract.contract_id]
+        ]
+        bills: list[Bill] = []
+        work = partial(_bill_periods, uow, contract, due, now, bills)
+        result = await run_item(uow, JOB, f"contract {contract.contract_id}", work)
+        if result.outcome is Outcome.DONE:
             made += bills
-        except Exception as error:
-            # e.g. the calendar's event has not arrived yet. The contract is tried again later, behind
-            # the others, so one that cannot be billed never holds up the rest.
-            log.warning("bills of contract %s not made yet: %r", contract.contract_id, error)
-            failed.append(contract.contract_id)
-    await reschedule(uow, [c for c in contracts if c.contract_id not in failed])
-    for contract_id in failed:
-        await uow.contracts.schedule_next_bill(contract_id, now + RETRY_FAILED_AFTER)
-    return made
+            billed_contracts.append(contract)
+        elif result.outcome is Outcome.DEFERRED:
+            # Tried again later, behind the others, so one that cannot be billed never holds up the rest.
+            await uow.contracts.schedule_next_bill(contract.contract_id, now + RETRY_DEFERRED_AFTER)
+        else:
+            await uow.contracts.park(contract.contract_id, result.reason)
+    await reschedule(uow, billed_contracts)
+    return BillRun(made, len(contract_ids))
+
+
+async def _bill_periods(
+    uow: BillingUnitOfWork,
+    contract: BillingContract,
+    due: Sequence[tuple[str, datetime]],
+    now: datetime,
+    made: list[Bill],
+) -> None:
+    for period, due_at in due:
+        request = BillRequest(contract.contract_id, period, made_at=due_at)
+        made.append(await make_bill(uow, request, origin=SCHEDULER, now=now))
 
 
 async def bill_renewal(
-    uow: BillingUnitOfWork, renewal: ContractState, *, renewed_at: datetime, cause: CloudEvent, clock: Clock
+    uow: BillingUnitOfWork, renewal: BillingContract, *, renewed_at: datetime, origin: Origin, now: datetime
 ) -> None:
-    """A prepaid renewal's first bill is made as soon as the renewal is published, dated that day."""
-    if renewal.terms.billing_mode is not BillingMode.PREPAID:
+    """A prepaid renewal's first bill is made as soon as the renewal is published, dated that day;
+    when that is not possible yet (the calendar has not arrived), the scheduler makes it later."""
+    if not renewal.is_prepaid:
         return
     if "1" in (await uow.bills.periods_billed([renewal.contract_id]))[renewal.contract_id]:
         return
-    try:
-        async with uow.savepoint():
-            await make_bill(
-                uow,
-                BillRequest(renewal.contract_id, "1", cause.actor, cause=cause, issued_at=renewed_at),
-                clock=clock,
-            )
-    except DomainError as error:
-        # Not yet possible (e.g. the calendar has not arrived): the scheduler makes it when it can.
-        log.warning("renewal bill of contract %s left to the scheduler: %s", renewal.contract_id, error)
+    request = BillRequest(renewal.contract_id, "1", made_at=renewed_at)
+    work = partial(make_bill, uow, request, origin=origin, now=now)
+    await run_item(uow, "renewal-bill", f"contract {renewal.contract_id}", work)

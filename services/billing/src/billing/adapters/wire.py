@@ -1,0 +1,249 @@
+"""The one place billing translates between its domain and the messages of contracts-schema.
+
+Inbound: contract copies, calendars and time entries from the other services' events. Outbound: bills
+and usage notices, as events and REST bodies. Stored documents are kept in the wire form, through here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from billing.domain.allowance import AllowanceUsedUp, LevelReached, UsageNotice
+from billing.domain.bill_versions import Bill, BillStatus
+from billing.domain.bills import BillLine, BillLineKind, QuantityUnit
+from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
+from billing.domain.contract import BillingContract
+from billing.domain.terms import (
+    BillingMode,
+    BillingTerms,
+    DifferentialRates,
+    FixedRate,
+    OverageRate,
+    PlanType,
+    WhenExhausted,
+    allowance_units,
+)
+from billing.domain.usage import LoggedEntry, UsageEntry
+from contracts_schema import WireModel
+from contracts_schema import billing as bills_wire
+from contracts_schema import contracts as contracts_wire
+from contracts_schema import timetracking as entries_wire
+from contracts_schema.primitives import MoneyAmount
+from servicekit.cycles import BillCycle
+from servicekit.money import Money
+
+# --- inbound ----------------------------------------------------------------------------------------
+
+
+def money(amount: MoneyAmount) -> Money:
+    return Money(amount.amount, amount.currency)
+
+
+def business_calendar(calendar: contracts_wire.BusinessCalendar) -> BusinessCalendar:
+    """A calendar in its own zone; a contract reads it on its own clock (`ContractBook.of`)."""
+    return BusinessCalendar(
+        time_zone=calendar.time_zone,
+        working_days=frozenset(calendar.working_days),
+        working_hours=tuple(WorkingHours(hours.start, hours.end) for hours in calendar.working_hours),
+        holidays=frozenset(calendar.holidays),
+    )
+
+
+def billing_terms(contract: contracts_wire.ContractState) -> BillingTerms:
+    terms = contract.terms
+    plan_type = PlanType(terms.plan_type.value)
+    overage: OverageRate | None = None
+    if terms.when_exhausted is contracts_wire.WhenExhausted.CHARGE_EXTRA:
+        if terms.differential_rates is not None:
+            rates = terms.differential_rates
+            overage = DifferentialRates(
+                money(rates.operational),
+                money(rates.non_operational),
+                money(rates.weekend),
+                money(rates.holiday),
+            )
+        elif terms.overage_rate is not None:
+            overage = FixedRate(money(terms.overage_rate))
+    return BillingTerms(
+        plan_type=plan_type,
+        billing_mode=BillingMode(terms.billing_mode.value),
+        currency=terms.currency,
+        base_charge=money(terms.base_charge),
+        allowance_units=allowance_units(plan_type, hours=terms.allowance, requests=terms.allowance),
+        when_exhausted=WhenExhausted(terms.when_exhausted.value),
+        overage_rate=overage,
+        carry_forward=terms.carry_forward
+        and terms.bill_cycle is not contracts_wire.BillCycle.CONTRACT_LENGTH,
+        deduct_only_operational=terms.deduct_only_operational,
+        discount_percent=Decimal(contract.discount_percent),
+        tax_percent=Decimal(contract.tax_percent),
+    )
+
+
+def billing_contract(contract: contracts_wire.ContractState) -> BillingContract:
+    return BillingContract(
+        contract_id=contract.contract_id,
+        contract_number=contract.contract_number,
+        account_id=contract.account_id,
+        version=contract.version,
+        time_zone=contract.time_zone,
+        start_date=contract.start_date,
+        expiry_date=contract.expiry_date,
+        termination_date=contract.termination_date,
+        bill_cycle=BillCycle(contract.terms.bill_cycle.value),
+        calendar_id=contract.terms.calendar_id,
+        terms=billing_terms(contract),
+        payment_terms_days=contract.payment_terms_days,
+        allowance_level=contract.notifications.allowance_used_percent,
+    )
+
+
+def top_up_units(contract: contracts_wire.ContractState, units: int) -> int:
+    """A top-up's units (hours, or requests for per_request plans) as allowance units."""
+    plan_type = PlanType(contract.terms.plan_type.value)
+    return allowance_units(plan_type, hours=units, requests=units)
+
+
+def logged_entry(entry: entries_wire.TimeEntryState) -> LoggedEntry:
+    charges = entry.other_charges
+    return LoggedEntry(
+        usage=UsageEntry(
+            entry_id=str(entry.entry_id),
+            request_id=entry.request_id,
+            started_at=entry.started_at,
+            minutes=entry.minutes,
+            include_non_operational=entry.include_non_operational,
+            billable=entry.billable,
+            other_charges=money(charges) if charges is not None else None,
+        ),
+        contract_id=entry.contract_id,
+        account_id=entry.account_id,
+        version=entry.version,
+    )
+
+
+# --- outbound ---------------------------------------------------------------------------------------
+
+
+def amount(value: Money) -> MoneyAmount:
+    return MoneyAmount(amount=value.amount, currency=value.currency)
+
+
+def bill_line(line: BillLine) -> bills_wire.BillLine:
+    return bills_wire.BillLine(
+        kind=line.kind.value,
+        description=line.description,
+        category=line.category.value if line.category else None,
+        quantity=Decimal(line.quantity),
+        quantity_display=line.quantity_text,
+        unit_price=amount(line.unit_price),
+        amount=amount(line.amount),
+        quantity_unit=bills_wire.QuantityUnit(line.quantity_unit.value),
+        price_per=bills_wire.PricePer(line.quantity_unit.price_per),
+        cycle_index=line.cycle_index,
+    )
+
+
+def bill_state(bill: Bill) -> bills_wire.BillState:
+    return bills_wire.BillState(
+        bill_id=bill.bill_id,
+        bill_number=bill.number,
+        version=bill.version,
+        contract_id=bill.contract_id,
+        account_id=bill.account_id,
+        period=bill.period,
+        period_start=bill.period_start,
+        period_end=bill.period_end,
+        bill_date=bill.bill_date,
+        due_date=bill.due_date,
+        currency=bill.currency,
+        lines=[bill_line(line) for line in bill.lines],
+        time_entry_ids=[UUID(entry_id) for entry_id in bill.time_entry_ids],
+        subtotal=amount(bill.subtotal),
+        discount_percent=bill.discount_percent,
+        discount=amount(bill.discount),
+        tax_percent=bill.tax_percent,
+        tax=amount(bill.tax),
+        total=amount(bill.total),
+        status=bills_wire.BillStatus(bill.status.value),
+        is_main=bill.is_main,
+    )
+
+
+def bill(state: bills_wire.BillState, *, whole_period: bool) -> Bill:
+    """A stored bill back as the domain's; `whole_period` is kept beside the document."""
+    return Bill(
+        bill_id=state.bill_id,
+        number=state.bill_number,
+        version=state.version,
+        contract_id=state.contract_id,
+        account_id=state.account_id,
+        period=state.period,
+        period_start=state.period_start,
+        period_end=state.period_end,
+        bill_date=state.bill_date,
+        due_date=state.due_date,
+        currency=state.currency,
+        lines=tuple(_domain_line(line, state.period) for line in state.lines),
+        time_entry_ids=tuple(str(entry_id) for entry_id in state.time_entry_ids),
+        subtotal=money(state.subtotal),
+        discount_percent=Decimal(state.discount_percent),
+        discount=money(state.discount),
+        tax_percent=Decimal(state.tax_percent),
+        tax=money(state.tax),
+        total=money(state.total),
+        status=BillStatus(state.status.value),
+        is_main=state.is_main,
+        whole_period=whole_period,
+    )
+
+
+_UNIT_OF_KIND = {
+    BillLineKind.OVERAGE: QuantityUnit.MINUTES,
+    BillLineKind.EXTRA_REQUESTS: QuantityUnit.REQUESTS,
+}
+
+
+def _domain_line(line: bills_wire.BillLine, period: str) -> BillLine:
+    kind = BillLineKind(line.kind)
+    # Documents written before lines named their unit and cycle: derived from the line's kind and period.
+    unit = (
+        QuantityUnit(line.quantity_unit.value)
+        if line.quantity_unit is not None
+        else _UNIT_OF_KIND.get(kind, QuantityUnit.UNITS)
+    )
+    return BillLine(
+        kind=kind,
+        description=line.description,
+        quantity=int(line.quantity),
+        quantity_unit=unit,
+        unit_price=money(line.unit_price),
+        amount=money(line.amount),
+        cycle_index=line.cycle_index or (int(period) if period.isdigit() else 0),
+        category=MinuteCategory(line.category) if line.category else None,
+    )
+
+
+def usage_notice(
+    notice: UsageNotice, contract: BillingContract, cycle_index: int, now: datetime
+) -> WireModel:
+    match notice:
+        case LevelReached(percent=percent, used=used, allowance=allowance):
+            return bills_wire.UsageThresholdReached(
+                contract_id=contract.contract_id,
+                account_id=contract.account_id,
+                cycle_index=cycle_index,
+                percent_used=percent,
+                used_minutes=used,
+                allowance_minutes=allowance,
+                reached_at=now,
+            )
+        case AllowanceUsedUp():
+            return bills_wire.AllowanceExhausted(
+                contract_id=contract.contract_id,
+                account_id=contract.account_id,
+                cycle_index=cycle_index,
+                exhausted_at=now,
+            )
