@@ -1,82 +1,49 @@
 """Billing on a real database (SQLite, or PostgreSQL with TEST_DATABASE=postgresql), no broker:
-contract copies fed straight to the service layer, and a clock the test sets."""
+contract copies fed straight to the service layer, at instants the test chooses."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
-from decimal import Decimal
 
 import pytest
 
+from billing.adapters import wire
 from billing.adapters.tables import messaging
 from billing.bootstrap import MIGRATIONS
 from billing.service_layer import bill_schedule, handlers
+from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from contracts_schema import contracts as wire
-from contracts_schema.primitives import MoneyAmount
+from contracts_schema import contracts as contracts_wire
+from contracts_schema.timetracking import TimeEntryState
 from servicekit import migrations
 from servicekit.db import Database
+from servicekit.money import Money
 
-CALENDAR = wire.BusinessCalendar(
-    calendar_id=uuid.uuid4(),
-    name="Office",
-    time_zone="Europe/Berlin",
-    working_days=[1, 2, 3, 4, 5],
-    working_hours=[wire.WorkingHours(start="09:00", end="17:00")],
-)
+from ..builders import wire_calendar, wire_contract
+
+CALENDAR = wire_calendar("Europe/Berlin")
+CONTRACT_ID = uuid.uuid4()
 
 
-def usd(amount: str) -> MoneyAmount:
-    return MoneyAmount(amount=Decimal(amount), currency="USD")
+def usd(amount: str) -> Money:
+    return Money.of(amount, "USD")
 
 
 def contract(
     mode: str = "postpaid", termination: date | None = None, version: int = 1, carry_forward: bool = False
-) -> wire.ContractState:
-    return wire.ContractState(
+) -> contracts_wire.ContractState:
+    """Worked example 1's terms for all of 2026 in Berlin: USD 500 a month, 10 h, 60.00/h, 10 % tax."""
+    return wire_contract(
+        CALENDAR,
         contract_id=CONTRACT_ID,
-        contract_number="C-SCHED",
-        account_id="acme",
-        name="Acme",
-        plan_id=uuid.uuid4(),
-        status=wire.ContractStatus.ACTIVE,
-        start_date=date(2026, 1, 1),
-        expiry_date=date(2026, 12, 31),
-        termination_date=termination,
-        time_zone="Europe/Berlin",
-        scope=wire.ContractScope(),
-        payment_terms_days=14,
-        discount_percent=Decimal(0),
-        tax_percent=Decimal(10),
+        mode=mode,
+        termination=termination,
         version=version,
-        terms=wire.PlanTerms(
-            plan_type=wire.PlanType.PER_HOUR,
-            billing_mode=wire.BillingMode(mode),
-            bill_cycle=wire.BillCycle.MONTHLY,
-            currency="USD",
-            base_charge=usd("500.00"),
-            allowance=10,
-            when_exhausted=wire.WhenExhausted.CHARGE_EXTRA,
-            overage_rate_kind=wire.OverageRateKind.FIXED,
-            overage_rate=usd("60.00"),
-            calendar_id=CALENDAR.calendar_id,
-            carry_forward=carry_forward,
-        ),
+        carry_forward=carry_forward,
     )
-
-
-CONTRACT_ID = uuid.uuid4()
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -92,8 +59,15 @@ def uow(db: Database) -> BillingUnitOfWork:
     return BillingUnitOfWork(db, messaging, None, source="billing-tests")
 
 
-async def sign(db: Database, state: wire.ContractState) -> None:
+async def sign(db: Database, state: contracts_wire.ContractState) -> None:
     async with uow(db) as unit:
         await handlers.keep_calendars(unit, [CALENDAR])
         await handlers.keep_contracts(unit, [state])
-        await bill_schedule.reschedule(unit, [state])
+        await bill_schedule.reschedule(unit, [wire.billing_contract(state)])
+
+
+async def accrue(db: Database, entries: Sequence[TimeEntryState], now: datetime) -> None:
+    async with uow(db) as unit:
+        await handlers.accrue_time_entries(
+            unit, [wire.logged_entry(entry) for entry in entries], contracts=ContractCache(), now=now
+        )

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import select
+
+from billing.adapters import tables
+from billing.domain.bill_versions import Bill
 from billing.service_layer import bill_schedule, handlers
+from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
+from servicekit.origin import Origin
 
-from .conftest import CONTRACT_ID, Clock, contract, sign, uow, usd
+from .conftest import CONTRACT_ID, accrue, contract, sign, uow, usd
 
 
 async def run_scheduler(db: Database, now: datetime) -> list[str]:
     async with uow(db) as unit:
-        made = await bill_schedule.make_due_bills(unit, clock=Clock(now))
-    return [bill.period for bill in made]
+        run = await bill_schedule.make_due_bills(unit, now=now)
+    return [bill.period for bill in run.bills]
 
 
 def berlin_midnight(day: date) -> datetime:
@@ -55,8 +63,7 @@ async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in
         include_non_operational=True,
         version=1,
     )
-    async with uow(db) as unit:
-        await handlers.accrue_time_entries(unit, [entry], clock=Clock(datetime(2026, 3, 5, tzinfo=UTC)))
+    await accrue(db, [entry], datetime(2026, 3, 5, tzinfo=UTC))
     await run_scheduler(db, datetime(2026, 3, 5, tzinfo=UTC))  # cycles 1 and 2 billed
     await sign(db, contract(termination=date(2026, 3, 10), version=2))
 
@@ -85,7 +92,7 @@ async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycle
     early_at = datetime(2026, 1, 10, tzinfo=UTC)
     async with uow(db) as unit:
         early = await handlers.make_bill(
-            unit, handlers.BillRequest(CONTRACT_ID, "1", "ann", issued_at=early_at), clock=Clock(early_at)
+            unit, handlers.BillRequest(CONTRACT_ID, "1"), origin=Origin("ann"), now=early_at
         )
     assert early.is_main and early.total == usd("550.00")
     late = TimeEntryState(
@@ -100,8 +107,7 @@ async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycle
         include_non_operational=True,
         version=1,
     )
-    async with uow(db) as unit:
-        await handlers.accrue_time_entries(unit, [late], clock=Clock(datetime(2026, 1, 20, 10, tzinfo=UTC)))
+    await accrue(db, [late], datetime(2026, 1, 20, 10, tzinfo=UTC))
 
     assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1"]
     async with uow(db) as unit:
@@ -109,3 +115,59 @@ async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycle
     assert not first.is_main and whole.is_main and whole.version == 2
     assert whole.total == usd("1210.00")  # 500 + 600 min over at 60/h, plus 10 % tax
     assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1)) + timedelta(hours=1)) == []
+
+
+async def test_a_contract_whose_bill_run_fails_on_a_bug_is_parked_and_the_others_are_billed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = contract().model_copy(update={"contract_id": uuid.uuid4(), "contract_number": "C-BROKEN"})
+    await sign(db, contract())
+    await sign(db, broken)
+    make_bill = bill_schedule.make_bill
+
+    async def make_bill_with_a_bug(
+        uow: BillingUnitOfWork, request: handlers.BillRequest, **kwargs: Any
+    ) -> Bill:
+        if request.contract_id == broken.contract_id:
+            raise ZeroDivisionError("a bug")
+        return await make_bill(uow, request, **kwargs)
+
+    monkeypatch.setattr(bill_schedule, "make_bill", make_bill_with_a_bug)
+    first_of_february = berlin_midnight(date(2026, 2, 1))
+
+    assert await run_scheduler(db, first_of_february) == ["1"]
+    async with uow(db) as unit:
+        assert await unit.bills.versions(broken.contract_id, "1") == []
+        # Parked, not retried at every tick: no bill of it falls due any more, even much later.
+        assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == [CONTRACT_ID]
+    async with db.read() as session:
+        reason = await session.scalar(
+            select(tables.contracts.c.parked_reason).where(
+                tables.contracts.c.contract_id == str(broken.contract_id)
+            )
+        )
+    assert reason == "ZeroDivisionError: a bug"
+
+    monkeypatch.setattr(bill_schedule, "make_bill", make_bill)
+    await sign(db, broken.model_copy(update={"version": 2}))  # a new version takes it up again
+    assert await run_scheduler(db, first_of_february + timedelta(hours=1)) == ["1"]
+    async with uow(db) as unit:
+        assert len(await unit.bills.versions(broken.contract_id, "1")) == 1
+
+
+async def test_a_contract_that_cannot_be_billed_yet_is_tried_again_later_behind_the_others(
+    db: Database,
+) -> None:
+    await sign(db, contract())
+    no_calendar = contract().model_copy(update={"contract_id": uuid.uuid4(), "contract_number": "C-LATE"})
+    no_calendar = no_calendar.model_copy(
+        update={"terms": no_calendar.terms.model_copy(update={"calendar_id": uuid.uuid4()})}
+    )
+    await sign(db, no_calendar)
+    first_of_february = berlin_midnight(date(2026, 2, 1))
+
+    assert await run_scheduler(db, first_of_february) == ["1"]
+    async with uow(db) as unit:
+        due_later = await unit.contracts.due_for_billing(first_of_february + timedelta(minutes=5), 10)
+        assert await unit.contracts.due_for_billing(first_of_february + timedelta(minutes=4), 10) == []
+    assert due_later == [no_calendar.contract_id]

@@ -11,12 +11,14 @@ from sqlalchemy import select
 
 from billing.adapters.tables import cycle_usage, messaging
 from billing.service_layer import handlers
+from billing.service_layer.contract_cache import ContractCache
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
 
-from .conftest import CONTRACT_ID, Clock, contract, sign, uow
+from .conftest import CONTRACT_ID, contract, sign, uow
+from .conftest import accrue as accrue_at
 
-NOW = Clock(datetime(2026, 3, 1, tzinfo=UTC))
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def entry(day: date, minutes: int, *, billable: bool = True, everything: bool = True) -> TimeEntryState:
@@ -35,8 +37,7 @@ def entry(day: date, minutes: int, *, billable: bool = True, everything: bool = 
 
 
 async def accrue(db: Database, *entries: TimeEntryState) -> None:
-    async with uow(db) as unit:
-        await handlers.accrue_time_entries(unit, list(entries), clock=NOW)
+    await accrue_at(db, entries, NOW)
 
 
 async def announced(db: Database) -> list[tuple[str, object]]:
@@ -93,7 +94,7 @@ async def test_entries_that_arrive_before_their_contract_count_once_it_does(db: 
     assert await usage_rows(db) == {}
     await sign(db, contract())
     async with uow(db) as unit:
-        await handlers.place_early_entries(unit, {CONTRACT_ID}, clock=NOW)
+        await handlers.place_early_entries(unit, {CONTRACT_ID}, contracts=ContractCache(), now=NOW)
     assert (await usage_rows(db))[2] == (670, 600, 0)
     assert ("allowance_exhausted", None) in await announced(db)
 

@@ -1,9 +1,7 @@
 """Bill lines and money: rounding once per line, discount then tax, and which bill carries what."""
 
-from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,42 +15,27 @@ from billing.domain.bills import (
     prepaid_cycle_bill,
     prepaid_final_bill,
 )
-from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
+from billing.domain.calendar import MinuteCategory, WorkingHours
 from billing.domain.errors import InvalidBillingTerms, MismatchedBillPeriod
 from billing.domain.terms import (
     BillingMode,
-    BillingTerms,
     DifferentialRates,
     FixedRate,
-    PlanType,
     WhenExhausted,
 )
 from billing.domain.usage import TopUpPurchase, UsageEntry, calculate_cycle_usage
-from contracts_schema.contracts import BillCycle
-from servicekit.cycles import contract_cycles
 from servicekit.money import Money
 
+from ..builders import hour_terms, local, monthly_cycles, office
+
 ZONE = "Asia/Bahrain"
-CALENDAR = BusinessCalendar(ZONE, frozenset({7, 1, 2, 3, 4}), (WorkingHours(time(8), time(16)),))
-CYCLES = contract_cycles(BillCycle.MONTHLY, date(2025, 3, 1), date(2025, 5, 31), ZONE)
+CALENDAR = office(ZONE, days=frozenset({7, 1, 2, 3, 4}), hours=(WorkingHours(time(8), time(16)),))
+CYCLES = monthly_cycles(ZONE, date(2025, 3, 1), date(2025, 5, 31))
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """A Bahrain instant in 2025; 2 March is a Sunday, a working day there."""
-    return datetime(2025, month, day, hour, minute, tzinfo=ZoneInfo(ZONE))
-
-
-def terms_in(currency: str, **changes: object) -> BillingTerms:
-    terms = BillingTerms(
-        plan_type=PlanType.PER_HOUR,
-        billing_mode=BillingMode.POSTPAID,
-        currency=currency,
-        base_charge=Money.zero(currency),
-        allowance_units=0,
-        when_exhausted=WhenExhausted.CHARGE_EXTRA,
-        overage_rate=FixedRate(Money.of(60, currency)),
-    )
-    return replace(terms, **changes)  # type: ignore[arg-type]
+    return local(ZONE, 2025, month, day, hour, minute)
 
 
 def test_format_minutes_shows_hours_and_minutes() -> None:
@@ -66,7 +49,7 @@ def test_format_minutes_shows_hours_and_minutes() -> None:
 
 
 def test_a_three_decimal_currency_rounds_each_line_half_up_to_fils() -> None:
-    terms = terms_in("BHD", overage_rate=FixedRate(Money(Decimal("12.345"), "BHD")))
+    terms = hour_terms("BHD", overage_rate=FixedRate(Money(Decimal("12.345"), "BHD")))
     usage = calculate_cycle_usage(
         terms, CYCLES[0], [UsageEntry("e1", "R1", at(3, 2, 9), minutes=30)], CALENDAR
     )
@@ -88,7 +71,7 @@ def test_line_amounts_are_exact_until_rounded_once() -> None:
 
 def test_the_subtotal_is_the_sum_of_rounded_lines() -> None:
     rates = DifferentialRates(*(Money.of(50, "USD") for _ in range(4)))
-    terms = terms_in("USD", overage_rate=rates)
+    terms = hour_terms("USD", overage_rate=rates)
     usage = calculate_cycle_usage(
         terms, CYCLES[0], [UsageEntry("e1", "R1", at(3, 2, 15, 59), minutes=2)], CALENDAR
     )
@@ -104,7 +87,7 @@ def test_the_subtotal_is_the_sum_of_rounded_lines() -> None:
 
 
 def test_tax_is_rounded_half_up_on_the_discounted_subtotal() -> None:
-    terms = terms_in(
+    terms = hour_terms(
         "USD",
         base_charge=Money.of("111.17", "USD"),
         discount_percent=Decimal("10"),
@@ -123,7 +106,7 @@ def test_tax_is_rounded_half_up_on_the_discounted_subtotal() -> None:
 
 
 def test_a_bill_whose_total_is_zero_is_still_made() -> None:
-    terms = terms_in("EUR")
+    terms = hour_terms("EUR")
     usage = calculate_cycle_usage(terms, CYCLES[0], [], CALENDAR)
 
     bill = postpaid_cycle_bill(terms, usage)
@@ -135,7 +118,7 @@ def test_a_bill_whose_total_is_zero_is_still_made() -> None:
 
 
 def test_block_bills_no_overage_for_uncovered_minutes() -> None:
-    terms = terms_in(
+    terms = hour_terms(
         "EUR", base_charge=Money.of(200, "EUR"), allowance_units=60, when_exhausted=WhenExhausted.BLOCK
     )
     usage = calculate_cycle_usage(
@@ -150,7 +133,7 @@ def test_block_bills_no_overage_for_uncovered_minutes() -> None:
 
 
 def test_a_postpaid_bill_carries_the_top_ups_bought_in_its_cycle() -> None:
-    terms = terms_in("EUR", base_charge=Money.of(100, "EUR"))
+    terms = hour_terms("EUR", base_charge=Money.of(100, "EUR"))
     top_up = TopUpPurchase("5 hours", 300, Money.of("250.00", "EUR"))
     usage = calculate_cycle_usage(terms, CYCLES[0], [], CALENDAR, top_ups=[top_up])
 
@@ -163,7 +146,7 @@ def test_a_postpaid_bill_carries_the_top_ups_bought_in_its_cycle() -> None:
 
 
 def test_a_prepaid_bill_carries_its_cycles_base_and_the_previous_cycles_arrears() -> None:
-    terms = terms_in("EUR", base_charge=Money.of(100, "EUR"), billing_mode=BillingMode.PREPAID)
+    terms = hour_terms("EUR", base_charge=Money.of(100, "EUR"), billing_mode=BillingMode.PREPAID)
     top_up = TopUpPurchase("1 hour", 60, Money.of("55.00", "EUR"))
     march_entry = UsageEntry("e1", "R1", at(3, 2, 9), minutes=90, other_charges=Money.of("7.50", "EUR"))
     march = calculate_cycle_usage(terms, CYCLES[0], [march_entry], CALENDAR, top_ups=[top_up])
@@ -181,7 +164,7 @@ def test_a_prepaid_bill_carries_its_cycles_base_and_the_previous_cycles_arrears(
 
 
 def test_the_prepaid_final_bill_carries_only_the_last_cycles_arrears() -> None:
-    terms = terms_in("EUR", base_charge=Money.of(100, "EUR"), billing_mode=BillingMode.PREPAID)
+    terms = hour_terms("EUR", base_charge=Money.of(100, "EUR"), billing_mode=BillingMode.PREPAID)
     may = calculate_cycle_usage(terms, CYCLES[2], [UsageEntry("e9", "R1", at(5, 4, 9), minutes=30)], CALENDAR)
 
     final = prepaid_final_bill(terms, may)
@@ -194,7 +177,7 @@ def test_the_prepaid_final_bill_carries_only_the_last_cycles_arrears() -> None:
 
 
 def test_a_prepaid_bill_refuses_arrears_of_any_cycle_but_the_previous_one() -> None:
-    terms = terms_in("EUR", billing_mode=BillingMode.PREPAID)
+    terms = hour_terms("EUR", billing_mode=BillingMode.PREPAID)
     march = calculate_cycle_usage(terms, CYCLES[0], [], CALENDAR)
 
     with pytest.raises(MismatchedBillPeriod):
@@ -202,7 +185,7 @@ def test_a_prepaid_bill_refuses_arrears_of_any_cycle_but_the_previous_one() -> N
 
 
 def test_a_bill_for_the_other_billing_mode_is_refused() -> None:
-    terms = terms_in("EUR")
+    terms = hour_terms("EUR")
     usage = calculate_cycle_usage(terms, CYCLES[0], [], CALENDAR)
 
     with pytest.raises(InvalidBillingTerms):

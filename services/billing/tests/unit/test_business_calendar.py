@@ -5,18 +5,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.domain.calendar import BusinessCalendar, CategoryRun, MinuteCategory, WorkingHours
+from billing.domain.calendar import BusinessCalendar, CategoryRun, WorkingHours
 from billing.domain.errors import InvalidCalendar, InvalidTimeEntry
 
-BERLIN = "Europe/Berlin"
-WEEKDAYS = frozenset({1, 2, 3, 4, 5})
-EVERY_DAY = frozenset(range(1, 8))
-NINE_TO_FIVE = (WorkingHours(time(9), time(17)),)
+from ..builders import HOLIDAY, NINE_TO_FIVE, NON_OP, OP, WEEKDAYS, WEEKEND, office
 
-HOLIDAY = MinuteCategory.HOLIDAY
-WEEKEND = MinuteCategory.WEEKEND
-NON_OP = MinuteCategory.NON_OPERATIONAL
-OP = MinuteCategory.OPERATIONAL
+BERLIN = "Europe/Berlin"
+EVERY_DAY = frozenset(range(1, 8))
 
 
 def berlin(year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
@@ -27,31 +22,35 @@ def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def office(holidays: frozenset[date] = frozenset()) -> BusinessCalendar:
-    return BusinessCalendar(BERLIN, WEEKDAYS, NINE_TO_FIVE, holidays)
+def berlin_office(holidays: frozenset[date] = frozenset()) -> BusinessCalendar:
+    return office(BERLIN, holidays=holidays)
 
 
 def test_runs_follow_time_order_and_merge_the_night_across_midnight() -> None:
-    runs = office().category_runs(berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10))
+    runs = berlin_office().category_runs(berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10))
 
     assert runs == [CategoryRun(OP, 60), CategoryRun(NON_OP, 16 * 60), CategoryRun(OP, 60)]
 
 
 def test_a_day_that_is_not_a_working_day_is_weekend() -> None:
-    minutes = office().minutes_by_category(berlin(2025, 3, 7, 16), berlin(2025, 3, 10, 10))
+    minutes = berlin_office().minutes_by_category(berlin(2025, 3, 7, 16), berlin(2025, 3, 10, 10))
 
     assert minutes == {HOLIDAY: 0, WEEKEND: 2 * 24 * 60, NON_OP: 7 * 60 + 9 * 60, OP: 2 * 60}
 
 
 def test_a_holiday_beats_a_weekend() -> None:
     saturday = date(2025, 3, 8)
-    minutes = office(frozenset({saturday})).minutes_by_category(berlin(2025, 3, 8, 10), berlin(2025, 3, 9, 2))
+    minutes = berlin_office(frozenset({saturday})).minutes_by_category(
+        berlin(2025, 3, 8, 10), berlin(2025, 3, 9, 2)
+    )
 
     assert minutes == {HOLIDAY: 14 * 60, WEEKEND: 2 * 60, NON_OP: 0, OP: 0}
 
 
 def test_a_holiday_on_a_working_day_is_holiday_even_in_working_hours() -> None:
-    runs = office(frozenset({date(2025, 3, 4)})).category_runs(berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10))
+    runs = berlin_office(frozenset({date(2025, 3, 4)})).category_runs(
+        berlin(2025, 3, 3, 16), berlin(2025, 3, 4, 10)
+    )
 
     assert runs == [CategoryRun(OP, 60), CategoryRun(NON_OP, 7 * 60), CategoryRun(HOLIDAY, 10 * 60)]
 
@@ -75,14 +74,14 @@ def test_working_hours_may_run_to_midnight() -> None:
 
 
 def test_instants_are_cut_down_to_the_whole_minute() -> None:
-    minutes = office().minutes_by_category(berlin(2025, 3, 3, 9, 0, 59), berlin(2025, 3, 3, 9, 10, 30))
+    minutes = berlin_office().minutes_by_category(berlin(2025, 3, 3, 9, 0, 59), berlin(2025, 3, 3, 9, 10, 30))
 
     assert minutes[OP] == 10
 
 
 def test_an_hour_across_the_spring_daylight_saving_change_is_sixty_minutes() -> None:
     # Sunday 30 March 2025 in Berlin: 02:00 CET jumps to 03:00 CEST.
-    runs = office().category_runs(berlin(2025, 3, 30, 1, 30), berlin(2025, 3, 30, 3, 30))
+    runs = berlin_office().category_runs(berlin(2025, 3, 30, 1, 30), berlin(2025, 3, 30, 3, 30))
 
     assert runs == [CategoryRun(WEEKEND, 60)]
 
@@ -106,7 +105,7 @@ def test_the_repeated_autumn_hour_is_categorised_by_its_local_clock_both_times()
 
 
 def test_a_whole_year_is_split_without_losing_a_minute() -> None:
-    minutes = office().minutes_by_category(berlin(2025, 1, 1, 0), berlin(2026, 1, 1, 0))
+    minutes = berlin_office().minutes_by_category(berlin(2025, 1, 1, 0), berlin(2026, 1, 1, 0))
 
     # 2025 has 261 weekdays and 104 weekend days; the DST hours lost and regained are both on Sundays.
     assert minutes == {HOLIDAY: 0, WEEKEND: 104 * 1440, NON_OP: 261 * 16 * 60, OP: 261 * 8 * 60}
@@ -114,7 +113,7 @@ def test_a_whole_year_is_split_without_losing_a_minute() -> None:
 
 
 def test_the_calendar_can_be_read_in_the_contract_zone() -> None:
-    in_new_york = office().in_zone("America/New_York")
+    in_new_york = berlin_office().in_zone("America/New_York")
 
     # 10:00 in New York on a Monday is 15:00 in Berlin, but the New York clock decides.
     minutes = in_new_york.minutes_by_category(utc(2025, 3, 3, 15), utc(2025, 3, 3, 16))
@@ -123,13 +122,13 @@ def test_the_calendar_can_be_read_in_the_contract_zone() -> None:
 
 
 def test_an_empty_or_reversed_span_has_no_minutes() -> None:
-    assert office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 10, 0, 59)) == []
-    assert office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 9)) == []
+    assert berlin_office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 10, 0, 59)) == []
+    assert berlin_office().category_runs(berlin(2025, 3, 3, 10), berlin(2025, 3, 3, 9)) == []
 
 
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(InvalidTimeEntry):
-        office().category_runs(datetime(2025, 3, 3, 9), datetime(2025, 3, 3, 10))
+        berlin_office().category_runs(datetime(2025, 3, 3, 9), datetime(2025, 3, 3, 10))
 
 
 @pytest.mark.parametrize(

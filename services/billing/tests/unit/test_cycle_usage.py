@@ -2,13 +2,12 @@
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
 from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
 from billing.domain.terms import (
     BillingMode,
@@ -20,18 +19,14 @@ from billing.domain.terms import (
     allowance_units,
 )
 from billing.domain.usage import AllowanceUnit, TopUpPurchase, UsageEntry, calculate_cycle_usage
-from contracts_schema.contracts import BillCycle
-from servicekit.cycles import Cycle, contract_cycles
+from servicekit.cycles import Cycle
 from servicekit.money import CurrencyMismatch, Money
 
-ZONE = "Europe/Berlin"
-CALENDAR = BusinessCalendar(ZONE, frozenset({1, 2, 3, 4, 5}), (WorkingHours(time(9), time(17)),))
-MARCH: Cycle = contract_cycles(BillCycle.MONTHLY, date(2025, 3, 1), date(2025, 12, 31), ZONE)[0]
+from ..builders import HOLIDAY, NON_OP, OP, WEEKEND, hour_terms, local, monthly_cycles, office
 
-OP = MinuteCategory.OPERATIONAL
-NON_OP = MinuteCategory.NON_OPERATIONAL
-WEEKEND = MinuteCategory.WEEKEND
-HOLIDAY = MinuteCategory.HOLIDAY
+ZONE = "Europe/Berlin"
+CALENDAR = office(ZONE)
+MARCH: Cycle = monthly_cycles(ZONE, date(2025, 3, 1), date(2025, 12, 31))[0]
 
 
 def eur(amount: str) -> Money:
@@ -40,25 +35,17 @@ def eur(amount: str) -> Money:
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """An instant in March 2025, Berlin time; 3 March is a Monday."""
-    return datetime(2025, 3, day, hour, minute, tzinfo=ZoneInfo(ZONE))
+    return local(ZONE, 2025, 3, day, hour, minute)
 
 
-def hour_terms(**changes: object) -> BillingTerms:
-    terms = BillingTerms(
-        plan_type=PlanType.PER_HOUR,
-        billing_mode=BillingMode.POSTPAID,
-        currency="EUR",
-        base_charge=eur("100"),
-        allowance_units=60,
-        when_exhausted=WhenExhausted.CHARGE_EXTRA,
-        overage_rate=FixedRate(eur("60")),
-    )
-    return replace(terms, **changes)  # type: ignore[arg-type]
+def euro_terms(**changes: object) -> BillingTerms:
+    """EUR 100 a month with an hour included, 60 an hour beyond it."""
+    return hour_terms("EUR", **({"base_charge": eur("100"), "allowance_units": 60} | changes))
 
 
 def request_terms(**changes: object) -> BillingTerms:
     defaults: dict[str, object] = {"allowance_units": 2, "overage_rate": FixedRate(eur("40"))}
-    return hour_terms(plan_type=PlanType.PER_REQUEST, **(defaults | changes))
+    return euro_terms(plan_type=PlanType.PER_REQUEST, **(defaults | changes))
 
 
 DIFFERENTIAL = DifferentialRates(eur("50"), eur("75"), eur("100"), eur("150"))
@@ -66,7 +53,7 @@ DIFFERENTIAL = DifferentialRates(eur("50"), eur("75"), eur("100"), eur("150"))
 
 def test_overage_is_charged_for_minutes_beyond_the_allowance() -> None:
     usage = calculate_cycle_usage(
-        hour_terms(), MARCH, [UsageEntry("e1", "R1", at(3, 9), minutes=90)], CALENDAR
+        euro_terms(), MARCH, [UsageEntry("e1", "R1", at(3, 9), minutes=90)], CALENDAR
     )
 
     assert (usage.used, usage.covered, usage.total_overage_minutes, usage.not_covered) == (90, 60, 30, 0)
@@ -76,7 +63,7 @@ def test_overage_is_charged_for_minutes_beyond_the_allowance() -> None:
 
 
 def test_entries_draw_in_order_of_start_time_whatever_order_they_arrive_in() -> None:
-    terms = hour_terms(overage_rate=DIFFERENTIAL)
+    terms = euro_terms(overage_rate=DIFFERENTIAL)
     weekend_first_listed = UsageEntry("z", "R1", at(8, 10), minutes=60)
     monday = UsageEntry("a", "R2", at(3, 10), minutes=60)
 
@@ -87,7 +74,7 @@ def test_entries_draw_in_order_of_start_time_whatever_order_they_arrive_in() -> 
 
 
 def test_entries_that_start_in_the_same_minute_draw_in_order_of_entry_id() -> None:
-    terms = hour_terms(overage_rate=DIFFERENTIAL, allowance_units=90)
+    terms = euro_terms(overage_rate=DIFFERENTIAL, allowance_units=90)
     short = UsageEntry("a", "R1", at(3, 16, 0), minutes=30)
     # Starts later in the same minute; instants are cut down to the minute, so it ties with "a".
     long = UsageEntry("b", "R2", datetime(2025, 3, 3, 16, 0, 40, tzinfo=ZoneInfo(ZONE)), minutes=120)
@@ -102,7 +89,7 @@ def test_entries_that_start_in_the_same_minute_draw_in_order_of_entry_id() -> No
 def test_an_entry_without_non_operational_hours_counts_only_its_operational_minutes() -> None:
     entry = UsageEntry("e1", "R1", at(3, 16), at(3, 18, 30), include_non_operational=False)
 
-    usage = calculate_cycle_usage(hour_terms(allowance_units=0), MARCH, [entry], CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(allowance_units=0), MARCH, [entry], CALENDAR)
 
     assert usage.used == 60
     assert usage.dropped_minutes == 90
@@ -111,7 +98,7 @@ def test_an_entry_without_non_operational_hours_counts_only_its_operational_minu
 
 
 def test_an_entry_without_non_operational_hours_drops_weekend_minutes_under_differential_rates() -> None:
-    terms = hour_terms(overage_rate=DIFFERENTIAL, allowance_units=0)
+    terms = euro_terms(overage_rate=DIFFERENTIAL, allowance_units=0)
     entry = UsageEntry("e1", "R1", at(8, 10), minutes=60, include_non_operational=False)
 
     usage = calculate_cycle_usage(terms, MARCH, [entry], CALENDAR)
@@ -124,7 +111,7 @@ def test_an_entry_without_non_operational_hours_drops_weekend_minutes_under_diff
 def test_a_time_taken_override_replaces_the_span_to_the_end() -> None:
     entry = UsageEntry("e1", "R1", at(3, 9), ended_at=at(3, 12), minutes=45)
 
-    usage = calculate_cycle_usage(hour_terms(), MARCH, [entry], CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(), MARCH, [entry], CALENDAR)
 
     assert usage.used == 45
 
@@ -135,7 +122,7 @@ def test_non_billable_entries_are_ignored() -> None:
         UsageEntry("e2", "R2", at(3, 10), minutes=300, billable=False, other_charges=eur("99")),
     ]
 
-    usage = calculate_cycle_usage(hour_terms(), MARCH, entries, CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(), MARCH, entries, CALENDAR)
 
     assert (usage.used, usage.total_overage_minutes) == (30, 0)
     assert usage.entry_ids == ("e1",)
@@ -146,14 +133,14 @@ def test_non_billable_entries_are_ignored() -> None:
 def test_other_charges_never_draw_on_the_allowance() -> None:
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=30, other_charges=eur("12.34"))
 
-    usage = calculate_cycle_usage(hour_terms(), MARCH, [entry], CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(), MARCH, [entry], CALENDAR)
 
     assert usage.used == 30
     assert [(charge.entry_id, charge.amount) for charge in usage.other_charges] == [("e1", eur("12.34"))]
 
 
 def test_carried_minutes_are_drawn_before_the_cycles_own_allowance() -> None:
-    terms = hour_terms(allowance_units=300, carry_forward=True)
+    terms = euro_terms(allowance_units=300, carry_forward=True)
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=350)
 
     usage = calculate_cycle_usage(terms, MARCH, [entry], CALENDAR, carried_in=100)
@@ -163,7 +150,7 @@ def test_carried_minutes_are_drawn_before_the_cycles_own_allowance() -> None:
 
 
 def test_only_the_cycles_own_allowance_carries_forward() -> None:
-    terms = hour_terms(allowance_units=300, carry_forward=True)
+    terms = euro_terms(allowance_units=300, carry_forward=True)
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=50)
 
     usage = calculate_cycle_usage(terms, MARCH, [entry], CALENDAR, carried_in=100)
@@ -172,13 +159,13 @@ def test_only_the_cycles_own_allowance_carries_forward() -> None:
 
 
 def test_nothing_carries_forward_unless_the_terms_say_so() -> None:
-    usage = calculate_cycle_usage(hour_terms(allowance_units=300), MARCH, [], CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(allowance_units=300), MARCH, [], CALENDAR)
 
     assert usage.carried_out == 0
 
 
 def test_top_ups_are_drawn_last_and_never_carry_forward() -> None:
-    terms = hour_terms(allowance_units=300, carry_forward=True, billing_mode=BillingMode.PREPAID)
+    terms = euro_terms(allowance_units=300, carry_forward=True, billing_mode=BillingMode.PREPAID)
     top_up = TopUpPurchase("2 hours", allowance_units(PlanType.PER_HOUR, hours=2), eur("90"))
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=320)
 
@@ -192,14 +179,14 @@ def test_a_top_up_covers_work_logged_before_it_was_bought() -> None:
     top_up = TopUpPurchase("1 hour", 60, eur("45"))
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=120)
 
-    usage = calculate_cycle_usage(hour_terms(), MARCH, [entry], CALENDAR, top_ups=[top_up])
+    usage = calculate_cycle_usage(euro_terms(), MARCH, [entry], CALENDAR, top_ups=[top_up])
 
     assert usage.covered == 120
     assert usage.total_overage_minutes == 0
 
 
 def test_block_reports_uncovered_minutes_as_not_covered_and_charges_nothing() -> None:
-    terms = hour_terms(when_exhausted=WhenExhausted.BLOCK, overage_rate=None)
+    terms = euro_terms(when_exhausted=WhenExhausted.BLOCK, overage_rate=None)
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=90)
 
     usage = calculate_cycle_usage(terms, MARCH, [entry], CALENDAR)
@@ -261,13 +248,13 @@ def test_an_entry_is_refused_by_a_cycle_it_does_not_start_in() -> None:
     april_entry = UsageEntry("e1", "R1", datetime(2025, 4, 1, 0, 0, tzinfo=ZoneInfo(ZONE)), minutes=5)
 
     with pytest.raises(EntryOutsideCycle):
-        calculate_cycle_usage(hour_terms(), MARCH, [april_entry], CALENDAR)
+        calculate_cycle_usage(euro_terms(), MARCH, [april_entry], CALENDAR)
 
 
 def test_an_entry_may_run_past_the_end_of_its_cycle() -> None:
     late_night = UsageEntry("e1", "R1", datetime(2025, 3, 31, 23, 0, tzinfo=ZoneInfo(ZONE)), minutes=120)
 
-    usage = calculate_cycle_usage(hour_terms(allowance_units=0), MARCH, [late_night], CALENDAR)
+    usage = calculate_cycle_usage(euro_terms(allowance_units=0), MARCH, [late_night], CALENDAR)
 
     assert usage.used == 120
 
@@ -290,14 +277,14 @@ def test_an_entry_listed_twice_is_refused() -> None:
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=10)
 
     with pytest.raises(InvalidTimeEntry):
-        calculate_cycle_usage(hour_terms(), MARCH, [entry, entry], CALENDAR)
+        calculate_cycle_usage(euro_terms(), MARCH, [entry, entry], CALENDAR)
 
 
 def test_charges_in_another_currency_are_refused() -> None:
     entry = UsageEntry("e1", "R1", at(3, 9), minutes=10, other_charges=Money.of("5", "USD"))
 
     with pytest.raises(CurrencyMismatch):
-        calculate_cycle_usage(hour_terms(), MARCH, [entry], CALENDAR)
+        calculate_cycle_usage(euro_terms(), MARCH, [entry], CALENDAR)
 
 
 @pytest.mark.parametrize(
@@ -314,7 +301,7 @@ def test_charges_in_another_currency_are_refused() -> None:
 )
 def test_contradictory_terms_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(InvalidBillingTerms):
-        hour_terms(**changes)
+        euro_terms(**changes)
 
 
 def test_allowance_units_are_minutes_for_hour_plans_and_requests_for_request_plans() -> None:

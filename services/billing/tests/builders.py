@@ -1,0 +1,120 @@
+"""Builders the billing tests share: terms, calendars, cycles, instants and contract copies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
+from billing.domain.terms import BillingMode, BillingTerms, FixedRate, PlanType, WhenExhausted
+from contracts_schema import contracts as wire
+from contracts_schema.primitives import MoneyAmount
+from servicekit.cycles import BillCycle, Cycle, contract_cycles
+from servicekit.money import Money
+
+OP = MinuteCategory.OPERATIONAL
+NON_OP = MinuteCategory.NON_OPERATIONAL
+WEEKEND = MinuteCategory.WEEKEND
+HOLIDAY = MinuteCategory.HOLIDAY
+
+WEEKDAYS = frozenset({1, 2, 3, 4, 5})
+NINE_TO_FIVE = (WorkingHours(time(9), time(17)),)
+
+
+def local(
+    zone: str, year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0
+) -> datetime:
+    """An instant on the zone's clock."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone))
+
+
+def office(
+    zone: str,
+    days: frozenset[int] = WEEKDAYS,
+    hours: tuple[WorkingHours, ...] = NINE_TO_FIVE,
+    holidays: frozenset[date] = frozenset(),
+) -> BusinessCalendar:
+    return BusinessCalendar(zone, days, hours, holidays)
+
+
+def monthly_cycles(zone: str, start: date, expiry: date) -> list[Cycle]:
+    return contract_cycles(BillCycle.MONTHLY, start, expiry, zone)
+
+
+def hour_terms(currency: str = "EUR", **changes: object) -> BillingTerms:
+    """Postpaid per-hour terms with a fixed overage rate of 60 an hour and no base charge or allowance."""
+    terms = BillingTerms(
+        plan_type=PlanType.PER_HOUR,
+        billing_mode=BillingMode.POSTPAID,
+        currency=currency,
+        base_charge=Money.zero(currency),
+        allowance_units=0,
+        when_exhausted=WhenExhausted.CHARGE_EXTRA,
+        overage_rate=FixedRate(Money.of(60, currency)),
+    )
+    return replace(terms, **changes)  # type: ignore[arg-type]
+
+
+# --- contract copies as the contracts service announces them ---------------------------------------
+
+
+def wire_money(amount: str, currency: str = "USD") -> MoneyAmount:
+    return MoneyAmount(amount=Decimal(amount), currency=currency)
+
+
+def wire_calendar(zone: str = "Europe/Berlin") -> wire.BusinessCalendar:
+    return wire.BusinessCalendar(
+        calendar_id=uuid.uuid4(),
+        name="Office",
+        time_zone=zone,
+        working_days=[1, 2, 3, 4, 5],
+        working_hours=[wire.WorkingHours(start=time(9), end=time(17))],
+    )
+
+
+def wire_contract(
+    calendar: wire.BusinessCalendar,
+    *,
+    contract_id: uuid.UUID | None = None,
+    mode: str = "postpaid",
+    start: date = date(2026, 1, 1),
+    expiry: date = date(2026, 12, 31),
+    termination: date | None = None,
+    time_zone: str | None = None,
+    version: int = 1,
+    **terms: object,
+) -> wire.ContractState:
+    """PRODUCT.md's worked example 1 as a contract copy: monthly, USD 500 base, 10 h, 60.00/h, 10 % tax."""
+    plan_terms: dict[str, object] = {
+        "plan_type": wire.PlanType.PER_HOUR,
+        "billing_mode": wire.BillingMode(mode),
+        "bill_cycle": wire.BillCycle.MONTHLY,
+        "currency": "USD",
+        "base_charge": wire_money("500.00"),
+        "allowance": 10,
+        "when_exhausted": wire.WhenExhausted.CHARGE_EXTRA,
+        "overage_rate_kind": wire.OverageRateKind.FIXED,
+        "overage_rate": wire_money("60.00"),
+        "calendar_id": calendar.calendar_id,
+    }
+    return wire.ContractState(
+        contract_id=contract_id or uuid.uuid4(),
+        contract_number="C-1",
+        account_id="acme",
+        name="Acme",
+        plan_id=uuid.uuid4(),
+        status=wire.ContractStatus.ACTIVE,
+        start_date=start,
+        expiry_date=expiry,
+        termination_date=termination,
+        time_zone=time_zone or calendar.time_zone,
+        scope=wire.ContractScope(),
+        payment_terms_days=14,
+        discount_percent=Decimal(0),
+        tax_percent=Decimal(10),
+        version=version,
+        terms=wire.PlanTerms.model_validate(plan_terms | terms),
+    )
