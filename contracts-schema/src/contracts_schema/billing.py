@@ -12,6 +12,7 @@ from contracts_schema.primitives import DecimalString, MoneyAmount, Percentage, 
 
 
 class BillStatus(StrEnum):
+    DRAFT = "draft"
     ISSUED = "issued"
     SENT = "sent"
     PAID = "paid"
@@ -69,35 +70,171 @@ class BillState(WireModel):
     total: MoneyAmount
     status: BillStatus
     is_main: bool
+    needs_regeneration: bool = Field(
+        default=False, description="time or terms changed since the bill was issued that would alter it"
+    )
+    regeneration_reasons: list[str] = Field(default=[], description="what changed, when needs_regeneration")
+    notes: str = ""
+    billing_email: str | None = None
+    grace_ends_at: AwareDatetime | None = Field(
+        default=None, description="when a draft is issued; null for a bill that is not a draft"
+    )
+
+
+# --- events ---------------------------------------------------------------------------------------
 
 
 class BillIssued(WireModel):
+    """A bill was issued: made on demand or by regeneration, or a draft whose grace period ended."""
+
     bill: BillState
+
+
+class BillDrafted(WireModel):
+    """An automatic bill was made as a draft: it is recomputed in place until its grace period ends."""
+
+    bill: BillState
+
+
+class BillUpdated(WireModel):
+    """A bill changed in place: a draft recomputed, or its due date, notes or billing email edited."""
+
+    bill: BillState
+    changed_fields: list[str]
+
+
+class BillStatusChanged(WireModel):
+    """A bill was sent, paid or voided."""
+
+    bill: BillState
+    previous_status: BillStatus
+
+
+class BillMainChanged(WireModel):
+    """The main bill of a contract's period changed: its entries are billed, the previous main's are
+    not (unless the new main includes them). `main` is null when the main was voided and no other
+    version is main yet."""
+
+    contract_id: UUID
+    period: str
+    main: BillState | None
+    previous_main: BillState | None
+
+
+class BillNeedsRegeneration(WireModel):
+    """Time or terms changed since the bill was issued in a way that would alter its figures."""
+
+    bill: BillState
+    reasons: list[str]
+
+
+class LineDifference(WireModel):
+    """One line that a recomputation gives differently: as billed, as recomputed (null: no such line)."""
+
+    billed: BillLine | None
+    recomputed: BillLine | None
+
+
+class BillReconciled(WireModel):
+    """A bill recomputed from the raw time entries and terms, compared line by line."""
+
+    bill_id: UUID
+    contract_id: UUID
+    period: str
+    matches: bool
+    differences: list[LineDifference]
+    entries_not_billed: list[UUID] = Field(description="billable entries of the period the bill leaves out")
+    entries_no_longer_billable: list[UUID] = Field(description="entries on the bill that no longer count")
+    billed_total: MoneyAmount
+    recomputed_total: MoneyAmount
+    needs_regeneration: bool
+    regeneration_reasons: list[str]
+
+
+class BillCommandRejected(WireModel):
+    """Reply to a bill command that was well formed but could not be carried out; the event's
+    `causationid` is the command's id."""
+
+    contract_id: UUID | None = None
+    period: str | None = None
+    reason: str
+    command_id: UUID | None = None
+    command_type: str | None = None
+    bill_id: UUID | None = None
+    error: str | None = Field(default=None, description="the rule broken, e.g. BillStatusConflict")
+
+
+# --- commands -------------------------------------------------------------------------------------
 
 
 class GenerateBill(WireModel):
     """Command: make a bill for a contract's period now (a new version if the period has bills)."""
 
     contract_id: UUID
-    period: str
+    period: str = Field(description="a cycle number (1 or 01, 2, ...) or 'final' for a prepaid closing bill")
+    bill_id: UUID | None = Field(default=None, description="the new bill's id; the command's id when omitted")
 
 
-class BillCommandRejected(WireModel):
-    """Reply to a GenerateBill command that was well formed but could not be carried out."""
+class BillCommand(WireModel):
+    """A command on one bill; `contract_id` is the bill's contract (and the message key)."""
 
     contract_id: UUID
-    period: str
-    reason: str
+    bill_id: UUID
+
+
+class IssueBill(BillCommand):
+    """Command: issue a draft now, before its grace period ends."""
+
+
+class SendBill(BillCommand):
+    """Command: record that the main bill was sent to the customer."""
+
+
+class PayBill(BillCommand):
+    """Command: record that the main bill was paid; a paid bill never changes again."""
+
+
+class VoidBill(BillCommand):
+    """Command: void a bill; voiding the main leaves its period without one until another is marked."""
+
+    reason: str = Field(default="", max_length=2000)
+
+
+class MarkBillMain(BillCommand):
+    """Command: make this version the main bill of its period, in place of the current one."""
+
+
+class RegenerateBill(BillCommand):
+    """Command: make a new version of the bill's period from current time entries and terms."""
+
+    new_bill_id: UUID | None = Field(
+        default=None, description="the new version's id; the command's id when omitted"
+    )
+
+
+class EditBill(BillCommand):
+    """Command: change fields that are not figures; the fields left out stay as they are."""
+
+    due_date: date | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+    billing_email: str | None = Field(default=None, max_length=320)
+
+
+class ReconcileBill(BillCommand):
+    """Command: recompute the bill from the raw entries and terms; answered by BillReconciled."""
 
 
 class UsageThresholdReached(WireModel):
+    """A cycle's use of its allowance reached a level: each level once per cycle."""
+
     contract_id: UUID
     account_id: str
     cycle_index: int
-    percent_used: int
-    used_minutes: int
-    allowance_minutes: int
+    percent_used: int = Field(description="the level reached")
+    used_minutes: int = Field(description="units used: minutes, or requests for per_request contracts")
+    allowance_minutes: int = Field(description="the cycle's whole allowance, in the same units")
     reached_at: AwareDatetime
+    recipients: list[str] = Field(default=[], description="who the contract's notifications name")
 
 
 class AllowanceExhausted(WireModel):

@@ -101,6 +101,12 @@ class PlanTerms(WireModel):
     reps_may_override_time_taken: bool = False
     deduct_only_operational: bool = False
     calendar_id: UUID
+    grace_period_days: int = Field(
+        default=0,
+        ge=0,
+        le=90,
+        description="days an automatic bill stays a draft, recomputed as late time arrives, until issued",
+    )
 
 
 class ContractScope(WireModel):

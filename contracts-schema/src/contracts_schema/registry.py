@@ -102,9 +102,15 @@ BILLS = Topic(
     "billing.bills.v1",
     6,
     "contract id",
-    "Bills issued and every later change of one.",
+    "Bills made (drafted or issued) and every later change of one: status, main bill, edits, flags.",
     {
         "billing.bill.issued": billing.BillIssued,
+        "billing.bill.drafted": billing.BillDrafted,
+        "billing.bill.updated": billing.BillUpdated,
+        "billing.bill.status_changed": billing.BillStatusChanged,
+        "billing.bill.main_changed": billing.BillMainChanged,
+        "billing.bill.needs_regeneration": billing.BillNeedsRegeneration,
+        "billing.bill.reconciled": billing.BillReconciled,
         "billing.bill.command_rejected": billing.BillCommandRejected,
     },
 )
@@ -123,7 +129,17 @@ BILLING_COMMANDS = Topic(
     6,
     "contract id",
     "Commands from integrations; each is answered on billing.bills.v1 or dead-lettered.",
-    {"billing.bill.generate": billing.GenerateBill},
+    {
+        "billing.bill.generate": billing.GenerateBill,
+        "billing.bill.issue": billing.IssueBill,
+        "billing.bill.send": billing.SendBill,
+        "billing.bill.pay": billing.PayBill,
+        "billing.bill.void": billing.VoidBill,
+        "billing.bill.mark_main": billing.MarkBillMain,
+        "billing.bill.regenerate": billing.RegenerateBill,
+        "billing.bill.edit": billing.EditBill,
+        "billing.bill.reconcile": billing.ReconcileBill,
+    },
     kind="commands",
 )
 
