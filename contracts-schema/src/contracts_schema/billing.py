@@ -34,7 +34,10 @@ class PricePer(StrEnum):
 class BillLine(WireModel):
     kind: str = Field(description="base_charge, top_up, overage, extra_requests or other_charges")
     description: str
-    category: str | None = Field(default=None, description="rate category of an overage line")
+    category: str | None = Field(
+        default=None,
+        description="rate category of an overage line: operational, non_operational, weekend, holiday, or all",
+    )
     quantity: DecimalString = Field(description="minutes for time lines, else units")
     quantity_display: str = Field(description="h:mm for time lines")
     unit_price: MoneyAmount

@@ -9,6 +9,7 @@ from billing.config import BillingSettings
 from billing.entrypoints import consumers
 from billing.entrypoints.api import router
 from billing.entrypoints.scheduler import bill_scheduler
+from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.app import ServiceApp
 from servicekit.clock import Clock, utc_now
@@ -31,8 +32,10 @@ def bootstrap(
         routers=[router],
         clock=clock,
     )
-    consumers.register(app.service.consumers, app.units.write, clock)
+    # One cache of contract copies for the process: consumers and the scheduler read through it.
+    contracts = ContractCache()
+    consumers.register(app.service.consumers, app.units.write, clock, contracts)
     app.service.add_background_loop(
-        bill_scheduler(app.units.write, clock, settings.scheduler_interval_seconds)
+        bill_scheduler(app.units.write, clock, contracts, settings.scheduler_interval_seconds)
     )
     return app

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from billing.adapters import tables
 from billing.domain.bill_versions import Bill
-from billing.service_layer import bill_schedule, handlers
+from billing.service_layer import bill_schedule, bills
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
@@ -44,9 +44,12 @@ async def test_after_downtime_every_missed_cycle_is_billed_dated_at_its_boundary
     await sign(db, contract())
     assert await run_scheduler(db, datetime(2026, 4, 15, tzinfo=UTC)) == ["1", "2", "3"]
     async with uow(db) as unit:
-        bills = [(await unit.bills.versions(CONTRACT_ID, period))[0] for period in ("1", "2", "3")]
-    assert [bill.bill_date for bill in bills] == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
-    assert all(bill.due_date == bill.bill_date + timedelta(days=14) for bill in bills)
+        made = [
+            (await unit.bills.period(CONTRACT_ID, period, lock=False)).versions[0]
+            for period in ("1", "2", "3")
+        ]
+    assert [bill.bill_date for bill in made] == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+    assert all(bill.due_date == bill.bill_date + timedelta(days=14) for bill in made)
 
 
 async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in_full(db: Database) -> None:
@@ -70,7 +73,7 @@ async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in
     assert await run_scheduler(db, berlin_midnight(date(2026, 3, 11)) - timedelta(minutes=1)) == []
     assert await run_scheduler(db, berlin_midnight(date(2026, 3, 11))) == ["3"]
     async with uow(db) as unit:
-        (final,) = await unit.bills.versions(CONTRACT_ID, "3")
+        (final,) = (await unit.bills.period(CONTRACT_ID, "3", lock=False)).versions
         assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == []
     assert (final.period_start, final.period_end) == (date(2026, 3, 1), date(2026, 3, 10))
     assert final.total == usd("632.50")  # no proration: full base charge, 75 minutes over
@@ -82,7 +85,7 @@ async def test_a_prepaid_contract_is_billed_at_each_cycle_start_and_finally_at_i
     assert await run_scheduler(db, datetime(2026, 2, 14, tzinfo=UTC)) == ["2"]
     assert await run_scheduler(db, berlin_midnight(date(2026, 2, 15))) == ["final"]
     async with uow(db) as unit:
-        (final,) = await unit.bills.versions(CONTRACT_ID, "final")
+        (final,) = (await unit.bills.period(CONTRACT_ID, "final", lock=False)).versions
     assert [line.kind for line in final.lines] == []
     assert final.total == usd("0.00")
 
@@ -91,8 +94,8 @@ async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycle
     await sign(db, contract())
     early_at = datetime(2026, 1, 10, tzinfo=UTC)
     async with uow(db) as unit:
-        early = await handlers.make_bill(
-            unit, handlers.BillRequest(CONTRACT_ID, "1"), origin=Origin("ann"), now=early_at
+        early = await bills.make_bill(
+            unit, bills.BillRequest(CONTRACT_ID, "1"), origin=Origin("ann"), now=early_at
         )
     assert early.is_main and early.total == usd("550.00")
     late = TimeEntryState(
@@ -111,7 +114,7 @@ async def test_a_bill_made_before_its_cycle_ended_is_replaced_by_the_whole_cycle
 
     assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1"]
     async with uow(db) as unit:
-        first, whole = await unit.bills.versions(CONTRACT_ID, "1")
+        first, whole = (await unit.bills.period(CONTRACT_ID, "1", lock=False)).versions
     assert not first.is_main and whole.is_main and whole.version == 2
     assert whole.total == usd("1210.00")  # 500 + 600 min over at 60/h, plus 10 % tax
     assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1)) + timedelta(hours=1)) == []
@@ -125,9 +128,7 @@ async def test_a_contract_whose_bill_run_fails_on_a_bug_is_parked_and_the_others
     await sign(db, broken)
     make_bill = bill_schedule.make_bill
 
-    async def make_bill_with_a_bug(
-        uow: BillingUnitOfWork, request: handlers.BillRequest, **kwargs: Any
-    ) -> Bill:
+    async def make_bill_with_a_bug(uow: BillingUnitOfWork, request: bills.BillRequest, **kwargs: Any) -> Bill:
         if request.contract_id == broken.contract_id:
             raise ZeroDivisionError("a bug")
         return await make_bill(uow, request, **kwargs)
@@ -137,7 +138,7 @@ async def test_a_contract_whose_bill_run_fails_on_a_bug_is_parked_and_the_others
 
     assert await run_scheduler(db, first_of_february) == ["1"]
     async with uow(db) as unit:
-        assert await unit.bills.versions(broken.contract_id, "1") == []
+        assert (await unit.bills.period(broken.contract_id, "1", lock=False)).versions == []
         # Parked, not retried at every tick: no bill of it falls due any more, even much later.
         assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == [CONTRACT_ID]
     async with db.read() as session:
@@ -152,7 +153,7 @@ async def test_a_contract_whose_bill_run_fails_on_a_bug_is_parked_and_the_others
     await sign(db, broken.model_copy(update={"version": 2}))  # a new version takes it up again
     assert await run_scheduler(db, first_of_february + timedelta(hours=1)) == ["1"]
     async with uow(db) as unit:
-        assert len(await unit.bills.versions(broken.contract_id, "1")) == 1
+        assert len((await unit.bills.period(broken.contract_id, "1", lock=False)).versions) == 1
 
 
 async def test_a_contract_that_cannot_be_billed_yet_is_tried_again_later_behind_the_others(

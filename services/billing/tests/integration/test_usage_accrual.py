@@ -12,6 +12,7 @@ from sqlalchemy import select
 from billing.adapters.tables import cycle_usage, messaging
 from billing.service_layer import handlers
 from billing.service_layer.contract_cache import ContractCache
+from contracts_schema.contracts import ContractNotifications
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
 
@@ -49,24 +50,42 @@ async def announced(db: Database) -> list[tuple[str, object]]:
     return [(e["type"].rsplit(".", 1)[1], e["data"].get("percent_used")) for e in events]
 
 
+async def recipients(db: Database) -> set[tuple[str, ...]]:
+    async with db.read() as session:
+        payloads = (await session.scalars(select(messaging.outbox.c.payload))).all()
+    events = [json.loads(payload) for payload in payloads]
+    return {tuple(e["data"]["recipients"]) for e in events if e["type"].endswith("threshold_reached")}
+
+
 async def usage_rows(db: Database) -> dict[int, tuple[int, int, int]]:
     async with db.read() as session:
         rows = (await session.execute(select(cycle_usage))).mappings().all()
     return {row["cycle_index"]: (row["used"], row["allowance"], row["carried_in"]) for row in rows}
 
 
-async def test_each_threshold_and_the_exhaustion_are_announced_once(db: Database) -> None:
-    await sign(db, contract())
+async def test_each_level_and_the_exhaustion_are_announced_once_even_when_one_batch_crosses_several(
+    db: Database,
+) -> None:
+    own_level = contract().model_copy(
+        update={
+            "notifications": ContractNotifications(allowance_used_percent=80, recipients=["ops@acme.test"])
+        }
+    )
+    await sign(db, own_level)
     await accrue(db, entry(date(2026, 2, 2), 270), entry(date(2026, 2, 3), 60, billable=False))
-    await accrue(db, entry(date(2026, 2, 4), 180))
-    await accrue(db, entry(date(2026, 2, 5), 225))
+    await accrue(db, entry(date(2026, 2, 4), 180))  # 450 of 600 minutes: 50 % and 75 %
+    await accrue(db, entry(date(2026, 2, 5), 225))  # 675: the contract's own 80 %, 90 % and 100 %
     await accrue(db, entry(date(2026, 2, 6), 30))
     assert await announced(db) == [
-        ("threshold_reached", 75),  # 450 of 600 minutes: 50 and 75 crossed in one batch, the higher said
+        ("threshold_reached", 50),
+        ("threshold_reached", 75),
+        ("threshold_reached", 80),
+        ("threshold_reached", 90),
         ("threshold_reached", 100),
         ("allowance_exhausted", None),
     ]
     assert (await usage_rows(db))[2] == (705, 600, 0)
+    assert await recipients(db) == {("ops@acme.test",)}
 
 
 async def test_unused_own_allowance_is_carried_into_the_next_cycle_only(db: Database) -> None:

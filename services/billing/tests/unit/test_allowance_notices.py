@@ -14,14 +14,26 @@ def test_a_level_is_announced_when_use_reaches_it_and_not_again() -> None:
     assert standing.level_announced == 50
 
 
-def test_a_jump_over_several_levels_announces_the_highest() -> None:
-    _, notices = account_for_usage(None, used=560, allowance=600, carried_in=0, levels=LEVELS)
-    assert notices == [LevelReached(90, 560, 600)]
+def test_a_jump_over_several_levels_announces_each_of_them_once() -> None:
+    standing, notices = account_for_usage(
+        None, used=450, allowance=600, carried_in=0, levels=(50, 75, 80, 90)
+    )
+    assert notices == [LevelReached(50, 450, 600), LevelReached(75, 450, 600)]
+
+    _, notices = account_for_usage(
+        standing, used=672, allowance=600, carried_in=0, levels=(50, 75, 80, 90, 100)
+    )
+    assert notices == [
+        LevelReached(80, 672, 600),
+        LevelReached(90, 672, 600),
+        LevelReached(100, 672, 600),
+        AllowanceUsedUp(672, 600),
+    ]
 
 
 def test_the_allowance_running_out_is_announced_once_with_the_full_level() -> None:
     standing, notices = account_for_usage(None, used=600, allowance=600, carried_in=0, levels=LEVELS)
-    assert notices == [LevelReached(100, 600, 600), AllowanceUsedUp(600, 600)]
+    assert notices == [*(LevelReached(level, 600, 600) for level in LEVELS), AllowanceUsedUp(600, 600)]
 
     _, notices = account_for_usage(standing, used=700, allowance=600, carried_in=0, levels=LEVELS)
     assert notices == []
@@ -43,4 +55,4 @@ def test_a_cycle_without_allowance_is_used_up_by_its_first_minute_but_not_before
     _, first_minute = account_for_usage(None, used=1, allowance=0, carried_in=0, levels=LEVELS)
 
     assert nothing == []
-    assert first_minute == [LevelReached(100, 1, 0), AllowanceUsedUp(1, 0)]
+    assert first_minute == [*(LevelReached(level, 1, 0) for level in LEVELS), AllowanceUsedUp(1, 0)]

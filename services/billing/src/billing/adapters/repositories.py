@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import tables, wire
 from billing.domain.allowance import CycleStanding
-from billing.domain.bill_versions import Bill, BillStatus
+from billing.domain.bill_versions import Bill, BillMade, BillStatus, PeriodBills
 from billing.domain.calendar import BusinessCalendar
 from billing.domain.contract import BillingContract
 from billing.domain.usage import LoggedEntry, PlacedEntry, UsageEntry
@@ -22,6 +22,11 @@ from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, upsert
+
+# pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
+_PLACEMENT_LOCK_KEY = 7_303_001
+_IN_CHUNK = 5000
+"""Values per IN list: well below what either database takes in one statement."""
 
 
 class ContractCopies:
@@ -79,6 +84,7 @@ class ContractCopies:
                     "contract_id": str(state.contract_id),
                     "account_id": state.account_id,
                     "version": state.version,
+                    "calendar_id": str(state.terms.calendar_id),
                     "state": state.model_dump(mode="json"),
                 }
                 for state in newest.values()
@@ -120,9 +126,34 @@ class ContractCopies:
         query = (
             select(c.contract_id).where(c.next_bill_due_at <= now).order_by(c.next_bill_due_at).limit(limit)
         )
-        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+        if _is_postgresql(self._session):
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
+
+    async def review_on_calendar_change(self, calendar_ids: Iterable[UUID]) -> None:
+        """Contracts on these calendars: to be reviewed by the scheduler."""
+        ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
+        if ids:
+            await self._session.execute(
+                update(tables.contracts)
+                .where(tables.contracts.c.calendar_id.in_(ids))
+                .values(review_pending=True)
+            )
+
+    async def due_for_review(self, limit: int) -> list[UUID]:
+        """Contracts to review; on PostgreSQL each is claimed, so replicas review each once."""
+        c = tables.contracts.c
+        query = select(c.contract_id).where(c.review_pending.is_(True)).order_by(c.contract_id).limit(limit)
+        if _is_postgresql(self._session):
+            query = query.with_for_update(skip_locked=True)
+        return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
+
+    async def reviewed(self, contract_id: UUID) -> None:
+        await self._session.execute(
+            update(tables.contracts)
+            .where(tables.contracts.c.contract_id == str(contract_id))
+            .values(review_pending=False)
+        )
 
     async def calendars(self, calendar_ids: Iterable[UUID]) -> dict[UUID, BusinessCalendar]:
         ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
@@ -242,20 +273,53 @@ class UsageLedger:
         )
         return {UUID(contract_id) for contract_id in rows}
 
-    async def unplaced(self, contract_ids: Iterable[UUID]) -> list[LoggedEntry]:
-        """Entries recorded before their contract (or its calendar) was known."""
+    async def lock_placement(self, *, shared: bool) -> None:
+        """Until the transaction ends: shared by batches of entries, exclusive for copies of contracts
+        and calendars, so an entry and the copy it is placed by never commit unseen by each other.
+        SQLite already has one writer at a time."""
+        if _is_postgresql(self._session):
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            await self._session.execute(text(f"SELECT {function}(:key)"), {"key": _PLACEMENT_LOCK_KEY})
+
+    async def entries_of(self, contract_ids: Iterable[UUID], *, unplaced_only: bool) -> list[LoggedEntry]:
+        """The contracts' entries, or only those recorded before their contract (or its calendar) was
+        known and so not placed in a cycle yet."""
         c = tables.usage_entries.c
         ids = [str(contract_id) for contract_id in contract_ids]
         if not ids:
             return []
-        rows = await self._session.execute(
-            select(*_USAGE_COLUMNS, c.contract_id, c.account_id, c.version).where(
-                c.contract_id.in_(ids), c.cycle_index.is_(None)
-            )
-        )
+        query = select(*_USAGE_COLUMNS, c.contract_id, c.account_id, c.version).where(c.contract_id.in_(ids))
+        if unplaced_only:
+            query = query.where(c.cycle_index.is_(None))
+        rows = await self._session.execute(query)
         return [
             LoggedEntry(_usage_entry(row), UUID(row.contract_id), row.account_id, row.version) for row in rows
         ]
+
+    async def entries(self, entry_ids: Sequence[str]) -> list[UsageEntry]:
+        c = tables.usage_entries.c
+        found: list[UsageEntry] = []
+        for start in range(0, len(entry_ids), _IN_CHUNK):
+            rows = await self._session.execute(
+                select(*_USAGE_COLUMNS).where(c.entry_id.in_(entry_ids[start : start + _IN_CHUNK]))
+            )
+            found += [_usage_entry(row) for row in rows]
+        return found
+
+    async def placements(self, entry_ids: Sequence[str]) -> dict[str, tuple[UUID, int]]:
+        """Where entries were placed before: their contract and cycle, for those placed in one."""
+        c = tables.usage_entries.c
+        found: dict[str, tuple[UUID, int]] = {}
+        for start in range(0, len(entry_ids), _IN_CHUNK):
+            rows = await self._session.execute(
+                select(c.entry_id, c.contract_id, c.cycle_index).where(
+                    c.entry_id.in_(entry_ids[start : start + _IN_CHUNK]),
+                    c.contract_id.is_not(None),
+                    c.cycle_index.is_not(None),
+                )
+            )
+            found.update({entry_id: (UUID(contract_id), cycle) for entry_id, contract_id, cycle in rows})
+        return found
 
     async def place(self, placed: Sequence[PlacedEntry]) -> None:
         """Set the cycle and counted minutes of entries recorded before their contract."""
@@ -312,13 +376,23 @@ class UsageLedger:
         )
         return [_usage_entry(row) for row in rows]
 
-    async def mark_billed(self, entry_ids: Sequence[str], bill_id: UUID) -> None:
+    async def bill_entries(self, main: Bill | None, versions: Sequence[Bill]) -> None:
+        """Entries are billed by their period's main bill once it counts: unmarked from the period's
+        other versions, marked with the main."""
         c = tables.usage_entries.c
-        for start in range(0, len(entry_ids), 5000):
+        await self._session.execute(
+            update(tables.usage_entries)
+            .where(c.billed_by.in_([str(bill.bill_id) for bill in versions]))
+            .values(billed_by=None)
+        )
+        if main is None or not main.counts:
+            return
+        entry_ids = list(main.time_entry_ids)
+        for start in range(0, len(entry_ids), _IN_CHUNK):
             await self._session.execute(
                 update(tables.usage_entries)
-                .where(c.entry_id.in_(entry_ids[start : start + 5000]))
-                .values(billed_by=str(bill_id))
+                .where(c.entry_id.in_(entry_ids[start : start + _IN_CHUNK]))
+                .values(billed_by=str(main.bill_id))
             )
 
     async def standings(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], CycleStanding]:
@@ -391,9 +465,41 @@ class BillFilter:
     period: str | None = None
     status: BillStatus | None = None
     main_only: bool = False
+    needs_regeneration: bool | None = None
+
+    def conditions(self) -> list[Any]:
+        c = tables.bills.c
+        found: list[Any] = []
+        if self.account_id is not None:
+            found.append(c.account_id == self.account_id)
+        if self.contract_id is not None:
+            found.append(c.contract_id == str(self.contract_id))
+        if self.period is not None:
+            found.append(c.period == self.period)
+        if self.status is not None:
+            found.append(c.status == self.status.value)
+        if self.main_only:
+            found.append(c.is_main.is_(True))
+        if self.needs_regeneration is not None:
+            found.append(c.needs_regeneration.is_(self.needs_regeneration))
+        return found
+
+
+@dataclass(frozen=True)
+class BillTotals:
+    """What the main bills of an account came to in one currency."""
+
+    account_id: str
+    currency: str
+    bills: int
+    subtotal: Money
+    discount: Money
+    tax: Money
+    total: Money
 
 
 _BILL_COLUMNS = (tables.bills.c.document, tables.bills.c.whole_period)
+_COUNTING = (BillStatus.ISSUED.value, BillStatus.SENT.value, BillStatus.PAID.value)
 
 
 def _bill(row: Any) -> Bill:
@@ -406,30 +512,35 @@ class BillBook:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, bill: Bill) -> None:
-        await self._session.execute(insert(tables.bills).values(**_bill_row(bill)))
+    async def period(self, contract_id: UUID, period: str, *, lock: bool) -> PeriodBills:
+        """Every version of a contract period's bill; `lock` holds them until the transaction ends, so
+        changes of one period (a mark-main on two replicas) apply one after the other."""
+        c = tables.bills.c
+        query = select(*_BILL_COLUMNS).where(c.contract_id == str(contract_id), c.period == period)
+        if lock and _is_postgresql(self._session):
+            query = query.with_for_update()
+        rows = await self._session.execute(query.order_by(c.version))
+        return PeriodBills(contract_id, period, [_bill(row) for row in rows])
 
-    async def save(self, bill: Bill) -> None:
-        row = _bill_row(bill)
-        await self._session.execute(
-            update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
-        )
-
-    async def partial_main(self, contract_id: UUID, period: str) -> Bill | None:
-        """The period's main bill if it was made before the period ended and is not sent or paid yet."""
+    async def where_is(self, bill_id: UUID) -> tuple[UUID, str] | None:
+        """The contract and period a bill belongs to."""
         c = tables.bills.c
         row = (
-            await self._session.execute(
-                select(*_BILL_COLUMNS).where(
-                    c.contract_id == str(contract_id),
-                    c.period == period,
-                    c.is_main.is_(True),
-                    c.whole_period.is_(False),
-                    c.status == BillStatus.ISSUED.value,
-                )
-            )
+            await self._session.execute(select(c.contract_id, c.period).where(c.bill_id == str(bill_id)))
         ).first()
-        return None if row is None else _bill(row)
+        return None if row is None else (UUID(row.contract_id), row.period)
+
+    async def save(self, bills: PeriodBills) -> None:
+        """Insert the versions just made, update the others that changed."""
+        made = {event.bill.bill_id for event in bills.events if isinstance(event, BillMade)}
+        for bill in bills.changed_bills():
+            row = _bill_row(bill)
+            if bill.bill_id in made:
+                await self._session.execute(insert(tables.bills).values(**row))
+            else:
+                await self._session.execute(
+                    update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
+                )
 
     async def get(self, bill_id: UUID) -> Bill | None:
         row = (
@@ -437,14 +548,27 @@ class BillBook:
         ).first()
         return None if row is None else _bill(row)
 
-    async def versions(self, contract_id: UUID, period: str) -> list[Bill]:
+    async def billed_periods(self, periods: Iterable[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
+        """Which of these contract periods have a bill of any version."""
+        wanted = {(str(contract_id), period) for contract_id, period in periods}
+        if not wanted:
+            return set()
         c = tables.bills.c
         rows = await self._session.execute(
-            select(*_BILL_COLUMNS)
-            .where(c.contract_id == str(contract_id), c.period == period)
-            .order_by(c.version)
+            select(c.contract_id, c.period)
+            .where(
+                c.contract_id.in_({contract for contract, _ in wanted}), c.period.in_({p for _, p in wanted})
+            )
+            .distinct()
         )
-        return [_bill(row) for row in rows]
+        return {(UUID(contract), period) for contract, period in rows if (contract, period) in wanted}
+
+    async def periods_with_bills(self, contract_id: UUID) -> set[str]:
+        c = tables.bills.c
+        rows = await self._session.scalars(
+            select(c.period).where(c.contract_id == str(contract_id)).distinct()
+        )
+        return set(rows)
 
     async def periods_billed(self, contract_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
         """Per contract, the periods that have a bill for the whole period."""
@@ -463,19 +587,28 @@ class BillBook:
                 found[UUID(contract_id)].add(period)
         return found
 
+    async def drafts_due(self, now: datetime, limit: int) -> list[UUID]:
+        """Drafts whose grace period has ended; on PostgreSQL each is claimed, so replicas issue each once."""
+        c = tables.bills.c
+        query = (
+            select(c.bill_id)
+            .where(c.status == BillStatus.DRAFT.value, c.grace_ends_at <= now)
+            .order_by(c.grace_ends_at)
+            .limit(limit)
+        )
+        if _is_postgresql(self._session):
+            query = query.with_for_update(skip_locked=True)
+        return [UUID(bill_id) for bill_id in await self._session.scalars(query)]
+
+    async def keep_draft(self, bill_id: UUID) -> None:
+        """A draft that could not be issued stays one, out of the scheduler's way, until issued by hand."""
+        await self._session.execute(
+            update(tables.bills).where(tables.bills.c.bill_id == str(bill_id)).values(grace_ends_at=None)
+        )
+
     async def search(self, where: BillFilter, *, limit: int, offset: int) -> tuple[list[Bill], int]:
         c = tables.bills.c
-        conditions: list[Any] = []
-        if where.account_id is not None:
-            conditions.append(c.account_id == where.account_id)
-        if where.contract_id is not None:
-            conditions.append(c.contract_id == str(where.contract_id))
-        if where.period is not None:
-            conditions.append(c.period == where.period)
-        if where.status is not None:
-            conditions.append(c.status == where.status.value)
-        if where.main_only:
-            conditions.append(c.is_main.is_(True))
+        conditions = where.conditions()
         total = await self._session.scalar(select(func.count()).select_from(tables.bills).where(*conditions))
         rows = await self._session.execute(
             select(*_BILL_COLUMNS)
@@ -485,6 +618,38 @@ class BillBook:
             .offset(offset)
         )
         return [_bill(row) for row in rows], int(total or 0)
+
+    async def totals(
+        self, where: BillFilter, *, dated_from: date | None, dated_until: date | None
+    ) -> list[BillTotals]:
+        """Per account and currency, what the main bills that count came to (issued, sent or paid)."""
+        c = tables.bills.c
+        conditions = [*where.conditions(), c.is_main.is_(True), c.status.in_(_COUNTING)]
+        if dated_from is not None:
+            conditions.append(c.bill_date >= dated_from)
+        if dated_until is not None:
+            conditions.append(c.bill_date <= dated_until)
+        rows = await self._session.execute(
+            select(c.account_id, c.currency, c.document).where(*conditions).order_by(c.account_id, c.currency)
+        )
+        # Summed here, in Decimal per currency, from the documents' exact amounts.
+        sums: dict[tuple[str, str], list[Money]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for account_id, currency, document in rows:
+            state = BillState.model_validate(document)
+            parts = [
+                wire.money(state.subtotal),
+                wire.money(state.discount),
+                wire.money(state.tax),
+                wire.money(state.total),
+            ]
+            key = (account_id, currency)
+            sums[key] = [a + b for a, b in zip(sums[key], parts, strict=True)] if key in sums else parts
+            counts[key] = counts.get(key, 0) + 1
+        return [
+            BillTotals(account_id, currency, counts[(account_id, currency)], *sums[(account_id, currency)])
+            for account_id, currency in sums
+        ]
 
 
 def _bill_row(bill: Bill) -> dict[str, Any]:
@@ -499,7 +664,13 @@ def _bill_row(bill: Bill) -> dict[str, Any]:
         "status": bill.status.value,
         "is_main": bill.is_main,
         "whole_period": bill.whole_period,
+        "needs_regeneration": bill.needs_regeneration,
+        "grace_ends_at": bill.grace_ends_at,
         "total": bill.total.amount,
         "currency": bill.currency,
         "document": wire.bill_state(bill).model_dump(mode="json"),
     }
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 
@@ -35,6 +36,9 @@ contracts = Table(
     Column("next_bill_due_at", DateTime(timezone=True), nullable=True, index=True),
     # Why a bill run failed on a bug; the contract is left out of bill runs until it changes.
     Column("parked_reason", Text, nullable=True),
+    Column("calendar_id", String(36), nullable=True, index=True),
+    # Its calendar changed: entries are counted again and billed periods reviewed by the scheduler.
+    Column("review_pending", Boolean, nullable=False, server_default=false()),
 )
 
 # Deleted contracts, remembered so that a late event of theirs (a renewal read after the deletion,
@@ -110,7 +114,9 @@ bills = Table(
     Column("bill_date", Date, nullable=False),
     Column("status", String(10), nullable=False),
     Column("is_main", Boolean, nullable=False),
-    Column("needs_regeneration", Boolean, nullable=False, default=False),
+    Column("needs_regeneration", Boolean, nullable=False, default=False, index=True),
+    # When a draft is issued: the end of its contract's grace period.
+    Column("grace_ends_at", DateTime(timezone=True), nullable=True, index=True),
     # False for a bill made before its usage cycle ended (on demand): the scheduler still bills the
     # whole period when it ends.
     Column("whole_period", Boolean, nullable=False, server_default=true()),

@@ -11,10 +11,21 @@ from decimal import Decimal
 from uuid import UUID
 
 from billing.domain.allowance import AllowanceUsedUp, LevelReached, UsageNotice
-from billing.domain.bill_versions import Bill, BillStatus
+from billing.domain.bill_versions import (
+    Bill,
+    BillEvent,
+    BillFlagged,
+    BillIssued,
+    BillMade,
+    BillStatus,
+    BillStatusChanged,
+    BillUpdated,
+    MainBillChanged,
+)
 from billing.domain.bills import BillLine, BillLineKind, QuantityUnit
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
 from billing.domain.contract import BillingContract
+from billing.domain.reconciliation import Reconciliation
 from billing.domain.terms import (
     BillingMode,
     BillingTerms,
@@ -25,7 +36,7 @@ from billing.domain.terms import (
     WhenExhausted,
     allowance_units,
 )
-from billing.domain.usage import LoggedEntry, UsageEntry
+from billing.domain.usage import EntryChange, LoggedEntry, UsageEntry
 from contracts_schema import WireModel
 from contracts_schema import billing as bills_wire
 from contracts_schema import contracts as contracts_wire
@@ -97,6 +108,9 @@ def billing_contract(contract: contracts_wire.ContractState) -> BillingContract:
         terms=billing_terms(contract),
         payment_terms_days=contract.payment_terms_days,
         allowance_level=contract.notifications.allowance_used_percent,
+        recipients=tuple(contract.notifications.recipients),
+        billing_email=contract.billing_email,
+        grace_period_days=contract.terms.grace_period_days,
     )
 
 
@@ -106,8 +120,9 @@ def top_up_units(contract: contracts_wire.ContractState, units: int) -> int:
     return allowance_units(plan_type, hours=units, requests=units)
 
 
-def logged_entry(entry: entries_wire.TimeEntryState) -> LoggedEntry:
+def logged_entry(entry: entries_wire.TimeEntryState, change: EntryChange = EntryChange.LOGGED) -> LoggedEntry:
     charges = entry.other_charges
+    deleted = change is EntryChange.DELETED
     return LoggedEntry(
         usage=UsageEntry(
             entry_id=str(entry.entry_id),
@@ -115,16 +130,35 @@ def logged_entry(entry: entries_wire.TimeEntryState) -> LoggedEntry:
             started_at=entry.started_at,
             minutes=entry.minutes,
             include_non_operational=entry.include_non_operational,
-            billable=entry.billable,
-            other_charges=money(charges) if charges is not None else None,
+            billable=entry.billable and not deleted,
+            other_charges=money(charges) if charges is not None and not deleted else None,
         ),
         contract_id=entry.contract_id,
         account_id=entry.account_id,
         version=entry.version,
+        change=change,
     )
 
 
+TimeEntryEvent = entries_wire.TimeEntryLogged | entries_wire.TimeEntryChanged | entries_wire.TimeEntryDeleted
+
+
+def time_entry_event(event: TimeEntryEvent) -> LoggedEntry:
+    """An entry attached to its contract only now counts as logged late, not as edited."""
+    match event:
+        case entries_wire.TimeEntryLogged(entry=entry):
+            return logged_entry(entry)
+        case entries_wire.TimeEntryChanged(entry=entry, previous=previous):
+            return logged_entry(entry, EntryChange.EDITED if previous.contract_id else EntryChange.LOGGED)
+        case entries_wire.TimeEntryDeleted(entry=entry):
+            return logged_entry(entry, EntryChange.DELETED)
+
+
 # --- outbound ---------------------------------------------------------------------------------------
+
+
+ALL_CATEGORIES = "all"
+"""The category of an overage line at a fixed rate: every uncovered minute, whatever its category."""
 
 
 def amount(value: Money) -> MoneyAmount:
@@ -135,7 +169,9 @@ def bill_line(line: BillLine) -> bills_wire.BillLine:
     return bills_wire.BillLine(
         kind=line.kind.value,
         description=line.description,
-        category=line.category.value if line.category else None,
+        category=line.category.value
+        if line.category
+        else (ALL_CATEGORIES if line.kind is BillLineKind.OVERAGE else None),
         quantity=Decimal(line.quantity),
         quantity_display=line.quantity_text,
         unit_price=amount(line.unit_price),
@@ -169,6 +205,11 @@ def bill_state(bill: Bill) -> bills_wire.BillState:
         total=amount(bill.total),
         status=bills_wire.BillStatus(bill.status.value),
         is_main=bill.is_main,
+        needs_regeneration=bill.needs_regeneration,
+        regeneration_reasons=list(bill.regeneration_reasons),
+        notes=bill.notes,
+        billing_email=bill.billing_email,
+        grace_ends_at=bill.grace_ends_at,
     )
 
 
@@ -197,6 +238,57 @@ def bill(state: bills_wire.BillState, *, whole_period: bool) -> Bill:
         status=BillStatus(state.status.value),
         is_main=state.is_main,
         whole_period=whole_period,
+        needs_regeneration=state.needs_regeneration,
+        regeneration_reasons=tuple(state.regeneration_reasons),
+        notes=state.notes,
+        billing_email=state.billing_email,
+        grace_ends_at=state.grace_ends_at,
+    )
+
+
+def bill_event(event: BillEvent) -> WireModel:
+    match event:
+        case BillMade(bill=bill) if bill.is_draft:
+            return bills_wire.BillDrafted(bill=bill_state(bill))
+        case BillMade(bill=bill) | BillIssued(bill=bill):
+            return bills_wire.BillIssued(bill=bill_state(bill))
+        case BillStatusChanged(bill=bill, previous=previous):
+            return bills_wire.BillStatusChanged(
+                bill=bill_state(bill), previous_status=bills_wire.BillStatus(previous.value)
+            )
+        case MainBillChanged(contract_id=contract_id, period=period, main=main, previous=previous):
+            return bills_wire.BillMainChanged(
+                contract_id=contract_id,
+                period=period,
+                main=bill_state(main) if main is not None else None,
+                previous_main=bill_state(previous) if previous is not None else None,
+            )
+        case BillFlagged(bill=bill, reasons=reasons):
+            return bills_wire.BillNeedsRegeneration(bill=bill_state(bill), reasons=list(reasons))
+        case BillUpdated(bill=bill, changed=changed):
+            return bills_wire.BillUpdated(bill=bill_state(bill), changed_fields=list(changed))
+
+
+def reconciliation(found: Reconciliation) -> bills_wire.BillReconciled:
+    bill = found.bill
+    return bills_wire.BillReconciled(
+        bill_id=bill.bill_id,
+        contract_id=bill.contract_id,
+        period=bill.period,
+        matches=found.matches,
+        differences=[
+            bills_wire.LineDifference(
+                billed=bill_line(difference.billed) if difference.billed else None,
+                recomputed=bill_line(difference.recomputed) if difference.recomputed else None,
+            )
+            for difference in found.differences
+        ],
+        entries_not_billed=[UUID(entry_id) for entry_id in found.entries_not_billed],
+        entries_no_longer_billable=[UUID(entry_id) for entry_id in found.entries_no_longer_billable],
+        billed_total=amount(bill.total),
+        recomputed_total=amount(found.recomputed.total),
+        needs_regeneration=bill.needs_regeneration,
+        regeneration_reasons=list(bill.regeneration_reasons),
     )
 
 
@@ -222,7 +314,7 @@ def _domain_line(line: bills_wire.BillLine, period: str) -> BillLine:
         unit_price=money(line.unit_price),
         amount=money(line.amount),
         cycle_index=line.cycle_index or (int(period) if period.isdigit() else 0),
-        category=MinuteCategory(line.category) if line.category else None,
+        category=MinuteCategory(line.category) if line.category and line.category != ALL_CATEGORIES else None,
     )
 
 
@@ -239,6 +331,7 @@ def usage_notice(
                 used_minutes=used,
                 allowance_minutes=allowance,
                 reached_at=now,
+                recipients=list(contract.recipients),
             )
         case AllowanceUsedUp():
             return bills_wire.AllowanceExhausted(

@@ -57,17 +57,20 @@ def account_for_usage(
     carried_in: int,
     levels: Sequence[int],
 ) -> tuple[CycleStanding, list[UsageNotice]]:
-    """The cycle's new standing after its use grew to `used`, and the notices that are now due."""
+    """The cycle's new standing after its use grew to `used`, and the notices that are now due.
+    `levels` are in ascending order."""
     announced = previous.level_announced if previous else 0
     exhausted = previous.exhausted_announced if previous else False
     if previous is not None and allowance > previous.allowance:
         announced, exhausted = 0, False  # a top-up grew the allowance: announce against it anew
     standing = CycleStanding(used, allowance, carried_in, announced, exhausted)
     notices: list[UsageNotice] = []
-    crossed = [level for level in levels if announced < level <= standing.percent_used]
-    if crossed:
-        notices.append(LevelReached(crossed[-1], used, allowance))
-        announced = crossed[-1]
+    # Each level is announced, even when one batch of time crosses several: a help desk may act on
+    # the contract's own level and on 100 % differently.
+    for level in levels:
+        if announced < level <= standing.percent_used:
+            notices.append(LevelReached(level, used, allowance))
+            announced = level
     if used >= allowance and used > 0 and not exhausted:
         notices.append(AllowanceUsedUp(used, allowance))
         exhausted = True

@@ -1,13 +1,21 @@
-"""Bills as made: numbered versions of a contract period's bill, one of which is its main bill.
+"""Bills as made: numbered versions of a contract period's bill, their statuses, and the main bill.
 
-A bill is made from a draft (`bills.BillDraft`) for a contract's period. The first version of a period
-is its main bill; a later one for the same period is a new version with its own number,
-`<contract number>-<period>-v<n>`, and earlier versions stay as they were.
+A period's bill can be made more than once: on demand, by regeneration after late or edited time, or
+at the end of a cycle after an early bill. Each version has its own number,
+`<contract number>-<period>-v<n>`, and earlier versions stay as they were. Exactly one version of a
+period is its *main* bill, the one that counts and bills its time entries, unless the main was voided:
+then the period has none until another version is marked main.
+
+Statuses: `draft` -> `issued` -> `sent` -> `paid`, and `void` from any of the first three. A draft is an
+automatic bill in its contract's grace period: recomputed in place, then issued when the grace ends.
+Only the main version is sent or paid; the main can change while it is issued or sent, not once paid.
+A paid bill never changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -15,14 +23,35 @@ from uuid import UUID
 
 from billing.domain.bills import BillDraft, BillLine
 from billing.domain.contract import FINAL_PERIOD, BillingContract, BillPeriod
+from billing.domain.errors import BillNotFound, BillStatusConflict, InvalidBillChange
 from servicekit.money import Money
 
 
 class BillStatus(StrEnum):
+    DRAFT = "draft"
     ISSUED = "issued"
     SENT = "sent"
     PAID = "paid"
     VOID = "void"
+
+
+_STATUS_MOVES: dict[BillStatus, frozenset[BillStatus]] = {
+    BillStatus.DRAFT: frozenset({BillStatus.ISSUED, BillStatus.VOID}),
+    BillStatus.ISSUED: frozenset({BillStatus.SENT, BillStatus.VOID}),
+    BillStatus.SENT: frozenset({BillStatus.PAID, BillStatus.VOID}),
+    BillStatus.PAID: frozenset(),
+    BillStatus.VOID: frozenset(),
+}
+"""Where each status may go next; paid and void are final."""
+
+_MAIN_ONLY = frozenset({BillStatus.SENT, BillStatus.PAID})
+"""Statuses only the main version may reach: what a customer is sent and pays."""
+
+_MAIN_MAY_CHANGE = frozenset({BillStatus.DRAFT, BillStatus.ISSUED, BillStatus.SENT})
+"""Statuses of the current main that still let another version take its place."""
+
+EDITABLE_FIELDS = frozenset({"due_date", "notes", "billing_email"})
+"""What may change on a bill after it is made: nothing that is a figure."""
 
 
 def bill_number(contract_number: str, period: str, version: int) -> str:
@@ -36,7 +65,9 @@ class Bill:
     """One version of the bill of a contract's period, with its lines and totals as they were made.
 
     `whole_period` is false for a bill made before its period's usage cycle ended (on demand): the
-    scheduler still bills the whole period when it ends.
+    scheduler still bills the whole period when it ends. `needs_regeneration` says that time or terms
+    changed after the bill was issued in a way that would alter its figures, and `regeneration_reasons`
+    says how; both are cleared when a new version of the period is made.
     """
 
     bill_id: UUID
@@ -61,6 +92,12 @@ class Bill:
     status: BillStatus
     is_main: bool
     whole_period: bool
+    needs_regeneration: bool = False
+    regeneration_reasons: tuple[str, ...] = ()
+    notes: str = ""
+    billing_email: str | None = None
+    grace_ends_at: datetime | None = None
+    """When a draft is issued; None once issued, or for a bill that was never a draft."""
 
     @classmethod
     def make(
@@ -71,11 +108,14 @@ class Bill:
         *,
         bill_id: UUID,
         version: int,
-        is_main: bool,
         made_at: datetime,
+        as_draft: bool = False,
     ) -> Bill:
+        """A new version, not yet anyone's main; `as_draft` makes it a draft for the contract's grace
+        period (an automatic bill of a contract that has one)."""
         bill_date = contract.bill_date(made_at)
-        return cls(
+        grace_ends_at = made_at + contract.grace_period if as_draft and contract.grace_period else None
+        bill = cls(
             bill_id=bill_id,
             number=bill_number(contract.contract_number, period.name, version),
             version=version,
@@ -87,19 +127,288 @@ class Bill:
             bill_date=bill_date,
             due_date=contract.due_date(bill_date),
             currency=draft.currency,
-            lines=draft.lines,
-            time_entry_ids=draft.entry_ids,
+            lines=(),
+            time_entry_ids=(),
             subtotal=draft.subtotal,
             discount_percent=draft.discount_percent,
             discount=draft.discount,
             tax_percent=draft.tax_percent,
             tax=draft.tax,
             total=draft.total,
-            status=BillStatus.ISSUED,
-            is_main=is_main,
+            status=BillStatus.DRAFT if grace_ends_at else BillStatus.ISSUED,
+            is_main=False,
             whole_period=period.covered_whole_by(made_at),
+            billing_email=contract.billing_email,
+            grace_ends_at=grace_ends_at,
+        )
+        bill._take_figures(draft)
+        return bill
+
+    def _take_figures(self, draft: BillDraft) -> None:
+        self.currency = draft.currency
+        self.lines = draft.lines
+        self.time_entry_ids = draft.entry_ids
+        self.subtotal = draft.subtotal
+        self.discount_percent = draft.discount_percent
+        self.discount = draft.discount
+        self.tax_percent = draft.tax_percent
+        self.tax = draft.tax
+        self.total = draft.total
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status is BillStatus.DRAFT
+
+    @property
+    def counts(self) -> bool:
+        """Whether the bill bills its entries and counts in totals: the main one, once issued."""
+        return self.is_main and self.status in (BillStatus.ISSUED, BillStatus.SENT, BillStatus.PAID)
+
+    def same_figures(self, draft: BillDraft) -> bool:
+        """Whether a recomputation gives what this bill says: its lines, entries and totals."""
+        return (
+            tuple(_figures(line) for line in self.lines) == tuple(_figures(line) for line in draft.lines)
+            and set(self.time_entry_ids) == set(draft.entry_ids)
+            and (self.subtotal, self.discount, self.tax, self.total)
+            == (draft.subtotal, draft.discount, draft.tax, draft.total)
         )
 
-    def demote(self) -> None:
-        """Another version became the period's main bill."""
-        self.is_main = False
+    def recompute(self, draft: BillDraft) -> bool:
+        """A draft takes new figures in place (same number, same version); returns whether they changed."""
+        if not self.is_draft:
+            raise BillStatusConflict(
+                f"bill {self.number} is {self.status}: only a draft is recomputed in place"
+            )
+        if self.same_figures(draft):
+            return False
+        self._take_figures(draft)
+        return True
+
+    def edit(self, changes: Mapping[str, object]) -> list[str]:
+        """Change fields that are not figures (`EDITABLE_FIELDS`); returns the names of those that
+        changed. A billing email of None clears it."""
+        unknown = set(changes) - EDITABLE_FIELDS
+        if unknown:
+            raise InvalidBillChange(
+                f"only {', '.join(sorted(EDITABLE_FIELDS))} can be edited, not {sorted(unknown)}"
+            )
+        if self.status in (BillStatus.PAID, BillStatus.VOID):
+            raise BillStatusConflict(f"bill {self.number} is {self.status} and no longer changes")
+        due_date = changes.get("due_date", self.due_date)
+        if not isinstance(due_date, date) or due_date < self.bill_date:
+            raise InvalidBillChange(f"the due date {due_date} is before the bill date {self.bill_date}")
+        changed = [name for name, value in changes.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, changes[name])
+        return changed
+
+    def _move(self, to: BillStatus) -> BillStatus:
+        if to not in _STATUS_MOVES[self.status]:
+            raise BillStatusConflict(f"bill {self.number} is {self.status} and cannot become {to}")
+        if to in _MAIN_ONLY and not self.is_main:
+            raise BillStatusConflict(
+                f"bill {self.number} is not its period's main bill: only the main is {to}"
+            )
+        previous, self.status = self.status, to
+        if to is not BillStatus.DRAFT:
+            self.grace_ends_at = None
+        return previous
+
+    def flag(self, reasons: Sequence[str]) -> bool:
+        """Time or terms changed that would alter this bill; returns whether anything new was said."""
+        new = [reason for reason in reasons if reason not in self.regeneration_reasons]
+        if self.needs_regeneration and not new:
+            return False
+        self.needs_regeneration = True
+        self.regeneration_reasons = (*self.regeneration_reasons, *new)
+        return True
+
+
+def _figures(line: BillLine) -> tuple[object, ...]:
+    return (line.kind, line.quantity, line.quantity_unit, line.unit_price, line.amount, line.category)
+
+
+# --- what a period's bills tell the world ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BillMade:
+    """A new version: a draft, or issued at once."""
+
+    bill: Bill
+
+
+@dataclass(frozen=True)
+class BillIssued:
+    """A draft issued at the end of its grace period (or on request)."""
+
+    bill: Bill
+
+
+@dataclass(frozen=True)
+class BillStatusChanged:
+    bill: Bill
+    previous: BillStatus
+
+
+@dataclass(frozen=True)
+class MainBillChanged:
+    """The period's main bill is now `main` (None: voided, and no other marked yet)."""
+
+    contract_id: UUID
+    period: str
+    main: Bill | None
+    previous: Bill | None
+
+
+@dataclass(frozen=True)
+class BillFlagged:
+    bill: Bill
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BillUpdated:
+    """Fields of a bill changed in place: a draft recomputed, or its due date, notes or email edited."""
+
+    bill: Bill
+    changed: tuple[str, ...]
+
+
+BillEvent = BillMade | BillIssued | BillStatusChanged | MainBillChanged | BillFlagged | BillUpdated
+
+
+@dataclass
+class PeriodBills:
+    """Every version of one contract period's bill: the aggregate that keeps one main among them.
+
+    Changes are made here and recorded in `events`; whoever loads a period's bills locks them, so two
+    changes of one period apply one after the other.
+    """
+
+    contract_id: UUID
+    period: str
+    versions: list[Bill]
+    events: list[BillEvent] = field(default_factory=list)
+
+    @property
+    def main(self) -> Bill | None:
+        return next((bill for bill in self.versions if bill.is_main), None)
+
+    @property
+    def next_version(self) -> int:
+        return max((bill.version for bill in self.versions), default=0) + 1
+
+    def bill(self, bill_id: UUID) -> Bill:
+        found = next((bill for bill in self.versions if bill.bill_id == bill_id), None)
+        if found is None:
+            raise BillNotFound(f"no bill {bill_id} of contract {self.contract_id}, period {self.period}")
+        return found
+
+    def add(self, bill: Bill) -> None:
+        """A new version. The first one is the main bill. A bill of the whole period takes over from a
+        main made before the period ended (on demand) that was not sent or paid. Flags of earlier
+        versions are cleared: the new version carries what they lacked."""
+        if bill.period != self.period or bill.contract_id != self.contract_id:
+            raise InvalidBillChange(
+                f"bill {bill.number} is not of contract {self.contract_id}, period {self.period}"
+            )
+        main = self.main
+        for earlier in self.versions:
+            if earlier.needs_regeneration:
+                earlier.needs_regeneration, earlier.regeneration_reasons = False, ()
+                self.events.append(BillUpdated(earlier, ("needs_regeneration",)))
+        self.versions.append(bill)
+        self.events.append(BillMade(bill))
+        if not self.versions[:-1]:
+            bill.is_main = True
+        elif (
+            main is not None
+            and bill.whole_period
+            and not main.whole_period
+            and main.status in (BillStatus.DRAFT, BillStatus.ISSUED)
+        ):
+            self._swap_main(main, bill)
+
+    def mark_main(self, bill_id: UUID) -> None:
+        bill = self.bill(bill_id)
+        main = self.main
+        if bill is main:
+            raise BillStatusConflict(f"bill {bill.number} is already the main bill of its period")
+        if bill.status is not BillStatus.ISSUED:
+            raise BillStatusConflict(
+                f"bill {bill.number} is {bill.status}: only an issued bill can become main"
+            )
+        if main is not None and main.status not in _MAIN_MAY_CHANGE:
+            raise BillStatusConflict(
+                f"the main bill {main.number} is {main.status}: the main cannot change once it is paid"
+            )
+        self._swap_main(main, bill)
+
+    def _swap_main(self, main: Bill | None, bill: Bill) -> None:
+        if main is not None:
+            main.is_main = False
+        bill.is_main = True
+        self.events.append(MainBillChanged(self.contract_id, self.period, bill, main))
+
+    def issue(self, bill_id: UUID) -> None:
+        bill = self.bill(bill_id)
+        bill._move(BillStatus.ISSUED)
+        self.events.append(BillIssued(bill))
+
+    def send(self, bill_id: UUID) -> None:
+        self._change_status(self.bill(bill_id), BillStatus.SENT)
+
+    def pay(self, bill_id: UUID) -> None:
+        self._change_status(self.bill(bill_id), BillStatus.PAID)
+
+    def void(self, bill_id: UUID) -> None:
+        """Void a version; voiding the main leaves the period without one until another is marked."""
+        bill = self.bill(bill_id)
+        self._change_status(bill, BillStatus.VOID)
+        if bill.is_main:
+            bill.is_main = False
+            self.events.append(MainBillChanged(self.contract_id, self.period, None, bill))
+
+    def _change_status(self, bill: Bill, to: BillStatus) -> None:
+        previous = bill._move(to)
+        self.events.append(BillStatusChanged(bill, previous))
+
+    def recompute_draft(self, bill_id: UUID, draft: BillDraft) -> None:
+        bill = self.bill(bill_id)
+        if bill.recompute(draft):
+            self.events.append(BillUpdated(bill, ("lines", "totals", "time_entry_ids")))
+
+    def flag(self, bill_id: UUID, reasons: Sequence[str]) -> None:
+        bill = self.bill(bill_id)
+        if bill.flag(reasons):
+            self.events.append(BillFlagged(bill, bill.regeneration_reasons))
+
+    def edit(self, bill_id: UUID, changes: Mapping[str, object]) -> None:
+        bill = self.bill(bill_id)
+        changed = bill.edit(changes)
+        if changed:
+            self.events.append(BillUpdated(bill, tuple(changed)))
+
+    def changed_bills(self) -> list[Bill]:
+        """The versions the recorded events touched, each once."""
+        seen: dict[UUID, Bill] = {}
+        for event in self.events:
+            for bill in _bills_of(event):
+                seen.setdefault(bill.bill_id, bill)
+        return list(seen.values())
+
+
+def _bills_of(event: BillEvent) -> list[Bill]:
+    match event:
+        case MainBillChanged(main=main, previous=previous):
+            return [bill for bill in (main, previous) if bill is not None]
+        case (
+            BillMade(bill=bill)
+            | BillIssued(bill=bill)
+            | BillStatusChanged(bill=bill)
+            | BillFlagged(bill=bill)
+            | BillUpdated(bill=bill)
+        ):
+            return [bill]
+    return []

@@ -14,10 +14,10 @@ from functools import cached_property
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from billing.domain.calendar import MINUTE, BusinessCalendar, MinuteCategory, to_whole_minute
+from billing.domain.calendar import BusinessCalendar
 from billing.domain.errors import NoSuchPeriod
 from billing.domain.terms import BillingMode, BillingTerms
-from billing.domain.usage import LoggedEntry, PlacedEntry
+from billing.domain.usage import LoggedEntry, PlacedEntry, minutes_drawing
 from servicekit.cycles import BillCycle, Cycle, contract_cycles, cycle_containing
 from servicekit.dates import local_date
 
@@ -74,6 +74,11 @@ class BillingContract:
     terms: BillingTerms
     payment_terms_days: int
     allowance_level: int | None = None
+    recipients: tuple[str, ...] = ()
+    """Who hears of the contract's allowance levels, from its notifications."""
+    billing_email: str | None = None
+    grace_period_days: int = 0
+    """Days an automatic bill stays a draft, recomputed as late time arrives, before it is issued."""
 
     @cached_property
     def cycles(self) -> tuple[Cycle, ...]:
@@ -82,6 +87,10 @@ class BillingContract:
                 self.bill_cycle, self.start_date, self.expiry_date, self.time_zone, self.termination_date
             )
         )
+
+    @property
+    def grace_period(self) -> timedelta:
+        return timedelta(days=self.grace_period_days)
 
     @property
     def is_prepaid(self) -> bool:
@@ -120,6 +129,13 @@ class BillingContract:
         arrears = self.cycle(cycle.index - 1) if cycle.index > 1 else None
         return BillPeriod(str(cycle.index), cycle, arrears)
 
+    def period_carrying(self, cycle_index: int) -> str:
+        """The period whose bill carries a cycle's usage: postpaid the cycle's own; prepaid the next
+        cycle's, or the final bill for the last cycle."""
+        if not self.is_prepaid:
+            return str(cycle_index)
+        return str(cycle_index + 1) if cycle_index < len(self.cycles) else FINAL_PERIOD
+
     def bill_due_dates(self) -> list[tuple[str, datetime]]:
         """Every bill the cycles call for, with the instant it falls due: prepaid at each cycle's
         start and a final one at the end, postpaid at each cycle's end."""
@@ -155,16 +171,6 @@ class ContractBook:
     def place(self, entry: LoggedEntry) -> PlacedEntry:
         """The cycle the entry starts in, and the minutes of it that draw on the allowance."""
         usage = entry.usage
-        start, end = usage.span()
-        cycle = self.contract.cycle_at(start)
-        counted = self.counted_minutes(start, (end - start) // MINUTE, usage.include_non_operational)
+        cycle = self.contract.cycle_at(usage.span()[0])
+        counted = minutes_drawing(usage, self.calendar, self.terms)
         return PlacedEntry(entry, cycle.index if cycle else None, counted)
-
-    def counted_minutes(self, started_at: datetime, minutes: int, include_non_operational: bool) -> int:
-        """The minutes of an entry that draw on the allowance: all of them, or only the operational
-        ones when the entry leaves out non-operational time or the terms deduct operational hours only."""
-        if include_non_operational and not self.terms.deduct_only_operational:
-            return minutes
-        start = to_whole_minute(started_at)
-        by_category = self.calendar.minutes_by_category(start, start + timedelta(minutes=minutes))
-        return by_category[MinuteCategory.OPERATIONAL]

@@ -41,3 +41,7 @@ class NoSuchPeriod(BillingDomainError):
 
 class BillStatusConflict(Conflict):
     """A status change or main-bill change that the bill's state does not allow."""
+
+
+class InvalidBillChange(BillingDomainError):
+    """A change of a bill that makes no sense whatever its state (a due date before the bill date)."""

@@ -14,6 +14,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from billing.domain.calendar import (
+    MINUTE,
     BusinessCalendar,
     CategoryRun,
     MinuteCategory,
@@ -69,15 +70,29 @@ class UsageEntry:
         return to_whole_minute(self.started_at), self.entry_id
 
 
+class EntryChange(StrEnum):
+    """What happened to a time entry; after its period was billed, each is a reason to look again."""
+
+    LOGGED = "logged"
+    EDITED = "edited"
+    DELETED = "deleted"
+
+    @property
+    def reason(self) -> str:
+        return f"time entries {self.value} after the bill was made"
+
+
 @dataclass(frozen=True, slots=True)
 class LoggedEntry:
     """A time entry as timetracking announced it: its usage, the contract it is attached to (if any
-    yet) and its version, which orders changes of one entry."""
+    yet), its version, which orders changes of one entry, and what happened to it. A deleted entry
+    is kept as one that no longer bills, so that a late older version cannot bring it back."""
 
     usage: UsageEntry
     contract_id: UUID | None
     account_id: str
     version: int
+    change: EntryChange = EntryChange.LOGGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +241,36 @@ def unused_own_allowance(own_allowance: int, carried_in: int, used: int) -> int:
     return own_allowance - own_used
 
 
+def minutes_drawing(entry: UsageEntry, calendar: BusinessCalendar, terms: BillingTerms) -> int:
+    """The minutes of one entry that draw on the allowance: what it adds to a cycle's `used`.
+
+    Bills (through `calculate_cycle_usage`) and the running usage billing announces count by this one
+    rule: every counted minute draws, or only operational ones under deduct-only-operational.
+    """
+    if entry.include_non_operational and not terms.deduct_only_operational:
+        start, end = entry.span()
+        return (end - start) // MINUTE  # every minute counts and draws: no need to walk the calendar
+    runs, _ = _counted_runs(entry, calendar)
+    return sum(run.minutes for run in runs if _draws(run, terms))
+
+
+def _counted_runs(entry: UsageEntry, calendar: BusinessCalendar) -> tuple[list[CategoryRun], int]:
+    """The entry's minutes by category in time order, without those it leaves out, and how many it
+    leaves out: an entry without non-operational hours counts only its operational minutes."""
+    counted: list[CategoryRun] = []
+    dropped = 0
+    for run in calendar.category_runs(*entry.span()):
+        if entry.include_non_operational or run.category is MinuteCategory.OPERATIONAL:
+            counted.append(run)
+        else:
+            dropped += run.minutes
+    return counted, dropped
+
+
+def _draws(run: CategoryRun, terms: BillingTerms) -> bool:
+    return not terms.deduct_only_operational or run.category is MinuteCategory.OPERATIONAL
+
+
 def _draw_minutes(
     terms: BillingTerms, entries: Sequence[UsageEntry], calendar: BusinessCalendar, allowance: int
 ) -> _MinuteDraw:
@@ -235,13 +280,11 @@ def _draw_minutes(
     uncovered = dict.fromkeys(MinuteCategory, 0)
     counted_runs: list[CategoryRun] = []
     for entry in entries:
-        for run in calendar.category_runs(*entry.span()):
-            is_operational = run.category is MinuteCategory.OPERATIONAL
-            if not entry.include_non_operational and not is_operational:
-                dropped += run.minutes
-                continue
-            counted_runs.append(run)
-            if terms.deduct_only_operational and not is_operational:
+        runs, entry_dropped = _counted_runs(entry, calendar)
+        dropped += entry_dropped
+        counted_runs += runs
+        for run in runs:
+            if not _draws(run, terms):
                 uncovered[run.category] += run.minutes
                 continue
             drawn = min(left, run.minutes)

@@ -1,22 +1,25 @@
-"""REST API of the billing service: usage of a contract's cycles, bills and their versions."""
+"""REST API of the billing service: usage and cycles of contracts; bills, their versions, statuses and
+the main bill; printable bills and reconciliation."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import asyncio
+from datetime import date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from billing.adapters import wire
+from billing.adapters import printable, wire
 from billing.adapters.repositories import BillFilter
 from billing.domain.bill_versions import BillStatus
 from billing.domain.errors import BillNotFound, NoSuchPeriod
-from billing.service_layer import handlers
+from billing.service_layer import bills, books
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from contracts_schema.billing import BillState
+from contracts_schema.billing import BillReconciled, BillState
 from contracts_schema.billing import BillStatus as WireBillStatus
+from contracts_schema.primitives import MoneyAmount
 from servicekit.api import UnitsOfWork, caller, now, units_of_work
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.origin import Origin
@@ -25,11 +28,39 @@ Units = Annotated[UnitsOfWork[BillingUnitOfWork], Depends(units_of_work)]
 Now = Annotated[datetime, Depends(now)]
 Caller = Annotated[Origin, Depends(caller)]
 
+PERIOD = "a cycle number (1 or 01, 2, ...) or 'final' for a prepaid closing bill"
 
-class BillRequestIn(BaseModel):
+
+class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(description="a cycle number (1, 2, ...) or 'final' for a prepaid closing bill")
+
+class BillRequestIn(ApiModel):
+    period: str = Field(min_length=1, max_length=20, description=PERIOD)
+    bill_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
+
+
+class RegenerationIn(ApiModel):
+    new_bill_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
+
+
+class BillEditIn(ApiModel):
+    """Only the fields sent change; figures never do. A billing_email of null clears it."""
+
+    due_date: date | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+    billing_email: str | None = Field(default=None, max_length=320)
+
+    def changes(self) -> dict[str, Any]:
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        return {name: value for name, value in sent.items() if value is not None or name == "billing_email"}
+
+
+class CycleOut(BaseModel):
+    index: int
+    start_date: date
+    end_date: date
+    bill_period: str = Field(description="the bill period that carries this cycle's usage")
 
 
 class CycleUsageOut(BaseModel):
@@ -46,6 +77,9 @@ class CycleUsageOut(BaseModel):
     remaining: int = Field(description="may be negative")
     overage: int
     not_covered: int
+    minutes_by_category: dict[str, int] = Field(
+        description="billable minutes counted, by category: operational, non_operational, weekend, holiday"
+    )
 
 
 class BillPage(BaseModel):
@@ -55,21 +89,37 @@ class BillPage(BaseModel):
     offset: int
 
 
+class BillTotalsOut(BaseModel):
+    account_id: str
+    currency: str
+    bills: int
+    subtotal: MoneyAmount
+    discount: MoneyAmount
+    tax: MoneyAmount
+    total: MoneyAmount
+
+
 router = APIRouter()
 
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such bill or contract"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **_NOT_FOUND,
+    409: {"description": "the bill's status or its period's main bill does not allow it"},
+}
 
-@router.get("/contracts/{contract_id}/usage", tags=["usage"])
+
+@router.get("/contracts/{contract_id}/usage", tags=["usage"], responses=_NOT_FOUND)
 async def current_usage(
-    contract_id: UUID, units: Units, now: Now, cycle: Annotated[int | None, Query(ge=1)] = None
+    contract_id: UUID, units: Units, now: Now, cycle: Annotated[int | None, Query(ge=1, le=100_000)] = None
 ) -> CycleUsageOut:
     """The allowance of a cycle (the current one unless `cycle` is given): total, carried forward,
-    top-ups, used and remaining."""
+    top-ups, used and remaining, and the minutes counted by category."""
     async with units.read() as uow:
-        book = await handlers.contract_book(uow, contract_id)
+        book = await books.contract_book(uow, contract_id)
         current = book.contract.cycle_at(now) if cycle is None else book.contract.cycle(cycle)
         if current is None:
             raise NoSuchPeriod("the contract has no current cycle; ask for one by number")
-        usage = await handlers.cycle_usage(uow, book, current)
+        usage = await books.cycle_usage(uow, book, current)
     return CycleUsageOut(
         contract_id=contract_id,
         cycle_index=current.index,
@@ -84,7 +134,27 @@ async def current_usage(
         remaining=usage.remaining,
         overage=usage.total_overage_minutes + usage.extra_requests,
         not_covered=usage.not_covered,
+        minutes_by_category={
+            category.value: minutes for category, minutes in usage.minutes_by_category.items()
+        },
     )
+
+
+@router.get("/contracts/{contract_id}/cycles", tags=["usage"], responses=_NOT_FOUND)
+async def contract_cycles(contract_id: UUID, units: Units) -> list[CycleOut]:
+    """The contract's cycles with their local dates, and which bill period carries each one's usage."""
+    async with units.read() as uow:
+        book = await books.contract_book(uow, contract_id)
+    contract = book.contract
+    return [
+        CycleOut(
+            index=cycle.index,
+            start_date=cycle.start_date,
+            end_date=cycle.end_date,
+            bill_period=contract.period_carrying(cycle.index),
+        )
+        for cycle in contract.cycles
+    ]
 
 
 @router.post(
@@ -92,49 +162,199 @@ async def current_usage(
     status_code=status.HTTP_201_CREATED,
     tags=["bills"],
     dependencies=IDEMPOTENT_WRITE,
+    responses=_NOT_FOUND,
 )
 async def generate_bill(
     contract_id: UUID, body: BillRequestIn, units: Units, origin: Caller, now: Now
 ) -> BillState:
-    """Make a bill for the period now; a period that has bills gets a new version."""
+    """Make a bill for the period now, issued at once; a period that has bills gets a new version,
+    which is not its main bill until marked so."""
     async with units.write() as uow:
-        bill = await handlers.make_bill(
-            uow, handlers.BillRequest(contract_id, body.period), origin=origin, now=now
+        bill = await bills.make_bill(
+            uow, bills.BillRequest(contract_id, body.period, bill_id=body.bill_id), origin=origin, now=now
         )
     return wire.bill_state(bill)
 
 
-@router.post("/contracts/{contract_id}/bills/preview", tags=["bills"])
+@router.post("/contracts/{contract_id}/bills/preview", tags=["bills"], responses=_NOT_FOUND)
 async def preview_bill(contract_id: UUID, body: BillRequestIn, units: Units, now: Now) -> BillState:
     """The bill that would be made now, neither saved nor announced."""
     async with units.read() as uow:
-        bill = await handlers.preview_bill(uow, handlers.BillRequest(contract_id, body.period), now=now)
+        bill = await bills.preview_bill(uow, bills.BillRequest(contract_id, body.period), now=now)
     return wire.bill_state(bill)
 
 
 @router.get("/bills", tags=["bills"])
 async def list_bills(
     units: Units,
-    account_id: str | None = None,
+    account_id: Annotated[str | None, Query(max_length=100)] = None,
     contract_id: UUID | None = None,
-    period: str | None = None,
+    period: Annotated[str | None, Query(max_length=20)] = None,
     status_: Annotated[WireBillStatus | None, Query(alias="status")] = None,
     main_only: bool = False,
+    needs_regeneration: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> BillPage:
+    """Bills by bill date and number; every filter given must hold."""
     where = BillFilter(
-        account_id, contract_id, period, BillStatus(status_.value) if status_ else None, main_only
+        account_id,
+        contract_id,
+        period,
+        BillStatus(status_.value) if status_ else None,
+        main_only,
+        needs_regeneration,
     )
     async with units.read() as uow:
-        bills, total = await uow.bills.search(where, limit=limit, offset=offset)
-    return BillPage(items=[wire.bill_state(bill) for bill in bills], total=total, limit=limit, offset=offset)
+        found, total = await uow.bills.search(where, limit=limit, offset=offset)
+    return BillPage(items=[wire.bill_state(bill) for bill in found], total=total, limit=limit, offset=offset)
 
 
-@router.get("/bills/{bill_id}", tags=["bills"])
+@router.get("/bills/totals", tags=["bills"])
+async def bill_totals(
+    units: Units,
+    account_id: Annotated[str | None, Query(max_length=100)] = None,
+    dated_from: Annotated[date | None, Query(description="first bill date counted")] = None,
+    dated_until: Annotated[date | None, Query(description="last bill date counted")] = None,
+) -> list[BillTotalsOut]:
+    """What the main bills came to, per account and currency: only main bills that are issued, sent or
+    paid count (not drafts, other versions or void ones)."""
+    async with units.read() as uow:
+        totals = await uow.bills.totals(
+            BillFilter(account_id=account_id), dated_from=dated_from, dated_until=dated_until
+        )
+    return [
+        BillTotalsOut(
+            account_id=found.account_id,
+            currency=found.currency,
+            bills=found.bills,
+            subtotal=wire.amount(found.subtotal),
+            discount=wire.amount(found.discount),
+            tax=wire.amount(found.tax),
+            total=wire.amount(found.total),
+        )
+        for found in totals
+    ]
+
+
+@router.get("/bills/{bill_id}", tags=["bills"], responses=_NOT_FOUND)
 async def get_bill(bill_id: UUID, units: Units) -> BillState:
     async with units.read() as uow:
         bill = await uow.bills.get(bill_id)
     if bill is None:
         raise BillNotFound(f"no bill {bill_id}")
     return wire.bill_state(bill)
+
+
+@router.patch("/bills/{bill_id}", tags=["bills"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT)
+async def edit_bill(bill_id: UUID, body: BillEditIn, units: Units, origin: Caller) -> BillState:
+    """Change the due date, notes or billing email; a paid or void bill no longer changes."""
+    async with units.write() as uow:
+        bill = await bills.edit_bill(uow, bill_id, body.changes(), origin=origin)
+    return wire.bill_state(bill)
+
+
+async def _change_status(units: Units, bill_id: UUID, to: BillStatus, origin: Origin) -> BillState:
+    async with units.write() as uow:
+        bill = await bills.change_status(uow, bill_id, to, origin=origin)
+    return wire.bill_state(bill)
+
+
+@router.post(
+    "/bills/{bill_id}/issue", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+)
+async def issue_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+    """Issue a draft now, before its grace period ends."""
+    return await _change_status(units, bill_id, BillStatus.ISSUED, origin)
+
+
+@router.post(
+    "/bills/{bill_id}/send", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+)
+async def send_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+    """Record that the main bill was sent; only the main version of a period can be."""
+    return await _change_status(units, bill_id, BillStatus.SENT, origin)
+
+
+@router.post(
+    "/bills/{bill_id}/pay", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+)
+async def pay_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+    """Record that the main bill, once sent, was paid; a paid bill never changes again."""
+    return await _change_status(units, bill_id, BillStatus.PAID, origin)
+
+
+@router.post(
+    "/bills/{bill_id}/void", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+)
+async def void_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+    """Void a bill; voiding the main leaves its period without one, and its entries unbilled, until
+    another version is marked main."""
+    return await _change_status(units, bill_id, BillStatus.VOID, origin)
+
+
+@router.post(
+    "/bills/{bill_id}/mark-main", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+)
+async def mark_main(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+    """Make this issued version its period's main bill in place of the current one (not once that one
+    is paid); its entries are billed, the previous main's are not."""
+    async with units.write() as uow:
+        bill = await bills.mark_main(uow, bill_id, origin=origin)
+    return wire.bill_state(bill)
+
+
+@router.post(
+    "/bills/{bill_id}/regenerate",
+    status_code=status.HTTP_201_CREATED,
+    tags=["bill statuses"],
+    dependencies=IDEMPOTENT_WRITE,
+    responses=_CONFLICT,
+)
+async def regenerate_bill(
+    bill_id: UUID, body: RegenerationIn, units: Units, origin: Caller, now: Now
+) -> BillState:
+    """A new version of the bill's period from current time entries and terms; mark it main to bill it."""
+    async with units.write() as uow:
+        bill = await bills.regenerate_bill(uow, bill_id, new_bill_id=body.new_bill_id, origin=origin, now=now)
+    return wire.bill_state(bill)
+
+
+@router.get("/bills/{bill_id}/reconciliation", tags=["bills"], responses=_NOT_FOUND)
+async def reconcile_bill(bill_id: UUID, units: Units) -> BillReconciled:
+    """The bill recomputed from the raw entries and current terms, compared line by line: no
+    differences for a correct bill; a flagged one shows what time or terms changed since."""
+    async with units.read() as uow:
+        found = await bills.reconcile_bill(uow, bill_id)
+    return wire.reconciliation(found)
+
+
+@router.get(
+    "/bills/{bill_id}/printable",
+    tags=["bills"],
+    responses={
+        **_NOT_FOUND,
+        200: {"content": {"text/html": {}, "application/pdf": {}}, "description": "the bill as HTML or PDF"},
+    },
+    response_class=Response,
+)
+async def printable_bill(
+    bill_id: UUID,
+    units: Units,
+    format_: Annotated[str, Query(alias="format", pattern="^(html|pdf)$")] = "html",
+) -> Response:
+    """The bill to read or print, with the time entries it covers."""
+    async with units.read() as uow:
+        bill = await uow.bills.get(bill_id)
+        if bill is None:
+            raise BillNotFound(f"no bill {bill_id}")
+        contract = await uow.contracts.get(bill.contract_id)
+        entries = await uow.usage.entries(list(bill.time_entry_ids))
+    html = printable.bill_html(bill, entries, contract.time_zone if contract else "UTC")
+    if format_ == "html":
+        return Response(html, media_type="text/html; charset=utf-8")
+    return Response(
+        await asyncio.to_thread(printable.bill_pdf, html),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{bill.number}.pdf"'},
+    )

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from billing.domain.bill_versions import Bill
+from billing.domain.bill_versions import Bill, BillStatus
 from billing.domain.contract import BillingContract
-from billing.service_layer.handlers import BillRequest, make_bill
+from billing.service_layer import handlers
+from billing.service_layer.bills import BillRequest, change_status, make_bill
+from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.origin import Origin
 from servicekit.scheduler import Outcome, run_item
@@ -81,7 +83,7 @@ async def _bill_periods(
 ) -> None:
     for period, due_at in due:
         request = BillRequest(contract.contract_id, period, made_at=due_at)
-        made.append(await make_bill(uow, request, origin=SCHEDULER, now=now))
+        made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
 
 
 async def bill_renewal(
@@ -94,5 +96,34 @@ async def bill_renewal(
     if "1" in (await uow.bills.periods_billed([renewal.contract_id]))[renewal.contract_id]:
         return
     request = BillRequest(renewal.contract_id, "1", made_at=renewed_at)
-    work = partial(make_bill, uow, request, origin=origin, now=now)
+    work = partial(make_bill, uow, request, origin=origin, now=now, automatic=True)
     await run_item(uow, "renewal-bill", f"contract {renewal.contract_id}", work)
+
+
+async def issue_due_drafts(uow: BillingUnitOfWork, *, now: datetime, limit: int = 200) -> int:
+    """Issue the drafts whose grace period has ended; returns how many were issued. A draft that fails
+    on a bug stays a draft, out of the scheduler's way, until it is issued by hand."""
+    issued = 0
+    for bill_id in await uow.bills.drafts_due(now, limit):
+        work = partial(change_status, uow, bill_id, BillStatus.ISSUED, origin=SCHEDULER)
+        result = await run_item(uow, "draft-issue", f"bill {bill_id}", work)
+        if result.outcome is Outcome.DONE:
+            issued += 1
+        else:
+            await uow.bills.keep_draft(bill_id)
+    return issued
+
+
+async def review_changed_contracts(
+    uow: BillingUnitOfWork, *, contracts: ContractCache, now: datetime, limit: int = 50
+) -> int:
+    """Review the contracts whose calendar changed: entries counted again, billed periods reviewed."""
+    reviewed = 0
+    for contract_id in await uow.contracts.due_for_review(limit):
+        work = partial(handlers.review_contract, uow, contract_id, contracts=contracts, now=now)
+        result = await run_item(uow, "calendar-review", f"contract {contract_id}", work)
+        if result.outcome is Outcome.DONE:
+            reviewed += 1
+        else:
+            await uow.contracts.reviewed(contract_id)
+    return reviewed

@@ -1,0 +1,260 @@
+"""Use cases on bills: make and preview them, regenerate, change the main bill and statuses, edit,
+reconcile; and the review that recomputes drafts or flags issued bills when time or terms change
+after them.
+
+A period's bills are loaded locked (`uow.bills.period`), changed through the `PeriodBills` aggregate,
+saved, and what changed is published: two changes of one period, from two replicas, apply one after
+the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from billing.adapters import wire
+from billing.domain.bill_versions import Bill, BillIssued, BillMade, BillStatus, MainBillChanged, PeriodBills
+from billing.domain.bills import BillDraft
+from billing.domain.contract import ContractBook
+from billing.domain.errors import BillNotFound, BillStatusConflict
+from billing.domain.reconciliation import Reconciliation, reconcile
+from billing.service_layer.books import contract_book, draft_bill
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema import billing as bills_wire
+from servicekit.origin import Origin
+
+REVIEW = Origin("billing")
+"""Flags and recomputed drafts are billing's own doing, whatever change led to them."""
+
+
+@dataclass(frozen=True)
+class BillRequest:
+    contract_id: UUID
+    period: str
+    made_at: datetime | None = None
+    """When the bill counts as made (a cycle boundary, a renewal); now when not given."""
+    bill_id: UUID | None = None
+
+
+async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, now: datetime) -> Bill:
+    """The bill that would be made now, not saved and not announced."""
+    book = await contract_book(uow, request.contract_id)
+    period = book.contract.period(request.period)
+    bills = await uow.bills.period(request.contract_id, period.name, lock=False)
+    bill = Bill.make(
+        book.contract,
+        period,
+        await draft_bill(uow, book, period.name),
+        bill_id=uuid4(),
+        version=bills.next_version,
+        made_at=now,
+    )
+    bills.add(bill)
+    return bill
+
+
+async def make_bill(
+    uow: BillingUnitOfWork, request: BillRequest, *, origin: Origin, now: datetime, automatic: bool = False
+) -> Bill:
+    """Make a bill for a contract's period; a period that already has bills gets a new version.
+
+    An automatic bill (the scheduler's, a renewal's) of a contract with a grace period is a draft;
+    any other is issued at once.
+    """
+    book = await contract_book(uow, request.contract_id)
+    period = book.contract.period(request.period)
+    bills = await uow.bills.period(request.contract_id, period.name, lock=True)
+    bill = Bill.make(
+        book.contract,
+        period,
+        await draft_bill(uow, book, period.name),
+        bill_id=request.bill_id or uuid4(),
+        version=bills.next_version,
+        made_at=request.made_at or now,
+        as_draft=automatic,
+    )
+    bills.add(bill)
+    await save(uow, bills, origin)
+    return bill
+
+
+async def regenerate_bill(
+    uow: BillingUnitOfWork,
+    bill_id: UUID,
+    *,
+    new_bill_id: UUID | None,
+    origin: Origin,
+    now: datetime,
+    contract_id: UUID | None = None,
+) -> Bill:
+    """A new version of the bill's period from current time and terms; earlier versions stay. It is
+    not the main bill until it is marked so."""
+    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bill = bills.bill(bill_id)
+    if bill.status is BillStatus.VOID:
+        raise BillStatusConflict(f"bill {bill.number} is void: regenerate from a version that is not")
+    main = bills.main
+    if main is not None and main.status is BillStatus.PAID:
+        raise BillStatusConflict(f"the main bill {main.number} is paid: its period is closed")
+    return await make_bill(
+        uow, BillRequest(bill.contract_id, bill.period, bill_id=new_bill_id), origin=origin, now=now
+    )
+
+
+async def mark_main(
+    uow: BillingUnitOfWork, bill_id: UUID, *, origin: Origin, contract_id: UUID | None = None
+) -> Bill:
+    """Make a version its period's main bill; the new main is reviewed at once, so a version made
+    before later time arrived is flagged rather than silently leaving that time unbilled."""
+    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills.mark_main(bill_id)
+    await _review_main(uow, bills, "time entries or terms changed since this version was made")
+    await save(uow, bills, origin)
+    return bills.bill(bill_id)
+
+
+async def change_status(
+    uow: BillingUnitOfWork,
+    bill_id: UUID,
+    status: BillStatus,
+    *,
+    origin: Origin,
+    contract_id: UUID | None = None,
+) -> Bill:
+    """Issue a draft, send, pay or void a bill."""
+    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    match status:
+        case BillStatus.ISSUED:
+            bills.issue(bill_id)
+        case BillStatus.SENT:
+            bills.send(bill_id)
+        case BillStatus.PAID:
+            bills.pay(bill_id)
+        case BillStatus.VOID:
+            bills.void(bill_id)
+        case BillStatus.DRAFT:
+            raise BillStatusConflict("a bill becomes a draft only when it is made")
+    await save(uow, bills, origin)
+    return bills.bill(bill_id)
+
+
+async def edit_bill(
+    uow: BillingUnitOfWork,
+    bill_id: UUID,
+    changes: Mapping[str, object],
+    *,
+    origin: Origin,
+    contract_id: UUID | None = None,
+) -> Bill:
+    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills.edit(bill_id, changes)
+    await save(uow, bills, origin)
+    return bills.bill(bill_id)
+
+
+async def _period_of(
+    uow: BillingUnitOfWork, bill_id: UUID, *, contract_id: UUID | None = None
+) -> PeriodBills:
+    """The locked bills of the period `bill_id` belongs to; `contract_id`, when given, must be its
+    contract (a command names both)."""
+    found = await uow.bills.where_is(bill_id)
+    if found is None or (contract_id is not None and found[0] != contract_id):
+        raise BillNotFound(f"no bill {bill_id}" + (f" of contract {contract_id}" if contract_id else ""))
+    return await uow.bills.period(*found, lock=True)
+
+
+async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> None:
+    """Store what changed in the period's bills, keep billed entries in step with the main bill, and
+    publish the changes."""
+    await uow.bills.save(bills)
+    for event in bills.events:
+        uow.publish(
+            wire.bill_event(event),
+            key=str(bills.contract_id),
+            subject=f"contract/{bills.contract_id}/period/{bills.period}",
+            origin=origin,
+        )
+    if any(isinstance(event, BillMade | BillIssued | MainBillChanged) for event in bills.events):
+        await uow.usage.bill_entries(bills.main, bills.versions)
+    bills.events.clear()
+
+
+# --- review: time and terms that change after a bill ------------------------------------------------
+
+
+async def review_periods(uow: BillingUnitOfWork, book: ContractBook, periods: Mapping[str, str]) -> None:
+    """After time or terms of some billed periods changed (`periods`: period -> what changed): each
+    draft of the period is recomputed in place; an issued main bill whose figures would change is
+    flagged, with what changed as the reason."""
+    for period_name, reason in sorted(periods.items()):
+        bills = await uow.bills.period(book.contract.contract_id, period_name, lock=True)
+        draft: BillDraft | None = None
+        for bill in bills.versions:
+            if bill.is_draft:
+                draft = draft or await draft_bill(uow, book, period_name)
+                bills.recompute_draft(bill.bill_id, draft)
+        await _review_main(uow, bills, reason, book=book, draft=draft)
+        await save(uow, bills, REVIEW)
+
+
+async def _review_main(
+    uow: BillingUnitOfWork,
+    bills: PeriodBills,
+    reason: str,
+    *,
+    book: ContractBook | None = None,
+    draft: BillDraft | None = None,
+) -> None:
+    """Flag the main bill if a recomputation from current data would give other figures. A main that
+    is already flagged is known to be stale and is not recomputed again."""
+    main = bills.main
+    if main is None or main.is_draft or main.needs_regeneration:
+        return
+    book = book or await contract_book(uow, bills.contract_id)
+    draft = draft or await draft_bill(uow, book, bills.period)
+    if not main.same_figures(draft):
+        bills.flag(main.bill_id, [reason])
+
+
+# --- reconciliation -----------------------------------------------------------------------------------
+
+
+async def reconcile_bill(
+    uow: BillingUnitOfWork, bill_id: UUID, *, contract_id: UUID | None = None
+) -> Reconciliation:
+    """Recompute a bill from the raw entries and terms and compare it line by line."""
+    found = await uow.bills.where_is(bill_id)
+    if found is None or (contract_id is not None and found[0] != contract_id):
+        raise BillNotFound(f"no bill {bill_id}")
+    bill = (await uow.bills.period(*found, lock=False)).bill(bill_id)
+    book = await contract_book(uow, bill.contract_id)
+    return reconcile(bill, await draft_bill(uow, book, bill.period))
+
+
+def reject_bill_command(
+    uow: BillingUnitOfWork,
+    *,
+    contract_id: UUID | None,
+    period: str | None,
+    bill_id: UUID | None,
+    origin: Origin,
+    error: Exception,
+) -> None:
+    """Answer a bill command that could not be carried out, naming the rule and the reason."""
+    cause = origin.cause
+    uow.publish(
+        bills_wire.BillCommandRejected(
+            contract_id=contract_id,
+            period=period,
+            bill_id=bill_id,
+            reason=str(error),
+            error=type(error).__name__,
+            command_id=cause.id if cause else None,
+            command_type=cause.type if cause else None,
+        ),
+        key=str(contract_id),
+        subject=f"contract/{contract_id}",
+        origin=origin,
+    )
