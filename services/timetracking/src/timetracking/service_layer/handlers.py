@@ -1,4 +1,4 @@
-"""Use cases of the timetracking service."""
+"""Use cases of the timetracking service: each works inside a unit of work its entrypoint opened."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts_schema import CloudEvent
 from contracts_schema.billing import BillState
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import (
     TimeEntryChanged,
     TimeEntryFields,
     TimeEntryLogged,
-    TimeEntryRejected,
     TimeEntryState,
 )
 from servicekit.errors import DomainError
+from servicekit.origin import Origin
 from timetracking.domain.errors import TimeEntryExists
 from timetracking.domain.time_entries import (
     CoveringContract,
@@ -29,19 +28,21 @@ from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
 @dataclass(frozen=True)
 class LogRequest:
+    """One entry to log: its id (the caller's, so that asking again is the same entry), what the rep
+    entered, and who asked for it."""
+
     entry_id: UUID
     fields: TimeEntryFields
-    actor: str | None
-    cause: CloudEvent | None = None
+    origin: Origin
 
 
-async def record_time_entries(
+async def log_time_entries(
     uow: TimeTrackingUnitOfWork, requests: Sequence[LogRequest]
 ) -> list[TimeEntryState | DomainError]:
-    """Log many entries in the caller's unit of work with a handful of queries, whatever their number.
+    """Log many entries with a handful of queries, whatever their number.
 
     Each request gets its entry, or the rule it broke; accepted entries are written in one bulk insert
-    and announced through the outbox.
+    and announced through the outbox, each signed by its own request's origin.
     """
     existing = await uow.time_entries.get_many(request.entry_id for request in requests)
     contracts = await uow.contracts.of_accounts(request.fields.account_id for request in requests)
@@ -75,34 +76,14 @@ async def record_time_entries(
                 TimeEntryLogged(entry=outcome),
                 key=outcome.account_id,
                 subject=f"time-entry/{outcome.entry_id}",
-                actor=request.actor,
-                cause=request.cause,
+                origin=request.origin,
             )
     await uow.time_entries.add_all(accepted)
     return outcomes
 
 
-async def log_time_entry(uow: TimeTrackingUnitOfWork, request: LogRequest) -> TimeEntryState:
-    async with uow:
-        (outcome,) = await record_time_entries(uow, [request])
-        if isinstance(outcome, DomainError):
-            raise outcome
-    return outcome
-
-
-def reject(uow: TimeTrackingUnitOfWork, request: LogRequest, error: DomainError) -> None:
-    """Answer a command that could not be accepted, so its producer is never left guessing."""
-    uow.publish(
-        TimeEntryRejected(entry_id=request.entry_id, account_id=request.fields.account_id, reason=str(error)),
-        key=request.fields.account_id,
-        subject=f"time-entry/{request.entry_id}",
-        actor=request.actor,
-        cause=request.cause,
-    )
-
-
 async def keep_contracts(
-    uow: TimeTrackingUnitOfWork, states: Sequence[ContractState], *, cause: CloudEvent | None = None
+    uow: TimeTrackingUnitOfWork, states: Sequence[ContractState], *, origin: Origin
 ) -> None:
     """Keep the contracts, and attach to each the entries logged before timetracking knew of it."""
     for state in states:
@@ -122,8 +103,7 @@ async def keep_contracts(
                 ),
                 key=attached.account_id,
                 subject=f"time-entry/{attached.entry_id}",
-                actor="timetracking",
-                cause=cause,
+                origin=origin,
             )
 
 
@@ -132,7 +112,7 @@ async def forget_contract(uow: TimeTrackingUnitOfWork, contract_id: UUID) -> Non
     await uow.contracts.forget(contract_id)
 
 
-async def record_main_bill(uow: TimeTrackingUnitOfWork, bill: BillState) -> None:
+async def record_bill_issued(uow: TimeTrackingUnitOfWork, bill: BillState) -> None:
     """Only a main bill bills its entries; other versions wait to be marked main."""
     if bill.is_main:
         await uow.time_entries.mark_billed(bill.time_entry_ids)
