@@ -27,8 +27,8 @@ from contracts_schema.contracts import (
     WhenExhausted,
 )
 from contracts_schema.primitives import MoneyAmount
-from contracts_schema.timetracking import LogTimeEntry, TimeEntryFields
-from timetracking.domain.time_entries import CoveringContract
+from contracts_schema.timetracking import LogTimeEntry
+from timetracking.domain.time_entries import CoveringContract, EndedAt, WorkLog
 
 STARTED_AT = datetime(2026, 3, 2, 14, 0, 59, tzinfo=UTC)
 ENDED_AT = datetime(2026, 3, 2, 15, 30, 1, tzinfo=UTC)
@@ -59,17 +59,25 @@ def covering_contract(**changes: Any) -> CoveringContract:
     return CoveringContract(**fields)
 
 
-def work(**changes: Any) -> TimeEntryFields:
-    """Ann's 90 minutes on request R1 for acme."""
+def work(**changes: Any) -> WorkLog:
+    """Ann's 90 minutes on request R1 for acme, billable, with nothing overridden or charged."""
     fields: dict[str, Any] = {
         "request_id": "R1",
+        "task_id": None,
         "account_id": "acme",
+        "product": None,
         "rep_id": "ann",
         "started_at": STARTED_AT,
-        "ended_at": ENDED_AT,
+        "span": EndedAt(ENDED_AT),
+        "time_taken_minutes": None,
+        "billable": True,
+        "include_non_operational": True,
+        "other_charges": None,
+        "description": "",
+        "work_log_type": None,
     }
     fields.update(changes)
-    return TimeEntryFields(**fields)
+    return WorkLog(**fields)
 
 
 def plan_terms(**changes: Any) -> PlanTerms:
@@ -115,8 +123,15 @@ def contract_state(**changes: Any) -> ContractState:
 
 
 def log_command(**changes: Any) -> LogTimeEntry:
-    """The command to log `work()` under a new entry id."""
-    fields: dict[str, Any] = {"entry_id": uuid.uuid4(), **work().model_dump(exclude_none=True)}
+    """The command to log Ann's 90 minutes on request R1 for acme (as `work()`) under a new entry id."""
+    fields: dict[str, Any] = {
+        "entry_id": uuid.uuid4(),
+        "request_id": "R1",
+        "account_id": "acme",
+        "rep_id": "ann",
+        "started_at": STARTED_AT,
+        "ended_at": ENDED_AT,
+    }
     fields.update(changes)
     return LogTimeEntry(**fields)
 
@@ -156,7 +171,7 @@ def make_covering_contract() -> Callable[..., CoveringContract]:
 
 
 @pytest.fixture
-def make_work() -> Callable[..., TimeEntryFields]:
+def make_work() -> Callable[..., WorkLog]:
     return work
 
 

@@ -14,6 +14,7 @@ from servicekit.api import ANONYMOUS, UnitsOfWork, caller, units_of_work
 from servicekit.errors import DomainError
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.origin import Origin
+from timetracking.adapters import wire
 from timetracking.adapters.repositories import TimeEntryFilter
 from timetracking.domain.errors import TimeEntryNotFound
 from timetracking.service_layer import handlers
@@ -39,13 +40,14 @@ router = APIRouter(tags=["time entries"])
 
 @router.post("/time-entries", status_code=status.HTTP_201_CREATED, dependencies=IDEMPOTENT_WRITE)
 async def log_time_entry(body: TimeEntryIn, units: Units, origin: Caller) -> TimeEntryState:
-    fields = TimeEntryFields.model_validate(body.model_dump(exclude={"entry_id"}))
-    request = handlers.LogRequest(body.entry_id or uuid4(), fields, _logged_by(origin, body.rep_id))
+    request = handlers.LogRequest(
+        body.entry_id or uuid4(), wire.work_log(body), _logged_by(origin, body.rep_id)
+    )
     async with units.write() as uow:
         (outcome,) = await handlers.log_time_entries(uow, [request])
         if isinstance(outcome, DomainError):
             raise outcome
-    return outcome
+    return wire.time_entry_state(outcome)
 
 
 @router.get("/time-entries")
@@ -74,7 +76,9 @@ async def list_time_entries(
     )
     async with units.read() as uow:
         items, total = await uow.time_entries.search(where, limit=limit, offset=offset)
-    return TimeEntryPage(items=items, total=total, limit=limit, offset=offset)
+    return TimeEntryPage(
+        items=[wire.time_entry_state(entry) for entry in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/time-entries/{entry_id}")
@@ -83,7 +87,7 @@ async def get_time_entry(entry_id: UUID, units: Units) -> TimeEntryState:
         entry = await uow.time_entries.get(entry_id)
     if entry is None:
         raise TimeEntryNotFound(f"no time entry {entry_id}")
-    return entry
+    return wire.time_entry_state(entry)
 
 
 def _logged_by(caller: Origin, rep_id: str) -> Origin:

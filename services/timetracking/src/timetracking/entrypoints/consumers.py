@@ -19,11 +19,12 @@ from contracts_schema.contracts import (
     ContractToppedUp,
     ContractUpdated,
 )
-from contracts_schema.timetracking import LogTimeEntry, TimeEntryFields, TimeEntryRejected
+from contracts_schema.timetracking import LogTimeEntry
 from servicekit.api import UnitsOfWork
 from servicekit.consumers import Consumers, Delivery
 from servicekit.errors import DomainError
 from servicekit.origin import Origin
+from timetracking.adapters import wire
 from timetracking.service_layer import handlers
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
@@ -55,7 +56,11 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork]) -
                     case ContractDeleted(contract_id=contract_id):
                         await handlers.forget_contract(uow, contract_id)
                     case ContractRenewed(contract=renewed, new_contract=renewal):
-                        await handlers.keep_contracts(uow, [renewed, renewal], origin=origin)
+                        await handlers.keep_contracts(
+                            uow,
+                            [wire.announced_contract(renewed), wire.announced_contract(renewal)],
+                            origin=origin,
+                        )
                     case (
                         ContractCreated(contract=state)
                         | ContractUpdated(contract=state)
@@ -63,14 +68,14 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork]) -
                         | ContractTerminated(contract=state)
                         | ContractToppedUp(contract=state)
                     ):
-                        await handlers.keep_contracts(uow, [state], origin=origin)
+                        await handlers.keep_contracts(uow, [wire.announced_contract(state)], origin=origin)
 
     async def on_bill_events(deliveries: Sequence[Delivery]) -> None:
         async with units.write() as uow:
             for delivery in await uow.unprocessed(deliveries):
                 match delivery.body:
                     case BillIssued(bill=bill):
-                        await handlers.record_bill_issued(uow, bill)
+                        await handlers.record_bill_issued(uow, wire.issued_bill(bill))
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_log_commands, name=LOG_COMMANDS)
     consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)
@@ -80,17 +85,19 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork]) -
 def _log_request(delivery: Delivery) -> handlers.LogRequest:
     match delivery.body:
         case LogTimeEntry() as command:
-            fields = TimeEntryFields.model_validate(command.model_dump(exclude={"entry_id"}))
-            return handlers.LogRequest(command.entry_id, fields, Origin.of_message(delivery.event))
+            return handlers.LogRequest(
+                command.entry_id, wire.work_log(command), Origin.of_message(delivery.event)
+            )
     # The topic carries nothing else today; a new command type must be given its use case first.
     raise TypeError(f"{delivery.event.type} is not a command to log a time entry")
 
 
 def _reject(uow: TimeTrackingUnitOfWork, request: handlers.LogRequest, error: DomainError) -> None:
     """Answer a command that could not be carried out, so its producer is never left guessing."""
+    account_id = request.work.account_id
     uow.publish(
-        TimeEntryRejected(entry_id=request.entry_id, account_id=request.fields.account_id, reason=str(error)),
-        key=request.fields.account_id,
-        subject=f"time-entry/{request.entry_id}",
+        wire.time_entry_rejected(request.entry_id, account_id, error),
+        key=account_id,
+        subject=wire.time_entry_subject(request.entry_id),
         origin=request.origin,
     )
