@@ -128,7 +128,7 @@ async def test_a_malformed_log_command_is_dead_lettered_with_the_reason(
     assert dead.json()["id"] == str(valid.id)
 
 
-async def test_contract_events_build_the_read_model_entries_are_attached_by(
+async def test_a_contract_event_builds_the_read_model_that_attaches_entries_in_its_scope(
     timetracking, account, make_contract_state, make_log_command
 ) -> None:
     printers = make_contract_state(
