@@ -36,10 +36,9 @@ def instrument() -> CallTimer:
     import timetracking.service_layer.handlers as handlers
 
     timer = CallTimer()
-    timer.patch(handlers, "log_time_entry", "handlers.log_time_entry (whole unit of work)")
     timer.patch(uow.UnitOfWork, "__aenter__", "UnitOfWork.__aenter__ (write lock + BEGIN IMMEDIATE)")
     timer.patch(uow.UnitOfWork, "__aexit__", "UnitOfWork.__aexit__ (outbox INSERT + COMMIT)")
-    timer.patch(handlers, "record_time_entries", "handlers.record_time_entries")
+    timer.patch(handlers, "log_time_entries", "handlers.log_time_entries (inside the unit of work)")
     timer.patch(repositories.TimeEntryRepository, "get_many", "TimeEntryRepository.get_many")
     timer.patch(
         repositories.CoveringContractRepository, "of_accounts", "CoveringContractRepository.of_accounts"

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from contracts_schema.primitives import MoneyAmount
-from contracts_schema.timetracking import TimeEntryFields
+from servicekit.money import Money
 from timetracking.domain.errors import InvalidTimeEntry
 from timetracking.domain.time_entries import (
-    CoveringContract,
+    Duration,
+    EndedAt,
+    IssuedBill,
     elapsed_minutes,
     find_covering_contract,
     new_time_entry,
@@ -20,133 +22,134 @@ from timetracking.domain.time_entries import (
 )
 
 
-def contract(**changes: object) -> CoveringContract:
-    fields: dict[str, object] = {
-        "contract_id": uuid.uuid4(),
-        "account_id": "acme",
-        "all_products": True,
-        "products": frozenset(),
-        "start_date": date(2026, 1, 1),
-        "end_date": date(2026, 12, 31),
-        "time_zone": "America/New_York",
-        "currency": "USD",
-        "reps_may_override_time_taken": False,
-        "reps_may_add_other_charges": False,
-        "version": 1,
-    }
-    fields.update(changes)
-    return CoveringContract(**fields)  # type: ignore[arg-type]
+def test_minutes_are_counted_between_start_and_end_cut_down_to_the_minute(make_work) -> None:
+    assert elapsed_minutes(make_work()) == 90
 
 
-def entry(**changes: object) -> TimeEntryFields:
-    fields: dict[str, object] = {
-        "request_id": "R1",
-        "account_id": "acme",
-        "rep_id": "ann",
-        "started_at": datetime(2026, 3, 2, 14, 0, 59, tzinfo=UTC),
-        "ended_at": datetime(2026, 3, 2, 15, 30, 1, tzinfo=UTC),
-    }
-    fields.update(changes)
-    return TimeEntryFields(**fields)  # type: ignore[arg-type]
-
-
-def test_minutes_are_counted_between_start_and_end_cut_down_to_the_minute() -> None:
-    assert elapsed_minutes(entry()) == 90
-
-
-def test_minutes_are_real_elapsed_minutes_across_a_daylight_saving_change() -> None:
+def test_minutes_are_real_elapsed_minutes_across_a_daylight_saving_change(make_work) -> None:
     new_york = timezone(timedelta(hours=-5))
-    fields = entry(
+    fields = make_work(
         started_at=datetime(2026, 3, 8, 1, 30, tzinfo=new_york),  # 01:30 EST, clocks jump at 02:00
-        ended_at=datetime(2026, 3, 8, 8, 30, tzinfo=UTC),  # 04:30 EDT
+        span=EndedAt(datetime(2026, 3, 8, 8, 30, tzinfo=UTC)),  # 04:30 EDT
     )
     assert elapsed_minutes(fields) == 120
 
 
-def test_a_duration_stands_in_for_the_end() -> None:
-    assert elapsed_minutes(entry(ended_at=None, duration_minutes=45)) == 45
+def test_a_duration_stands_in_for_the_end(make_work) -> None:
+    assert elapsed_minutes(make_work(span=Duration(45))) == 45
 
 
-def test_an_entry_needs_exactly_one_of_end_and_duration() -> None:
+def test_an_entry_needs_exactly_one_of_end_and_duration(make_log_command) -> None:
     with pytest.raises(ValueError, match="exactly one"):
-        entry(duration_minutes=45)
+        make_log_command(duration_minutes=45)
     with pytest.raises(ValueError, match="exactly one"):
-        entry(ended_at=None)
+        make_log_command(ended_at=None)
 
 
-def test_the_contract_is_chosen_by_the_local_day_of_the_start() -> None:
+def test_the_contract_is_chosen_by_the_local_day_of_the_start(make_covering_contract) -> None:
     # 2026-01-01 03:00 UTC is still 31 December in New York: the contract has not started.
-    covering = contract()
+    covering = make_covering_contract()
     assert not covering.covers(None, datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
     assert covering.covers(None, datetime(2026, 1, 1, 6, 0, tzinfo=UTC))
 
 
-def test_a_product_scoped_contract_wins_over_an_all_products_one() -> None:
-    broad = contract()
-    narrow = contract(all_products=False, products=frozenset({"printer"}))
+def test_a_product_scoped_contract_wins_over_an_all_products_one(make_covering_contract) -> None:
+    broad = make_covering_contract()
+    narrow = make_covering_contract(all_products=False, products=frozenset({"printer"}))
     at = datetime(2026, 5, 1, 15, tzinfo=UTC)
     assert find_covering_contract([broad, narrow], "printer", at) is narrow
     assert find_covering_contract([broad, narrow], "router", at) is broad
     assert find_covering_contract([narrow], "router", at) is None
 
 
-def test_overriding_the_time_taken_needs_a_plan_that_allows_it() -> None:
+def test_overriding_the_time_taken_needs_a_plan_that_allows_it(make_work, make_covering_contract) -> None:
     with pytest.raises(InvalidTimeEntry, match="override"):
-        new_time_entry(uuid.uuid4(), entry(time_taken_minutes=30), contract())
+        new_time_entry(uuid.uuid4(), make_work(time_taken_minutes=30), make_covering_contract())
     logged = new_time_entry(
-        uuid.uuid4(), entry(time_taken_minutes=30), contract(reps_may_override_time_taken=True)
+        uuid.uuid4(),
+        make_work(time_taken_minutes=30),
+        make_covering_contract(reps_may_override_time_taken=True),
     )
     assert logged.minutes == 30
 
 
-def test_other_charges_need_a_plan_that_allows_them_in_the_contracts_currency() -> None:
-    charges = MoneyAmount(amount=Decimal("12.34"), currency="USD")
+def test_other_charges_need_a_plan_that_allows_them_in_the_contracts_currency(
+    make_work, make_covering_contract
+) -> None:
+    charges = Money(Decimal("12.34"), "USD")
     with pytest.raises(InvalidTimeEntry, match="other charges"):
-        new_time_entry(uuid.uuid4(), entry(other_charges=charges), contract())
+        new_time_entry(uuid.uuid4(), make_work(other_charges=charges), make_covering_contract())
     with pytest.raises(InvalidTimeEntry, match="EUR"):
         new_time_entry(
             uuid.uuid4(),
-            entry(other_charges=MoneyAmount(amount=Decimal(5), currency="EUR")),
-            contract(reps_may_add_other_charges=True),
+            make_work(other_charges=Money(Decimal(5), "EUR")),
+            make_covering_contract(reps_may_add_other_charges=True),
         )
     logged = new_time_entry(
-        uuid.uuid4(), entry(other_charges=charges), contract(reps_may_add_other_charges=True)
+        uuid.uuid4(),
+        make_work(other_charges=charges),
+        make_covering_contract(reps_may_add_other_charges=True),
     )
     assert logged.other_charges == charges
 
 
-def test_an_entry_is_stored_in_utc_on_the_whole_minute() -> None:
+def test_an_entry_is_stored_in_utc_on_the_whole_minute(make_work, make_covering_contract) -> None:
     plus_two = timezone(timedelta(hours=2))
     logged = new_time_entry(
-        uuid.uuid4(), entry(started_at=datetime(2026, 3, 2, 16, 0, 59, tzinfo=plus_two)), contract()
+        uuid.uuid4(),
+        make_work(started_at=datetime(2026, 3, 2, 16, 0, 59, tzinfo=plus_two)),
+        make_covering_contract(),
     )
     assert logged.started_at == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
-def test_an_entry_no_contract_covers_is_kept_without_one() -> None:
-    logged = new_time_entry(uuid.uuid4(), entry(), None)
+def test_an_entry_no_contract_covers_is_kept_without_one(make_work) -> None:
+    logged = new_time_entry(uuid.uuid4(), make_work(), None)
     assert logged.contract_id is None and logged.minutes == 90
 
 
-def test_other_charges_are_whole_minor_units_and_of_a_plausible_size() -> None:
-    allowing = contract(reps_may_add_other_charges=True)
+def test_other_charges_are_whole_minor_units_and_of_a_plausible_size(
+    make_work, make_covering_contract
+) -> None:
+    allowing = make_covering_contract(reps_may_add_other_charges=True)
     with pytest.raises(InvalidTimeEntry, match="decimals"):
         new_time_entry(
-            uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("12.345"), currency="USD")), allowing
+            uuid.uuid4(),
+            make_work(other_charges=Money(Decimal("12.345"), "USD")),
+            allowing,
         )
     with pytest.raises(InvalidTimeEntry, match="up to"):
         new_time_entry(
-            uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("1e13"), currency="USD")), allowing
+            uuid.uuid4(),
+            make_work(other_charges=Money(Decimal("1e13"), "USD")),
+            allowing,
         )
-    logged = new_time_entry(
-        uuid.uuid4(), entry(other_charges=MoneyAmount(amount=Decimal("12.30"), currency="USD")), allowing
-    )
+    logged = new_time_entry(uuid.uuid4(), make_work(other_charges=Money(Decimal("12.30"), "USD")), allowing)
     assert logged.other_charges is not None
 
 
-def test_a_repeated_log_of_an_entry_is_the_same_entry_only_with_the_same_values() -> None:
+def test_a_repeated_log_of_an_entry_is_the_same_entry_only_with_the_same_values(make_work) -> None:
     entry_id = uuid.uuid4()
-    first = new_time_entry(entry_id, entry(), None)
-    attached_later = first.model_copy(update={"contract_id": uuid.uuid4(), "version": 2})
-    assert same_entry(attached_later, new_time_entry(entry_id, entry(), None))
-    assert not same_entry(first, new_time_entry(entry_id, entry(billable=False), None))
+    first = new_time_entry(entry_id, make_work(), None)
+    attached_later = replace(first, contract_id=uuid.uuid4(), version=2)
+    assert same_entry(attached_later, new_time_entry(entry_id, make_work(), None))
+    assert not same_entry(first, new_time_entry(entry_id, make_work(billable=False), None))
+
+
+def test_an_entry_attached_to_a_contract_learned_of_later_is_its_next_version(
+    make_work, make_covering_contract
+) -> None:
+    logged = new_time_entry(uuid.uuid4(), make_work(), None)
+    contract = make_covering_contract()
+
+    attached = logged.attached_to(contract)
+
+    assert (attached.contract_id, attached.version) == (contract.contract_id, 2)
+    assert same_entry(logged, attached)
+
+
+def test_only_a_main_bill_bills_the_entries_it_includes() -> None:
+    entry_ids = (uuid.uuid4(), uuid.uuid4())
+
+    assert IssuedBill(is_main=True, time_entry_ids=entry_ids).billed_entry_ids() == entry_ids
+    assert IssuedBill(is_main=False, time_entry_ids=entry_ids).billed_entry_ids() == ()

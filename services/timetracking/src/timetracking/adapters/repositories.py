@@ -1,4 +1,7 @@
-"""Repositories of the timetracking service: bulk writes, one query per lookup."""
+"""Repositories of the timetracking service: bulk writes, one query per lookup.
+
+An entry is stored as the JSON document `wire.py` makes of it, beside the columns it is searched by.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ from uuid import UUID
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts_schema.timetracking import TimeEntryState
 from servicekit.sql import as_utc
+from timetracking.adapters import wire
 from timetracking.adapters.tables import covering_contracts, time_entries
-from timetracking.domain.time_entries import CoveringContract
+from timetracking.domain.time_entries import CoveringContract, TimeEntry
 
 
-def _entry_row(entry: TimeEntryState) -> dict[str, Any]:
+def _entry_row(entry: TimeEntry) -> dict[str, Any]:
     return {
         "entry_id": str(entry.entry_id),
         "account_id": entry.account_id,
@@ -31,7 +34,7 @@ def _entry_row(entry: TimeEntryState) -> dict[str, Any]:
         "other_charges": entry.other_charges.amount if entry.other_charges else None,
         "currency": entry.other_charges.currency if entry.other_charges else None,
         "version": entry.version,
-        "document": entry.model_dump(mode="json"),
+        "document": wire.time_entry_document(entry),
     }
 
 
@@ -71,40 +74,33 @@ class TimeEntryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_all(self, entries: Sequence[TimeEntryState]) -> None:
+    async def add_all(self, entries: Sequence[TimeEntry]) -> None:
         if entries:
             await self._session.execute(insert(time_entries), [_entry_row(entry) for entry in entries])
 
-    async def get_many(self, entry_ids: Iterable[UUID]) -> dict[UUID, TimeEntryState]:
+    async def get_many(self, entry_ids: Iterable[UUID]) -> dict[UUID, TimeEntry]:
         ids = [str(entry_id) for entry_id in entry_ids]
         if not ids:
             return {}
         rows = await self._session.scalars(
             select(time_entries.c.document).where(time_entries.c.entry_id.in_(ids))
         )
-        found = [TimeEntryState.model_validate(row) for row in rows]
+        found = [wire.time_entry_of_document(row) for row in rows]
         return {entry.entry_id: entry for entry in found}
 
-    async def get(self, entry_id: UUID) -> TimeEntryState | None:
+    async def get(self, entry_id: UUID) -> TimeEntry | None:
         document = await self._session.scalar(
             select(time_entries.c.document).where(time_entries.c.entry_id == str(entry_id))
         )
-        return None if document is None else TimeEntryState.model_validate(document)
+        return None if document is None else wire.time_entry_of_document(document)
 
-    async def save(self, entry: TimeEntryState) -> None:
+    async def save(self, entry: TimeEntry) -> None:
         row = _entry_row(entry)
         await self._session.execute(
             update(time_entries).where(time_entries.c.entry_id == row.pop("entry_id")).values(**row)
         )
 
-    async def mark_billed(self, entry_ids: Sequence[UUID]) -> None:
-        """Entries a main bill includes: their status moves from unbilled to billed."""
-        entries = await self.get_many(entry_ids)
-        for entry in entries.values():
-            if not entry.billed:
-                await self.save(entry.model_copy(update={"billed": True}))
-
-    async def unattached(self, account_id: str, since: datetime, until: datetime) -> list[TimeEntryState]:
+    async def unattached(self, account_id: str, since: datetime, until: datetime) -> list[TimeEntry]:
         """The account's entries that no contract covered when they were logged, started in [since, until)."""
         c = time_entries.c
         rows = await self._session.scalars(
@@ -115,11 +111,9 @@ class TimeEntryRepository:
                 c.started_at < as_utc(until),
             )
         )
-        return [TimeEntryState.model_validate(row) for row in rows]
+        return [wire.time_entry_of_document(row) for row in rows]
 
-    async def search(
-        self, where: TimeEntryFilter, *, limit: int, offset: int
-    ) -> tuple[list[TimeEntryState], int]:
+    async def search(self, where: TimeEntryFilter, *, limit: int, offset: int) -> tuple[list[TimeEntry], int]:
         conditions = where.conditions()
         total = await self._session.scalar(select(func.count()).select_from(time_entries).where(*conditions))
         rows = await self._session.scalars(
@@ -129,7 +123,7 @@ class TimeEntryRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [TimeEntryState.model_validate(row) for row in rows], int(total or 0)
+        return [wire.time_entry_of_document(row) for row in rows], int(total or 0)
 
 
 class CoveringContractRepository:

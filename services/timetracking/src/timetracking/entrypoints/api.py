@@ -1,4 +1,4 @@
-"""REST API of the timetracking service."""
+"""REST API of the timetracking service: each route opens its unit of work and calls the service layer."""
 
 from __future__ import annotations
 
@@ -6,23 +6,22 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel
 
 from contracts_schema.timetracking import TimeEntryFields, TimeEntryState
+from servicekit.api import ANONYMOUS, UnitsOfWork, caller, units_of_work
+from servicekit.errors import DomainError
 from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.origin import Origin
+from timetracking.adapters import wire
 from timetracking.adapters.repositories import TimeEntryFilter
-from timetracking.bootstrap import TimeTracking
 from timetracking.domain.errors import TimeEntryNotFound
 from timetracking.service_layer import handlers
+from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
-
-def get_timetracking(request: Request) -> TimeTracking:
-    return request.app.state.service_app  # type: ignore[no-any-return]
-
-
-TimeTrackingDep = Annotated[TimeTracking, Depends(get_timetracking)]
-Actor = Annotated[str | None, Header(alias="X-Actor", description="who is making the change")]
+Units = Annotated[UnitsOfWork[TimeTrackingUnitOfWork], Depends(units_of_work)]
+Caller = Annotated[Origin, Depends(caller)]
 
 
 class TimeEntryIn(TimeEntryFields):
@@ -40,15 +39,20 @@ router = APIRouter(tags=["time entries"])
 
 
 @router.post("/time-entries", status_code=status.HTTP_201_CREATED, dependencies=IDEMPOTENT_WRITE)
-async def log_time_entry(body: TimeEntryIn, app: TimeTrackingDep, actor: Actor = None) -> TimeEntryState:
-    fields = TimeEntryFields.model_validate(body.model_dump(exclude={"entry_id"}))
-    request = handlers.LogRequest(body.entry_id or uuid4(), fields, actor or body.rep_id)
-    return await handlers.log_time_entry(app.uow(), request)
+async def log_time_entry(body: TimeEntryIn, units: Units, origin: Caller) -> TimeEntryState:
+    request = handlers.LogRequest(
+        body.entry_id or uuid4(), wire.work_log(body), _logged_by(origin, body.rep_id)
+    )
+    async with units.write() as uow:
+        (outcome,) = await handlers.log_time_entries(uow, [request])
+        if isinstance(outcome, DomainError):
+            raise outcome
+    return wire.time_entry_state(outcome)
 
 
 @router.get("/time-entries")
 async def list_time_entries(
-    app: TimeTrackingDep,
+    units: Units,
     account_id: str | None = None,
     rep_id: str | None = None,
     request_id: str | None = None,
@@ -70,18 +74,25 @@ async def list_time_entries(
         billable,
         billed,
     )
-    async with app.read() as uow:
+    async with units.read() as uow:
         items, total = await uow.time_entries.search(where, limit=limit, offset=offset)
-    return TimeEntryPage(items=items, total=total, limit=limit, offset=offset)
+    return TimeEntryPage(
+        items=[wire.time_entry_state(entry) for entry in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/time-entries/{entry_id}")
-async def get_time_entry(entry_id: UUID, app: TimeTrackingDep) -> TimeEntryState:
-    async with app.read() as uow:
+async def get_time_entry(entry_id: UUID, units: Units) -> TimeEntryState:
+    async with units.read() as uow:
         entry = await uow.time_entries.get(entry_id)
     if entry is None:
         raise TimeEntryNotFound(f"no time entry {entry_id}")
-    return entry
+    return wire.time_entry_state(entry)
+
+
+def _logged_by(caller: Origin, rep_id: str) -> Origin:
+    """A rep logging their own time sends no X-Actor header: the entry is then the rep's doing."""
+    return caller if caller.actor != ANONYMOUS else Origin(actor=rep_id)
 
 
 def _utc(instant: datetime | None) -> datetime | None:

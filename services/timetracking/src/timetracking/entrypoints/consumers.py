@@ -1,8 +1,12 @@
-"""Kafka subscribers of the timetracking service: translate deliveries into service-layer calls."""
+"""Kafka subscribers of the timetracking service: each opens the unit of work and calls a use case.
+
+Consumer groups are `<service>.<name>` (see `servicekit.consumers.Consumers.group`); each delivery
+is recorded in its group's inbox in the same unit of work that applies it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from contracts_schema import registry
 from contracts_schema.billing import BillIssued
@@ -10,48 +14,68 @@ from contracts_schema.contracts import (
     ContractCreated,
     ContractDeleted,
     ContractRenewed,
-    ContractState,
     ContractStatusChanged,
     ContractTerminated,
     ContractToppedUp,
     ContractUpdated,
 )
-from contracts_schema.timetracking import LogTimeEntry, TimeEntryFields
+from contracts_schema.timetracking import LogTimeEntry
+from servicekit.api import UnitsOfWork
 from servicekit.consumers import Consumers, Delivery
 from servicekit.errors import DomainError
+from servicekit.origin import Origin
+from timetracking.adapters import wire
 from timetracking.service_layer import handlers
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
-UowFactory = Callable[[], TimeTrackingUnitOfWork]
+LOG_COMMANDS = "log-commands"
+CONTRACT_VIEW = "contract-view"
+BILL_VIEW = "bill-view"
 
-LOG_COMMANDS = "timetracking.log-commands"
-CONTRACT_VIEW = "timetracking.contract-view"
-BILL_VIEW = "timetracking.bill-view"
+SERVICE_ACTOR = "timetracking"
+"""Who signs what timetracking does of its own accord, such as attaching entries to a new contract."""
 
 
-def register(consumers: Consumers, uow: UowFactory) -> None:
+def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork]) -> None:
     async def on_log_commands(deliveries: Sequence[Delivery]) -> None:
-        async with uow() as unit:
-            fresh = await unit.unprocessed(LOG_COMMANDS, deliveries)
-            requests = [_log_request(delivery) for delivery in fresh]
-            outcomes = await handlers.record_time_entries(unit, requests)
+        # One unit of work for the whole batch: entries are checked together and inserted in bulk.
+        # A rejection is a reply, not a failure, so it does not undo the others of the batch.
+        async with units.write() as uow:
+            requests = [_log_request(delivery) for delivery in await uow.unprocessed(deliveries)]
+            outcomes = await handlers.log_time_entries(uow, requests)
             for request, outcome in zip(requests, outcomes, strict=True):
                 if isinstance(outcome, DomainError):
-                    handlers.reject(unit, request, outcome)
+                    _reject(uow, request, outcome)
 
     async def on_contract_events(deliveries: Sequence[Delivery]) -> None:
-        async with uow() as unit:
-            for delivery in await unit.unprocessed(CONTRACT_VIEW, deliveries):
-                if isinstance(delivery.body, ContractDeleted):
-                    await handlers.forget_contract(unit, delivery.body.contract_id)
-                else:
-                    await handlers.keep_contracts(unit, _contract_states(delivery), cause=delivery.event)
+        async with units.write() as uow:
+            for delivery in await uow.unprocessed(deliveries):
+                origin = Origin(SERVICE_ACTOR, cause=delivery.event)
+                # Notices and command rejections say nothing new of a contract: they are let by.
+                match delivery.body:
+                    case ContractDeleted(contract_id=contract_id):
+                        await handlers.forget_contract(uow, contract_id)
+                    case ContractRenewed(contract=renewed, new_contract=renewal):
+                        await handlers.keep_contracts(
+                            uow,
+                            [wire.announced_contract(renewed), wire.announced_contract(renewal)],
+                            origin=origin,
+                        )
+                    case (
+                        ContractCreated(contract=state)
+                        | ContractUpdated(contract=state)
+                        | ContractStatusChanged(contract=state)
+                        | ContractTerminated(contract=state)
+                        | ContractToppedUp(contract=state)
+                    ):
+                        await handlers.keep_contracts(uow, [wire.announced_contract(state)], origin=origin)
 
     async def on_bill_events(deliveries: Sequence[Delivery]) -> None:
-        async with uow() as unit:
-            for delivery in await unit.unprocessed(BILL_VIEW, deliveries):
-                if isinstance(delivery.body, BillIssued):
-                    await handlers.record_main_bill(unit, delivery.body.bill)
+        async with units.write() as uow:
+            for delivery in await uow.unprocessed(deliveries):
+                match delivery.body:
+                    case BillIssued(bill=bill):
+                        await handlers.record_bill_issued(uow, wire.issued_bill(bill))
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_log_commands, name=LOG_COMMANDS)
     consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)
@@ -59,19 +83,21 @@ def register(consumers: Consumers, uow: UowFactory) -> None:
 
 
 def _log_request(delivery: Delivery) -> handlers.LogRequest:
-    command = delivery.body
-    assert isinstance(command, LogTimeEntry)
-    fields = TimeEntryFields.model_validate(command.model_dump(exclude={"entry_id"}))
-    return handlers.LogRequest(command.entry_id, fields, delivery.event.actor, delivery.event)
+    match delivery.body:
+        case LogTimeEntry() as command:
+            return handlers.LogRequest(
+                command.entry_id, wire.work_log(command), Origin.of_message(delivery.event)
+            )
+    # The topic carries nothing else today; a new command type must be given its use case first.
+    raise TypeError(f"{delivery.event.type} is not a command to log a time entry")
 
 
-def _contract_states(delivery: Delivery) -> list[ContractState]:
-    body = delivery.body
-    if isinstance(body, ContractRenewed):
-        return [body.contract, body.new_contract]
-    if isinstance(
-        body,
-        ContractCreated | ContractUpdated | ContractStatusChanged | ContractTerminated | ContractToppedUp,
-    ):
-        return [body.contract]
-    return []
+def _reject(uow: TimeTrackingUnitOfWork, request: handlers.LogRequest, error: DomainError) -> None:
+    """Answer a command that could not be carried out, so its producer is never left guessing."""
+    account_id = request.work.account_id
+    uow.publish(
+        wire.time_entry_rejected(request.entry_id, account_id, error),
+        key=account_id,
+        subject=wire.time_entry_subject(request.entry_id),
+        origin=request.origin,
+    )

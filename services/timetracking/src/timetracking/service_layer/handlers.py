@@ -1,4 +1,4 @@
-"""Use cases of the timetracking service."""
+"""Use cases of the timetracking service: each works inside a unit of work its entrypoint opened."""
 
 from __future__ import annotations
 
@@ -6,20 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts_schema import CloudEvent
-from contracts_schema.billing import BillState
-from contracts_schema.contracts import ContractState
-from contracts_schema.timetracking import (
-    TimeEntryChanged,
-    TimeEntryFields,
-    TimeEntryLogged,
-    TimeEntryRejected,
-    TimeEntryState,
-)
 from servicekit.errors import DomainError
+from servicekit.origin import Origin
+from timetracking.adapters import wire
 from timetracking.domain.errors import TimeEntryExists
 from timetracking.domain.time_entries import (
-    CoveringContract,
+    AnnouncedContract,
+    IssuedBill,
+    TimeEntry,
+    WorkLog,
     find_covering_contract,
     new_time_entry,
     same_entry,
@@ -27,32 +22,33 @@ from timetracking.domain.time_entries import (
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogRequest:
+    """One entry to log: its id (the caller's, so that asking again is the same entry), what the rep
+    entered, and who asked for it."""
+
     entry_id: UUID
-    fields: TimeEntryFields
-    actor: str | None
-    cause: CloudEvent | None = None
+    work: WorkLog
+    origin: Origin
 
 
-async def record_time_entries(
+async def log_time_entries(
     uow: TimeTrackingUnitOfWork, requests: Sequence[LogRequest]
-) -> list[TimeEntryState | DomainError]:
-    """Log many entries in the caller's unit of work with a handful of queries, whatever their number.
+) -> list[TimeEntry | DomainError]:
+    """Log many entries with a handful of queries, whatever their number.
 
     Each request gets its entry, or the rule it broke; accepted entries are written in one bulk insert
-    and announced through the outbox.
+    and announced through the outbox, each signed by its own request's origin.
     """
     existing = await uow.time_entries.get_many(request.entry_id for request in requests)
-    contracts = await uow.contracts.of_accounts(request.fields.account_id for request in requests)
-    outcomes: list[TimeEntryState | DomainError] = []
-    accepted: list[TimeEntryState] = []
+    contracts = await uow.contracts.of_accounts(request.work.account_id for request in requests)
+    outcomes: list[TimeEntry | DomainError] = []
+    accepted: list[TimeEntry] = []
     for request in requests:
-        covering = find_covering_contract(
-            contracts[request.fields.account_id], request.fields.product, request.fields.started_at
-        )
+        work = request.work
+        covering = find_covering_contract(contracts[work.account_id], work.product, work.started_at)
         try:
-            entry = new_time_entry(request.entry_id, request.fields, covering)
+            entry = new_time_entry(request.entry_id, work, covering)
         except DomainError as error:
             outcomes.append(error)
             continue
@@ -70,60 +66,35 @@ async def record_time_entries(
         accepted.append(entry)
         outcomes.append(entry)
     for request, outcome in zip(requests, outcomes, strict=True):
-        if isinstance(outcome, TimeEntryState):
+        if isinstance(outcome, TimeEntry):
             uow.publish(
-                TimeEntryLogged(entry=outcome),
+                wire.time_entry_logged(outcome),
                 key=outcome.account_id,
-                subject=f"time-entry/{outcome.entry_id}",
-                actor=request.actor,
-                cause=request.cause,
+                subject=wire.time_entry_subject(outcome.entry_id),
+                origin=request.origin,
             )
     await uow.time_entries.add_all(accepted)
     return outcomes
 
 
-async def log_time_entry(uow: TimeTrackingUnitOfWork, request: LogRequest) -> TimeEntryState:
-    async with uow:
-        (outcome,) = await record_time_entries(uow, [request])
-        if isinstance(outcome, DomainError):
-            raise outcome
-    return outcome
-
-
-def reject(uow: TimeTrackingUnitOfWork, request: LogRequest, error: DomainError) -> None:
-    """Answer a command that could not be accepted, so its producer is never left guessing."""
-    uow.publish(
-        TimeEntryRejected(entry_id=request.entry_id, account_id=request.fields.account_id, reason=str(error)),
-        key=request.fields.account_id,
-        subject=f"time-entry/{request.entry_id}",
-        actor=request.actor,
-        cause=request.cause,
-    )
-
-
 async def keep_contracts(
-    uow: TimeTrackingUnitOfWork, states: Sequence[ContractState], *, cause: CloudEvent | None = None
+    uow: TimeTrackingUnitOfWork, announced: Sequence[AnnouncedContract], *, origin: Origin
 ) -> None:
     """Keep the contracts, and attach to each the entries logged before timetracking knew of it."""
-    for state in states:
-        contract = CoveringContract.from_state(state)
+    for announcement in announced:
+        contract = announcement.contract
         await uow.contracts.keep(contract)
         since, until = contract.covered_instants()
         for entry in await uow.time_entries.unattached(contract.account_id, since, until):
             if not contract.covers(entry.product, entry.started_at):
                 continue
-            attached = entry.model_copy(
-                update={"contract_id": contract.contract_id, "version": entry.version + 1}
-            )
+            attached = entry.attached_to(contract)
             await uow.time_entries.save(attached)
             uow.publish(
-                TimeEntryChanged(
-                    entry=attached, previous=entry, reason=f"covered by contract {state.contract_number}"
-                ),
+                wire.time_entry_changed(attached, entry, reason=f"covered by contract {announcement.number}"),
                 key=attached.account_id,
-                subject=f"time-entry/{attached.entry_id}",
-                actor="timetracking",
-                cause=cause,
+                subject=wire.time_entry_subject(attached.entry_id),
+                origin=origin,
             )
 
 
@@ -132,7 +103,8 @@ async def forget_contract(uow: TimeTrackingUnitOfWork, contract_id: UUID) -> Non
     await uow.contracts.forget(contract_id)
 
 
-async def record_main_bill(uow: TimeTrackingUnitOfWork, bill: BillState) -> None:
-    """Only a main bill bills its entries; other versions wait to be marked main."""
-    if bill.is_main:
-        await uow.time_entries.mark_billed(bill.time_entry_ids)
+async def record_bill_issued(uow: TimeTrackingUnitOfWork, bill: IssuedBill) -> None:
+    """The entries a main bill includes move from unbilled to billed."""
+    for entry in (await uow.time_entries.get_many(bill.billed_entry_ids())).values():
+        if not entry.billed:
+            await uow.time_entries.save(entry.billed_by_main_bill())
