@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from contracts_schema import CloudEvent, registry
-from contracts_schema.billing import BillIssued
+from contracts_schema.billing import BillIssued, BillMainChanged
 from contracts_schema.contracts import (
     ContractCreated,
     ContractDeleted,
@@ -257,6 +257,42 @@ async def test_a_bill_that_is_not_main_leaves_its_entries_unbilled(
 
     await eventually(lambda: _billed(timetracking, in_main.entry_id))
     assert not await _billed(timetracking, in_other_version.entry_id)
+
+
+async def test_entries_follow_their_periods_main_bill_when_it_changes_or_is_voided(
+    timetracking, account, make_log_command, make_bill
+) -> None:
+    both, only_old, only_new = (make_log_command(account_id=account) for _ in range(3))
+    for command in (both, only_old, only_new):
+        await timetracking.log(command)
+    old = make_bill(account_id=account, time_entry_ids=[both.entry_id, only_old.entry_id])
+    new = make_bill(
+        account_id=account,
+        contract_id=old.contract_id,
+        time_entry_ids=[both.entry_id, only_new.entry_id],
+        bill_number="B-0001-v2",
+        version=2,
+    )
+    key = str(old.contract_id)
+    await timetracking.send(registry.BILLS, BillIssued(bill=old), key)
+    await eventually(lambda: _billed(timetracking, only_old.entry_id))
+
+    swap = BillMainChanged(contract_id=old.contract_id, period="3", main=new, previous_main=old)
+    await timetracking.send(registry.BILLS, swap, key)
+
+    await eventually(lambda: _billed(timetracking, only_new.entry_id))
+    assert await _billed(timetracking, both.entry_id)
+    assert not await _billed(timetracking, only_old.entry_id)
+
+    voided = BillMainChanged(contract_id=old.contract_id, period="3", main=None, previous_main=new)
+    await timetracking.send(registry.BILLS, voided, key)
+
+    await eventually(lambda: _not_billed(timetracking, only_new.entry_id))
+    assert not await _billed(timetracking, both.entry_id)
+
+
+async def _not_billed(timetracking: RunningTimeTracking, entry_id: UUID) -> bool:
+    return not await _billed(timetracking, entry_id)
 
 
 async def _billed(timetracking: RunningTimeTracking, entry_id: UUID) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from contracts_schema.billing import BillState
+from contracts_schema.billing import BillMainChanged, BillState, BillStatus
 from contracts_schema.contracts import ContractState
 from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import (
@@ -30,6 +30,7 @@ from timetracking.domain.time_entries import (
     Duration,
     EndedAt,
     IssuedBill,
+    MainBillChange,
     Span,
     TimeEntry,
     WorkLog,
@@ -88,6 +89,18 @@ def announced_contract(state: ContractState) -> AnnouncedContract:
 
 def issued_bill(state: BillState) -> IssuedBill:
     return IssuedBill(is_main=state.is_main, time_entry_ids=tuple(state.time_entry_ids))
+
+
+_BILLING_STATUSES = frozenset({BillStatus.ISSUED, BillStatus.SENT, BillStatus.PAID})
+"""A main bill bills its entries once issued; a draft does not yet."""
+
+
+def main_bill_change(event: BillMainChanged) -> MainBillChange:
+    main, previous = event.main, event.previous_main
+    return MainBillChange(
+        previously_billed=tuple(previous.time_entry_ids) if previous is not None else (),
+        billed=tuple(main.time_entry_ids) if main is not None and main.status in _BILLING_STATUSES else (),
+    )
 
 
 # --- out and back: the stored document ---------------------------------------------------------------

@@ -131,6 +131,20 @@ class TimeEntry:
         contract it counts against changed, and billing, which issued the bill, already knows."""
         return replace(self, billed=True)
 
+    def no_longer_billed(self) -> TimeEntry:
+        """The entry once the main bill that included it is no longer main (voided, or replaced by a
+        version without it); the version stays, as when it was billed."""
+        return replace(self, billed=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MainBillChange:
+    """A period's main bill changed, or was voided: the entries the previous main billed are billed no
+    longer, unless the new main bills them too."""
+
+    previously_billed: tuple[UUID, ...]
+    billed: tuple[UUID, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedBill:

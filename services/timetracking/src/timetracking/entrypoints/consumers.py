@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts_schema import registry
-from contracts_schema.billing import BillIssued
+from contracts_schema.billing import BillIssued, BillMainChanged
 from contracts_schema.contracts import (
     ContractCreated,
     ContractDeleted,
@@ -76,6 +76,8 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork]) -
                 match delivery.body:
                     case BillIssued(bill=bill):
                         await handlers.record_bill_issued(uow, wire.issued_bill(bill))
+                    case BillMainChanged() as change:
+                        await handlers.record_main_bill_change(uow, wire.main_bill_change(change))
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_log_commands, name=LOG_COMMANDS)
     consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)

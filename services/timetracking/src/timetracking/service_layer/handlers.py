@@ -13,6 +13,7 @@ from timetracking.domain.errors import TimeEntryExists
 from timetracking.domain.time_entries import (
     AnnouncedContract,
     IssuedBill,
+    MainBillChange,
     TimeEntry,
     WorkLog,
     find_covering_contract,
@@ -108,3 +109,14 @@ async def record_bill_issued(uow: TimeTrackingUnitOfWork, bill: IssuedBill) -> N
     for entry in (await uow.time_entries.get_many(bill.billed_entry_ids())).values():
         if not entry.billed:
             await uow.time_entries.save(entry.billed_by_main_bill())
+
+
+async def record_main_bill_change(uow: TimeTrackingUnitOfWork, change: MainBillChange) -> None:
+    """Entries move to billed or back to unbilled with the period's main bill."""
+    billed = set(change.billed)
+    for entry in (await uow.time_entries.get_many((*change.previously_billed, *change.billed))).values():
+        is_billed = entry.entry_id in billed
+        if entry.billed != is_billed:
+            await uow.time_entries.save(
+                entry.billed_by_main_bill() if is_billed else entry.no_longer_billed()
+            )
