@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from contracts.adapters.tables import messaging
-from contracts.bootstrap import Contracts
+from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import CloudEvent
+from servicekit.app import ServiceApp
 
 T = TypeVar("T")
 
@@ -31,7 +32,7 @@ async def _eventually(probe: Callable[[], Awaitable[T | None]], timeout: float =
 
 
 async def _published(
-    contracts: Contracts, subject_id: str, event_type: str | None = None
+    contracts: ServiceApp[ContractsUnitOfWork], subject_id: str, event_type: str | None = None
 ) -> list[CloudEvent]:
     """Events written to the outbox about one aggregate, oldest first."""
     outbox = messaging.outbox
@@ -51,7 +52,7 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 class Setup:
     """Calendars, plans, top-up plans and contracts made through the REST API, and what to check with."""
 
-    def __init__(self, api: httpx.AsyncClient, contracts: Contracts) -> None:
+    def __init__(self, api: httpx.AsyncClient, contracts: ServiceApp[ContractsUnitOfWork]) -> None:
         self.api = api
         self.contracts = contracts
 
@@ -115,5 +116,5 @@ class Setup:
 
 
 @pytest.fixture
-def setup(api: httpx.AsyncClient, contracts_service: Contracts) -> Setup:
+def setup(api: httpx.AsyncClient, contracts_service: ServiceApp[ContractsUnitOfWork]) -> Setup:
     return Setup(api, contracts_service)

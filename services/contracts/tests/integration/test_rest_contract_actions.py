@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from contracts.service_layer import read_models
+from contracts.service_layer import views
 
 RENEWED = "contracts.contract.renewed"
 CREATED = "contracts.contract.created"
@@ -241,7 +241,7 @@ async def test_a_contract_with_time_logged_against_it_cannot_be_deleted(
 ) -> None:
     contract = await setup.contract(account_id, await setup.plan())
     async with contracts_service.uow() as uow:
-        await read_models.record_time_entries_logged(uow, [uuid.UUID(contract["contract_id"])])
+        await views.record_time_entries_logged(uow, [uuid.UUID(contract["contract_id"])])
 
     response = await setup.api.delete(f"/contracts/{contract['contract_id']}")
 

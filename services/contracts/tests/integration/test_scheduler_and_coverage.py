@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 from contracts.domain.coverage import Exhaustion
-from contracts.service_layer import read_models
-from contracts.service_layer.lifecycle import advance_contract_statuses, send_expiry_notices
+from contracts.entrypoints.scheduler import advance_contract_statuses, send_expiry_notices
+from contracts.service_layer import views
 
 STATUS_CHANGED = "contracts.contract.status_changed"
 
@@ -31,11 +31,11 @@ async def test_the_scheduler_activates_a_contract_on_its_start_date_in_its_zone(
     assert contract["status"] == "upcoming"
 
     clock.set(datetime(2026, 3, 31, 14, 59, tzinfo=UTC))  # 23:59 in Tokyo
-    await advance_contract_statuses(contracts.uow(), clock)
+    await advance_contract_statuses(contracts.units, clock())
     assert await _status(setup, contract["contract_id"]) == "upcoming"
 
     clock.set(datetime(2026, 3, 31, 15, 0, tzinfo=UTC))  # midnight in Tokyo
-    await advance_contract_statuses(contracts.uow(), clock)
+    await advance_contract_statuses(contracts.units, clock())
     assert await _status(setup, contract["contract_id"]) == "active"
     [event] = await setup.published(contract["contract_id"], STATUS_CHANGED)
     assert (event.data["previous_status"], event.data["contract"]["status"]) == ("upcoming", "active")
@@ -47,8 +47,8 @@ async def test_running_the_scheduler_twice_publishes_each_change_once(setup, acc
     )
     clock.set(datetime(2026, 4, 2, tzinfo=UTC))
 
-    await advance_contract_statuses(setup.contracts.uow(), clock)
-    await advance_contract_statuses(setup.contracts.uow(), clock)
+    await advance_contract_statuses(setup.contracts.units, clock())
+    await advance_contract_statuses(setup.contracts.units, clock())
 
     assert len(await setup.published(contract["contract_id"], STATUS_CHANGED)) == 1
 
@@ -59,7 +59,7 @@ async def test_after_downtime_the_scheduler_catches_up_every_step_in_order(setup
     )
     clock.set(datetime(2026, 6, 1, tzinfo=UTC))
 
-    await advance_contract_statuses(setup.contracts.uow(), clock)
+    await advance_contract_statuses(setup.contracts.units, clock())
 
     events = await setup.published(contract["contract_id"], STATUS_CHANGED)
     assert [(e.data["previous_status"], e.data["contract"]["status"]) for e in events] == [
@@ -76,11 +76,11 @@ async def test_a_terminated_contract_becomes_terminated_after_its_termination_da
     await setup.ok(await setup.api.post(f"/contracts/{contract['contract_id']}/termination", json={}))
 
     clock.set(datetime(2026, 3, 10, 22, 59, tzinfo=UTC))  # 23:59 in Berlin
-    await advance_contract_statuses(setup.contracts.uow(), clock)
+    await advance_contract_statuses(setup.contracts.units, clock())
     assert await _status(setup, contract["contract_id"]) == "active"
 
     clock.set(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
-    await advance_contract_statuses(setup.contracts.uow(), clock)
+    await advance_contract_statuses(setup.contracts.units, clock())
     assert await _status(setup, contract["contract_id"]) == "terminated"
 
 
@@ -96,10 +96,10 @@ async def test_expiry_notices_are_sent_once_each(setup, account_id, clock) -> No
 
     for day in (datetime(2026, 4, 21, 12, tzinfo=UTC), datetime(2026, 4, 22, 12, tzinfo=UTC)):
         clock.set(day)
-        await send_expiry_notices(contracts.uow(), clock)
+        await send_expiry_notices(contracts.units, clock())
     clock.set(datetime(2026, 5, 4, 12, tzinfo=UTC))
-    await send_expiry_notices(contracts.uow(), clock)
-    await send_expiry_notices(contracts.uow(), clock)
+    await send_expiry_notices(contracts.units, clock())
+    await send_expiry_notices(contracts.units, clock())
 
     [approaching] = await setup.published(contract["contract_id"], "contracts.contract.expiry_approaching")
     [expired] = await setup.published(contract["contract_id"], "contracts.contract.expired_notice")
@@ -142,7 +142,7 @@ async def test_coverage_stops_when_billing_says_a_blocking_allowance_is_exhauste
     )
     contract = await setup.contract(account_id, plan_id)
     async with setup.contracts.uow() as uow:
-        await read_models.record_allowance_exhausted(
+        await views.record_allowance_exhausted(
             uow, uuid.UUID(contract["contract_id"]), Exhaustion(3, datetime(2026, 3, 5, tzinfo=UTC))
         )
     query = {"account_id": account_id, "at": "2026-03-10T12:00:00Z"}
@@ -223,8 +223,8 @@ async def test_two_schedulers_running_at_once_publish_each_change_once(setup, ac
     clock.set(datetime(2026, 4, 2, tzinfo=UTC))
 
     await asyncio.gather(
-        advance_contract_statuses(setup.contracts.uow(), clock),
-        advance_contract_statuses(setup.contracts.uow(), clock),
+        advance_contract_statuses(setup.contracts.units, clock()),
+        advance_contract_statuses(setup.contracts.units, clock()),
     )
 
     assert len(await setup.published(contract["contract_id"], STATUS_CHANGED)) == 1

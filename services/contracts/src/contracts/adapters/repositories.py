@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, Select, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.adapters import tables
@@ -168,33 +168,28 @@ class ContractRepository:
     def _select() -> Select[tuple[Any, Any]]:
         return select(tables.contracts.c.document, tables.contracts.c.notices_done)
 
-    async def due_for_status_change(self, latest_day: date) -> list[Contract]:
+    async def due_for_status_change(self, latest_day: date) -> list[UUID]:
         """Contracts whose dates may have moved their status by local day `latest_day` (the latest
-        day any zone shows); rows another replica is changing are skipped, it handles them."""
+        day any zone shows), locked; rows another replica is changing are skipped, it handles them."""
         c = tables.contracts.c
-        query = (
-            self._select()
-            .where(
-                or_(
-                    (c.status == ContractStatus.UPCOMING.value) & (c.start_date <= latest_day),
-                    (c.status == ContractStatus.ACTIVE.value)
-                    & or_(c.expiry_date < latest_day, c.termination_date < latest_day),
-                )
+        return await self._due(
+            or_(
+                (c.status == ContractStatus.UPCOMING.value) & (c.start_date <= latest_day),
+                (c.status == ContractStatus.ACTIVE.value)
+                & or_(c.expiry_date < latest_day, c.termination_date < latest_day),
             )
-            .order_by(c.contract_id)
-            .with_for_update(skip_locked=True)
         )
-        return [_contract(row) for row in (await self._session.execute(query)).all()]
 
-    async def due_for_notices(self, latest_day: date) -> list[Contract]:
+    async def due_for_notices(self, latest_day: date) -> list[UUID]:
+        """Contracts with a notice that may fall due by local day `latest_day`, locked like the above."""
+        return await self._due(tables.contracts.c.next_notice_on <= latest_day)
+
+    async def _due(self, condition: ColumnElement[bool]) -> list[UUID]:
         c = tables.contracts.c
         query = (
-            self._select()
-            .where(c.next_notice_on <= latest_day)
-            .order_by(c.contract_id)
-            .with_for_update(skip_locked=True)
+            select(c.contract_id).where(condition).order_by(c.contract_id).with_for_update(skip_locked=True)
         )
-        return [_contract(row) for row in (await self._session.execute(query)).all()]
+        return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
     async def delete(self, contract_id: UUID) -> None:
         await self._session.execute(

@@ -6,12 +6,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.bootstrap import Contracts
+from contracts.domain.commands import (
+    NewContract,
+    PlanDetails,
+    RenewalRequest,
+    TerminationRequest,
+    TopUpPlanDetails,
+    TopUpRequest,
+)
 from contracts.domain.errors import CalendarNotFound, ContractNotFound, PlanNotFound, TopUpPlanNotFound
-from contracts.service_layer import contract_actions, handlers, read_models
+from contracts.service_layer import catalog, contracts, views
+from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema.contracts import (
     BillingMode,
     BusinessCalendar,
@@ -29,15 +37,13 @@ from contracts_schema.contracts import (
     WorkingHours,
 )
 from contracts_schema.primitives import MoneyAmount, Percentage
+from servicekit import api
 from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.origin import Origin
 
-
-def get_contracts(request: Request) -> Contracts:
-    return request.app.state.service_app  # type: ignore[no-any-return]
-
-
-ContractsDep = Annotated[Contracts, Depends(get_contracts)]
-Actor = Annotated[str | None, Header(alias="X-Actor", description="who is making the change")]
+Units = Annotated[api.UnitsOfWork[ContractsUnitOfWork], Depends(api.units_of_work)]
+Now = Annotated[datetime, Depends(api.now)]
+Caller = Annotated[Origin, Depends(api.caller)]
 
 
 class ApiModel(BaseModel):
@@ -55,6 +61,9 @@ class CalendarIn(ApiModel):
     working_hours: list[WorkingHours]
     holidays: list[date] = []
 
+    def calendar(self, calendar_id: UUID) -> BusinessCalendar:
+        return BusinessCalendar(calendar_id=calendar_id, **self.model_dump())
+
 
 class PlanIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
@@ -63,8 +72,8 @@ class PlanIn(ApiModel):
     top_up_plan_ids: list[UUID] = []
     is_default: bool = False
 
-    def details(self) -> handlers.PlanDetails:
-        return handlers.PlanDetails(
+    def details(self) -> PlanDetails:
+        return PlanDetails(
             self.name, self.description, self.terms, list(self.top_up_plan_ids), self.is_default
         )
 
@@ -75,6 +84,9 @@ class ContractIn(CreateContract):
     contract_id: UUID | None = Field(  # type: ignore[assignment]
         default=None, description="chosen by the caller to make retries safe"
     )
+
+    def request(self) -> NewContract:
+        return NewContract(**{name: getattr(self, name) for name in CreateContract.model_fields})
 
 
 class ContractEditIn(ApiModel):
@@ -104,13 +116,16 @@ class TopUpPlanIn(ApiModel):
     hour_units: int = Field(default=0, ge=0)
     request_units: int = Field(default=0, ge=0)
 
-    def details(self) -> handlers.TopUpPlanDetails:
-        return handlers.TopUpPlanDetails(**self.fields())
+    def details(self) -> TopUpPlanDetails:
+        return TopUpPlanDetails(**self.fields())
 
 
 class TopUpIn(ApiModel):
     top_up_plan_id: UUID
     top_up_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
+
+    def request(self, contract_id: UUID) -> TopUpRequest:
+        return TopUpRequest(contract_id, self.top_up_plan_id, self.top_up_id)
 
 
 class RenewalIn(ApiModel):
@@ -124,6 +139,9 @@ class RenewalIn(ApiModel):
     base_charge_override: MoneyAmount | None = None
     allowance_override: int | None = Field(default=None, ge=0)
 
+    def request(self, contract_id: UUID) -> RenewalRequest:
+        return RenewalRequest(contract_id, **self.fields())
+
 
 class RenewalOut(BaseModel):
     renewed: ContractState = Field(description="the old contract, now linked to the new one")
@@ -133,6 +151,9 @@ class RenewalOut(BaseModel):
 class TerminationIn(ApiModel):
     termination_date: date | None = Field(default=None, description="today (contract zone) when omitted")
     reason: str = Field(default="", max_length=2000)
+
+    def request(self, contract_id: UUID) -> TerminationRequest:
+        return TerminationRequest(contract_id, self.termination_date, self.reason)
 
 
 class CoverageOut(BaseModel):
@@ -162,31 +183,28 @@ router = APIRouter()
 @router.post(
     "/calendars", status_code=status.HTTP_201_CREATED, tags=["calendars"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_calendar(body: CalendarIn, contracts: ContractsDep, actor: Actor = None) -> BusinessCalendar:
-    calendar = BusinessCalendar(calendar_id=uuid4(), **body.model_dump())
-    return await handlers.save_calendar(contracts.uow(), calendar, actor=actor)
+async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
+    async with units.write() as uow:
+        return await catalog.add_calendar(uow, body.calendar(uuid4()), origin=origin)
 
 
 @router.put("/calendars/{calendar_id}", tags=["calendars"], dependencies=IDEMPOTENT_WRITE)
 async def replace_calendar(
-    calendar_id: UUID, body: CalendarIn, contracts: ContractsDep, actor: Actor = None
+    calendar_id: UUID, body: CalendarIn, units: Units, origin: Caller
 ) -> BusinessCalendar:
-    async with contracts.read() as uow:
-        if await uow.calendars.get(calendar_id) is None:
-            raise CalendarNotFound(f"no business-hours calendar {calendar_id}")
-    calendar = BusinessCalendar(calendar_id=calendar_id, **body.model_dump())
-    return await handlers.save_calendar(contracts.uow(), calendar, actor=actor)
+    async with units.write() as uow:
+        return await catalog.replace_calendar(uow, body.calendar(calendar_id), origin=origin)
 
 
 @router.get("/calendars", tags=["calendars"])
-async def list_calendars(contracts: ContractsDep) -> list[BusinessCalendar]:
-    async with contracts.read() as uow:
+async def list_calendars(units: Units) -> list[BusinessCalendar]:
+    async with units.read() as uow:
         return await uow.calendars.list()
 
 
 @router.get("/calendars/{calendar_id}", tags=["calendars"])
-async def get_calendar(calendar_id: UUID, contracts: ContractsDep) -> BusinessCalendar:
-    async with contracts.read() as uow:
+async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
+    async with units.read() as uow:
         calendar = await uow.calendars.get(calendar_id)
     if calendar is None:
         raise CalendarNotFound(f"no business-hours calendar {calendar_id}")
@@ -196,28 +214,28 @@ async def get_calendar(calendar_id: UUID, contracts: ContractsDep) -> BusinessCa
 @router.post(
     "/plans", status_code=status.HTTP_201_CREATED, tags=["support plans"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_plan(body: PlanIn, contracts: ContractsDep, actor: Actor = None) -> SupportPlanState:
-    plan = await handlers.create_plan(contracts.uow(), body.details(), plan_id=None, actor=actor)
+async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
+    async with units.write() as uow:
+        plan = await catalog.create_plan(uow, body.details(), origin=origin)
     return plan.state()
 
 
 @router.put("/plans/{plan_id}", tags=["support plans"], dependencies=IDEMPOTENT_WRITE)
-async def update_plan(
-    plan_id: UUID, body: PlanIn, contracts: ContractsDep, actor: Actor = None
-) -> SupportPlanState:
-    plan = await handlers.update_plan(contracts.uow(), plan_id, body.details(), actor=actor)
+async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
+    async with units.write() as uow:
+        plan = await catalog.update_plan(uow, plan_id, body.details(), origin=origin)
     return plan.state()
 
 
 @router.get("/plans", tags=["support plans"])
-async def list_plans(contracts: ContractsDep) -> list[SupportPlanState]:
-    async with contracts.read() as uow:
+async def list_plans(units: Units) -> list[SupportPlanState]:
+    async with units.read() as uow:
         return [plan.state() for plan in await uow.plans.list()]
 
 
 @router.get("/plans/{plan_id}", tags=["support plans"])
-async def get_plan(plan_id: UUID, contracts: ContractsDep) -> SupportPlanState:
-    async with contracts.read() as uow:
+async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
+    async with units.read() as uow:
         plan = await uow.plans.get(plan_id)
     if plan is None:
         raise PlanNotFound(f"no support plan {plan_id}")
@@ -227,14 +245,16 @@ async def get_plan(plan_id: UUID, contracts: ContractsDep) -> SupportPlanState:
 @router.post(
     "/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_contract(body: ContractIn, contracts: ContractsDep, actor: Actor = None) -> ContractState:
-    request = handlers.NewContract.of(body)
-    return await handlers.create_contract(contracts.uow(), request, clock=contracts.now, actor=actor)
+async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
+    async with units.write() as uow:
+        contract = await contracts.sign_contract(uow, body.request(), origin=origin, now=now)
+    return contract.state()
 
 
 @router.get("/contracts", tags=["contracts"])
 async def list_contracts(
-    contracts: ContractsDep,
+    units: Units,
+    now: Now,
     account_id: str | None = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
@@ -243,11 +263,9 @@ async def list_contracts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ContractPage:
     expiring_by = (
-        contracts.now().date() + timedelta(days=expiring_within_days)
-        if expiring_within_days is not None
-        else None
+        now.date() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
     )
-    async with contracts.read() as uow:
+    async with units.read() as uow:
         items, total = await uow.contracts.search(
             account_id=account_id,
             status=status_,
@@ -260,8 +278,8 @@ async def list_contracts(
 
 
 @router.get("/contracts/{contract_id}", tags=["contracts"])
-async def get_contract(contract_id: UUID, contracts: ContractsDep) -> ContractState:
-    async with contracts.read() as uow:
+async def get_contract(contract_id: UUID, units: Units) -> ContractState:
+    async with units.read() as uow:
         contract = await uow.contracts.get(contract_id)
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
@@ -270,9 +288,11 @@ async def get_contract(contract_id: UUID, contracts: ContractsDep) -> ContractSt
 
 @router.patch("/contracts/{contract_id}", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
 async def edit_contract(
-    contract_id: UUID, body: ContractEditIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: ContractEditIn, units: Units, origin: Caller
 ) -> ContractState:
-    return await contract_actions.edit_contract(contracts.uow(), contract_id, body.changes(), actor=actor)
+    async with units.write() as uow:
+        contract = await contracts.edit_contract(uow, contract_id, body.changes(), origin=origin)
+    return contract.state()
 
 
 @router.delete(
@@ -282,8 +302,9 @@ async def edit_contract(
     dependencies=IDEMPOTENT_WRITE,
     summary="Delete a contract nothing was billed, logged or bought against",
 )
-async def delete_contract(contract_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
-    await contract_actions.delete_contract(contracts.uow(), contract_id, actor=actor)
+async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Response:
+    async with units.write() as uow:
+        await contracts.delete_contract(uow, contract_id, origin=origin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -294,19 +315,13 @@ async def delete_contract(contract_id: UUID, contracts: ContractsDep, actor: Act
     dependencies=IDEMPOTENT_WRITE,
 )
 async def top_up_contract(
-    contract_id: UUID, body: TopUpIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: TopUpIn, units: Units, origin: Caller, now: Now
 ) -> ContractToppedUp:
-    bought = await contract_actions.top_up_contract(
-        contracts.uow(),
-        contract_id,
-        body.top_up_plan_id,
-        top_up_id=body.top_up_id,
-        clock=contracts.now,
-        actor=actor,
-    )
+    async with units.write() as uow:
+        bought = await contracts.top_up_contract(uow, body.request(contract_id), origin=origin, now=now)
     top_up = bought.top_up
     return ContractToppedUp(
-        contract=bought.contract,
+        contract=bought.contract.state(),
         top_up_id=top_up.top_up_id,
         top_up_plan_id=top_up.top_up_plan_id,
         units=top_up.units,
@@ -322,26 +337,21 @@ async def top_up_contract(
     dependencies=IDEMPOTENT_WRITE,
 )
 async def renew_contract(
-    contract_id: UUID, body: RenewalIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: RenewalIn, units: Units, origin: Caller, now: Now
 ) -> RenewalOut:
-    request = contract_actions.RenewalRequest(**body.fields())
-    renewal = await contract_actions.renew_contract(
-        contracts.uow(), contract_id, request, clock=contracts.now, actor=actor
-    )
-    return RenewalOut(renewed=renewal.old, new_contract=renewal.new)
+    async with units.write() as uow:
+        renewal = await contracts.renew_contract(uow, body.request(contract_id), origin=origin, now=now)
+    return RenewalOut(renewed=renewal.old.state(), new_contract=renewal.new.state())
 
 
 @router.post("/contracts/{contract_id}/termination", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
 async def terminate_contract(
-    contract_id: UUID, body: TerminationIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: TerminationIn, units: Units, origin: Caller, now: Now
 ) -> ContractTerminated:
-    return await contract_actions.terminate_contract(
-        contracts.uow(),
-        contract_id,
-        termination_date=body.termination_date,
-        reason=body.reason,
-        clock=contracts.now,
-        actor=actor,
+    async with units.write() as uow:
+        contract = await contracts.terminate_contract(uow, body.request(contract_id), origin=origin, now=now)
+    return ContractTerminated(
+        contract=contract.state(), terminated_at=contract.terminated_at(), reason=body.reason
     )
 
 
@@ -349,13 +359,15 @@ async def terminate_contract(
     "/coverage", tags=["coverage"], summary="Which contract covers an account's work, and is it covered"
 )
 async def coverage(
-    contracts: ContractsDep,
+    units: Units,
+    now: Now,
     account_id: Annotated[str, Query(min_length=1, max_length=100)],
     product: Annotated[str | None, Query(description="requests with no product when omitted")] = None,
     at: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant; now when omitted")] = None,
 ) -> CoverageOut:
-    instant = (at or contracts.now()).astimezone(UTC)
-    answer = await read_models.coverage(contracts.read(), account_id, product, instant)
+    instant = (at or now).astimezone(UTC)
+    async with units.read() as uow:
+        answer = await views.coverage(uow, account_id, product, instant)
     contract = answer.contract
     terms = contract.terms if contract is not None else None
     return CoverageOut(
@@ -376,32 +388,30 @@ async def coverage(
 @router.post(
     "/top-up-plans", status_code=status.HTTP_201_CREATED, tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_top_up_plan(
-    body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
-) -> TopUpPlanState:
-    top_up_plan = await handlers.create_top_up_plan(contracts.uow(), body.details(), actor=actor)
+async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
+    async with units.write() as uow:
+        top_up_plan = await catalog.create_top_up_plan(uow, body.details(), origin=origin)
     return top_up_plan.state()
 
 
 @router.put("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE)
 async def update_top_up_plan(
-    top_up_plan_id: UUID, body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
+    top_up_plan_id: UUID, body: TopUpPlanIn, units: Units, origin: Caller
 ) -> TopUpPlanState:
-    top_up_plan = await handlers.update_top_up_plan(
-        contracts.uow(), top_up_plan_id, body.details(), actor=actor
-    )
+    async with units.write() as uow:
+        top_up_plan = await catalog.update_top_up_plan(uow, top_up_plan_id, body.details(), origin=origin)
     return top_up_plan.state()
 
 
 @router.get("/top-up-plans", tags=["top-up plans"])
-async def list_top_up_plans(contracts: ContractsDep) -> list[TopUpPlanState]:
-    async with contracts.read() as uow:
+async def list_top_up_plans(units: Units) -> list[TopUpPlanState]:
+    async with units.read() as uow:
         return [top_up_plan.state() for top_up_plan in await uow.top_up_plans.list()]
 
 
 @router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"])
-async def get_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep) -> TopUpPlanState:
-    async with contracts.read() as uow:
+async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
+    async with units.read() as uow:
         top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
     if top_up_plan is None:
         raise TopUpPlanNotFound(f"no top-up plan {top_up_plan_id}")
@@ -415,6 +425,7 @@ async def get_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep) -> TopU
     dependencies=IDEMPOTENT_WRITE,
     summary="Delete a top-up plan no support plan offers",
 )
-async def delete_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
-    await handlers.delete_top_up_plan(contracts.uow(), top_up_plan_id, actor=actor)
+async def delete_top_up_plan(top_up_plan_id: UUID, units: Units, origin: Caller) -> Response:
+    async with units.write() as uow:
+        await catalog.delete_top_up_plan(uow, top_up_plan_id, origin=origin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
