@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
+from prometheus_client import REGISTRY
+from sqlalchemy import select, update
+
+from contracts.adapters import tables
 from contracts.domain.coverage import Exhaustion
 from contracts.entrypoints.scheduler import advance_contract_statuses, send_expiry_notices
 from contracts.service_layer import views
+from servicekit.sql import as_utc
 
 STATUS_CHANGED = "contracts.contract.status_changed"
 
@@ -82,6 +88,85 @@ async def test_a_terminated_contract_becomes_terminated_after_its_termination_da
     clock.set(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
     await advance_contract_statuses(setup.contracts.units, clock())
     assert await _status(setup, contract["contract_id"]) == "terminated"
+
+
+async def _document(setup, contract_id: str) -> Any:
+    async with setup.contracts.read() as uow:
+        return await uow.session.scalar(
+            select(tables.contracts.c.document).where(tables.contracts.c.contract_id == contract_id)
+        )
+
+
+async def _set_columns(setup, contract_id: str, **values: Any) -> None:
+    """Change a contract's row behind the service's back, as a bug or an operator would."""
+    async with setup.contracts.uow() as uow:
+        await uow.session.execute(
+            update(tables.contracts).where(tables.contracts.c.contract_id == contract_id).values(**values)
+        )
+
+
+async def _parked_at(setup, contract_id: str) -> datetime | None:
+    c = tables.contracts.c
+    async with setup.contracts.read() as uow:
+        parked_at = await uow.session.scalar(
+            select(c.scheduler_parked_at).where(c.contract_id == contract_id)
+        )
+    return None if parked_at is None else as_utc(parked_at)
+
+
+def _items(outcome: str) -> float:
+    """How many contracts the status job ended with `outcome` so far, by its metric."""
+    return (
+        REGISTRY.get_sample_value("scheduler_items_total", {"job": "contract-status", "outcome": outcome})
+        or 0.0
+    )
+
+
+async def test_a_contract_the_scheduler_fails_on_is_parked_and_the_others_still_move(
+    setup, account_id, clock
+) -> None:
+    plan_id = await setup.plan()
+    april = {"start_date": "2026-04-01", "expiry_date": "2026-04-30"}
+    broken = await setup.contract(account_id, plan_id, **april)
+    sound = await setup.contract(f"{account_id}-b", plan_id, **april)
+    signed = await _document(setup, broken["contract_id"])
+    await _set_columns(setup, broken["contract_id"], document={"not": "a contract"})
+    parked_before = _items("parked")
+    clock.set(datetime(2026, 4, 2, tzinfo=UTC))
+
+    await advance_contract_statuses(setup.contracts.units, clock())
+    await advance_contract_statuses(setup.contracts.units, clock())
+
+    assert await _status(setup, sound["contract_id"]) == "active"
+    assert await _parked_at(setup, broken["contract_id"]) == clock()
+    assert _items("parked") == parked_before + 1  # once: the second tick left it alone
+
+    # An operator repairs the row and clears the mark: the next tick moves it like any other.
+    await _set_columns(setup, broken["contract_id"], document=signed, scheduler_parked_at=None)
+    await advance_contract_statuses(setup.contracts.units, clock())
+    assert await _status(setup, broken["contract_id"]) == "active"
+
+
+async def test_a_contract_that_breaks_a_rule_is_deferred_to_the_next_tick_not_parked(
+    setup, account_id, clock
+) -> None:
+    contract = await setup.contract(
+        account_id, await setup.plan(), start_date="2026-04-01", expiry_date="2026-04-30"
+    )
+    signed = await _document(setup, contract["contract_id"])
+    # Expired by its document but upcoming by its row: no lifecycle step leads back to active.
+    await _set_columns(setup, contract["contract_id"], document={**signed, "status": "expired"})
+    deferred_before = _items("deferred")
+    clock.set(datetime(2026, 4, 2, tzinfo=UTC))
+
+    await advance_contract_statuses(setup.contracts.units, clock())
+    await advance_contract_statuses(setup.contracts.units, clock())
+
+    assert _items("deferred") == deferred_before + 2  # tried again on the second tick
+    assert await _parked_at(setup, contract["contract_id"]) is None
+    await _set_columns(setup, contract["contract_id"], document=signed)
+    await advance_contract_statuses(setup.contracts.units, clock())
+    assert await _status(setup, contract["contract_id"]) == "active"
 
 
 async def test_expiry_notices_are_sent_once_each(setup, account_id, clock) -> None:

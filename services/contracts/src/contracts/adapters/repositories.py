@@ -187,9 +187,20 @@ class ContractRepository:
     async def _due(self, condition: ColumnElement[bool]) -> list[UUID]:
         c = tables.contracts.c
         query = (
-            select(c.contract_id).where(condition).order_by(c.contract_id).with_for_update(skip_locked=True)
+            select(c.contract_id)
+            .where(condition, c.scheduler_parked_at.is_(None))
+            .order_by(c.contract_id)
+            .with_for_update(skip_locked=True)
         )
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
+
+    async def park(self, contract_id: UUID, at: datetime) -> None:
+        """Keep the scheduler off a contract it failed on with a bug, so it is not retried every tick."""
+        await self._session.execute(
+            update(tables.contracts)
+            .where(tables.contracts.c.contract_id == str(contract_id))
+            .values(scheduler_parked_at=as_utc(at))
+        )
 
     async def delete(self, contract_id: UUID) -> None:
         await self._session.execute(

@@ -2,8 +2,10 @@
 
 Every interval it finds the contracts whose dates call for a status change or an expiry notice and
 handles each in its own savepoint (`servicekit.scheduler.run_item`), so one contract that fails does
-not hold up the others. The due contracts are locked with SKIP LOCKED, so replicas running the same
-tick share the work instead of doing it twice.
+not hold up the others: a broken rule defers it to the next tick, a bug parks it (its
+`scheduler_parked_at` is set and the due queries skip it until an operator clears it). The due
+contracts are locked with SKIP LOCKED, so replicas running the same tick share the work instead of
+doing it twice.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ async def advance_contract_statuses(units: UnitsOfWork[ContractsUnitOfWork], now
 
     async with units.write() as uow:
         due = await uow.contracts.due_for_status_change(latest_local_date(now))
-        return await _each(uow, "contract-status", due, advance)
+        return await _each(uow, "contract-status", due, advance, now=now)
 
 
 async def send_expiry_notices(units: UnitsOfWork[ContractsUnitOfWork], now: datetime) -> int:
@@ -57,17 +59,21 @@ async def send_expiry_notices(units: UnitsOfWork[ContractsUnitOfWork], now: date
 
     async with units.write() as uow:
         due = await uow.contracts.due_for_notices(latest_local_date(now))
-        return await _each(uow, "expiry-notices", due, notify)
+        return await _each(uow, "expiry-notices", due, notify, now=now)
 
 
-async def _each(uow: ContractsUnitOfWork, job: str, due: Sequence[UUID], work: ContractWork) -> int:
+async def _each(
+    uow: ContractsUnitOfWork, job: str, due: Sequence[UUID], work: ContractWork, *, now: datetime
+) -> int:
     published = 0
     for contract_id in due:
-        published += await _one(uow, job, contract_id, work)
+        published += await _one(uow, job, contract_id, work, now=now)
     return published
 
 
-async def _one(uow: ContractsUnitOfWork, job: str, contract_id: UUID, work: ContractWork) -> int:
+async def _one(
+    uow: ContractsUnitOfWork, job: str, contract_id: UUID, work: ContractWork, *, now: datetime
+) -> int:
     published = 0
 
     async def item() -> None:
@@ -75,4 +81,6 @@ async def _one(uow: ContractsUnitOfWork, job: str, contract_id: UUID, work: Cont
         published = await work(uow, contract_id)
 
     outcome = await run_item(uow, job, str(contract_id), item)
+    if outcome is Outcome.PARKED:
+        await uow.contracts.park(contract_id, now)
     return published if outcome is Outcome.DONE else 0
