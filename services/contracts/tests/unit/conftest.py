@@ -10,25 +10,23 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from contracts.domain.contracts import Contract
-from contracts.domain.plans import TopUpPlan
-from contracts_schema.contracts import (
+from contracts.domain.contracts import Contract, ContractScope, ContractStatus
+from contracts.domain.plans import (
     BillCycle,
     BillingMode,
-    ContractScope,
-    ContractStatus,
     OverageRateKind,
     PlanTerms,
     PlanType,
+    TopUpPlan,
     WhenExhausted,
 )
-from contracts_schema.primitives import MoneyAmount
+from servicekit.money import Money
 
 CALENDAR_ID = UUID("00000000-0000-0000-0000-00000000ca1e")
 
 
-def usd(amount: str) -> MoneyAmount:
-    return MoneyAmount(amount=Decimal(amount), currency="USD")
+def usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
 
 
 def terms(**changes: Any) -> PlanTerms:

@@ -8,19 +8,20 @@ from uuid import uuid4
 import pytest
 
 from contracts.domain.errors import InvalidPlan
-from contracts.domain.plans import SupportPlan, validate_terms
-from contracts_schema.contracts import (
+from contracts.domain.plans import (
     BillCycle,
     BillingMode,
     DifferentialRates,
     OverageRateKind,
     PlanType,
+    SupportPlan,
+    validate_terms,
 )
-from contracts_schema.primitives import MoneyAmount
+from servicekit.money import Money
 
 
-def _usd(amount: str) -> MoneyAmount:
-    return MoneyAmount(amount=Decimal(amount), currency="USD")
+def _usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
 
 
 def _plan(terms, top_up_plan_ids=()):
@@ -62,7 +63,7 @@ def test_a_blocking_plan_has_no_overage_rates(make_blocking_terms) -> None:
 
 def test_charges_are_in_the_plans_currency(make_terms) -> None:
     with pytest.raises(InvalidPlan, match="EUR"):
-        validate_terms(make_terms(overage_rate=MoneyAmount(amount=Decimal("60.00"), currency="EUR")))
+        validate_terms(make_terms(overage_rate=Money(Decimal("60.00"), "EUR")))
 
 
 def test_amounts_have_no_more_decimals_than_the_currency(make_terms) -> None:
@@ -84,7 +85,7 @@ def test_a_prepaid_per_hour_plan_offers_top_ups(make_terms) -> None:
 
 
 def test_a_plan_offers_top_ups_priced_in_its_currency_only(make_terms, make_top_up_plan) -> None:
-    euro_offer = make_top_up_plan(price=MoneyAmount(amount=Decimal("10.00"), currency="EUR"))
+    euro_offer = make_top_up_plan(price=Money(Decimal("10.00"), "EUR"))
     plan = _plan(make_terms(), [euro_offer.top_up_plan_id])
 
     with pytest.raises(InvalidPlan, match="EUR"):

@@ -11,8 +11,9 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from contracts_schema.contracts import ContractNotifications, ContractScope, PlanTerms
-from contracts_schema.primitives import MoneyAmount
+from contracts.domain.contracts import ContractNotifications, ContractScope
+from contracts.domain.plans import PlanTerms
+from servicekit.money import Money
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class TopUpPlanDetails:
 
     name: str
     description: str
-    price: MoneyAmount
+    price: Money
     hour_units: int
     request_units: int
 
@@ -57,7 +58,7 @@ class NewContract:
     payment_terms_days: int = 30
     discount_percent: Decimal = Decimal(0)
     tax_percent: Decimal = Decimal(0)
-    base_charge_override: MoneyAmount | None = None
+    base_charge_override: Money | None = None
     allowance_override: int | None = None
 
 
@@ -81,7 +82,7 @@ class RenewalRequest:
     contract_number: str | None = None
     start_date: date | None = None
     expiry_date: date | None = None
-    base_charge_override: MoneyAmount | None = None
+    base_charge_override: Money | None = None
     allowance_override: int | None = None
 
 

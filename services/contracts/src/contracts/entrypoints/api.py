@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.adapters import wire
+from contracts.domain import calendars
 from contracts.domain.commands import (
     NewContract,
     PlanDetails,
@@ -49,10 +51,6 @@ Caller = Annotated[Origin, Depends(api.caller)]
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    def fields(self, *leave_out: str) -> dict[str, Any]:
-        """The fields as they are: nested models stay models (model_dump would make them dicts)."""
-        return {name: getattr(self, name) for name in type(self).model_fields if name not in leave_out}
-
 
 class CalendarIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
@@ -61,8 +59,8 @@ class CalendarIn(ApiModel):
     working_hours: list[WorkingHours]
     holidays: list[date] = []
 
-    def calendar(self, calendar_id: UUID) -> BusinessCalendar:
-        return BusinessCalendar(calendar_id=calendar_id, **self.model_dump())
+    def calendar(self, calendar_id: UUID) -> calendars.BusinessCalendar:
+        return wire.calendar_from_wire(BusinessCalendar(calendar_id=calendar_id, **self.model_dump()))
 
 
 class PlanIn(ApiModel):
@@ -73,9 +71,8 @@ class PlanIn(ApiModel):
     is_default: bool = False
 
     def details(self) -> PlanDetails:
-        return PlanDetails(
-            self.name, self.description, self.terms, list(self.top_up_plan_ids), self.is_default
-        )
+        terms = wire.terms_from_wire(self.terms)
+        return PlanDetails(self.name, self.description, terms, list(self.top_up_plan_ids), self.is_default)
 
 
 class ContractIn(CreateContract):
@@ -86,7 +83,7 @@ class ContractIn(CreateContract):
     )
 
     def request(self) -> NewContract:
-        return NewContract(**{name: getattr(self, name) for name in CreateContract.model_fields})
+        return wire.new_contract(self)
 
 
 class ContractEditIn(ApiModel):
@@ -101,12 +98,15 @@ class ContractEditIn(ApiModel):
     tax_percent: Percentage | None = None
 
     def changes(self) -> dict[str, Any]:
-        sent = self.fields()
-        changes = {name: sent[name] for name in self.model_fields_set}
         # Only the billing email may be cleared; null elsewhere means "leave as it is".
-        return {
-            name: value for name, value in changes.items() if value is not None or name == "billing_email"
+        changes = {
+            name: value
+            for name in self.model_fields_set
+            if (value := getattr(self, name)) is not None or name == "billing_email"
         }
+        if self.notifications is not None:
+            changes["notifications"] = wire.notifications_from_wire(self.notifications)
+        return changes
 
 
 class TopUpPlanIn(ApiModel):
@@ -117,7 +117,8 @@ class TopUpPlanIn(ApiModel):
     request_units: int = Field(default=0, ge=0)
 
     def details(self) -> TopUpPlanDetails:
-        return TopUpPlanDetails(**self.fields())
+        price = wire.money_from_wire(self.price)
+        return TopUpPlanDetails(self.name, self.description, price, self.hour_units, self.request_units)
 
 
 class TopUpIn(ApiModel):
@@ -140,7 +141,19 @@ class RenewalIn(ApiModel):
     allowance_override: int | None = Field(default=None, ge=0)
 
     def request(self, contract_id: UUID) -> RenewalRequest:
-        return RenewalRequest(contract_id, **self.fields())
+        base_charge = (
+            None if self.base_charge_override is None else wire.money_from_wire(self.base_charge_override)
+        )
+        return RenewalRequest(
+            contract_id=contract_id,
+            new_contract_id=self.new_contract_id,
+            plan_id=self.plan_id,
+            contract_number=self.contract_number,
+            start_date=self.start_date,
+            expiry_date=self.expiry_date,
+            base_charge_override=base_charge,
+            allowance_override=self.allowance_override,
+        )
 
 
 class RenewalOut(BaseModel):
@@ -185,7 +198,8 @@ router = APIRouter()
 )
 async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
     async with units.write() as uow:
-        return await catalog.add_calendar(uow, body.calendar(uuid4()), origin=origin)
+        calendar = await catalog.add_calendar(uow, body.calendar(uuid4()), origin=origin)
+    return wire.calendar_to_wire(calendar)
 
 
 @router.put("/calendars/{calendar_id}", tags=["calendars"], dependencies=IDEMPOTENT_WRITE)
@@ -193,13 +207,14 @@ async def replace_calendar(
     calendar_id: UUID, body: CalendarIn, units: Units, origin: Caller
 ) -> BusinessCalendar:
     async with units.write() as uow:
-        return await catalog.replace_calendar(uow, body.calendar(calendar_id), origin=origin)
+        calendar = await catalog.replace_calendar(uow, body.calendar(calendar_id), origin=origin)
+    return wire.calendar_to_wire(calendar)
 
 
 @router.get("/calendars", tags=["calendars"])
 async def list_calendars(units: Units) -> list[BusinessCalendar]:
     async with units.read() as uow:
-        return await uow.calendars.list()
+        return [wire.calendar_to_wire(calendar) for calendar in await uow.calendars.list()]
 
 
 @router.get("/calendars/{calendar_id}", tags=["calendars"])
@@ -208,7 +223,7 @@ async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
         calendar = await uow.calendars.get(calendar_id)
     if calendar is None:
         raise CalendarNotFound(f"no business-hours calendar {calendar_id}")
-    return calendar
+    return wire.calendar_to_wire(calendar)
 
 
 @router.post(
@@ -217,20 +232,20 @@ async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
 async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
     async with units.write() as uow:
         plan = await catalog.create_plan(uow, body.details(), origin=origin)
-    return plan.state()
+    return wire.plan_to_wire(plan)
 
 
 @router.put("/plans/{plan_id}", tags=["support plans"], dependencies=IDEMPOTENT_WRITE)
 async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
     async with units.write() as uow:
         plan = await catalog.update_plan(uow, plan_id, body.details(), origin=origin)
-    return plan.state()
+    return wire.plan_to_wire(plan)
 
 
 @router.get("/plans", tags=["support plans"])
 async def list_plans(units: Units) -> list[SupportPlanState]:
     async with units.read() as uow:
-        return [plan.state() for plan in await uow.plans.list()]
+        return [wire.plan_to_wire(plan) for plan in await uow.plans.list()]
 
 
 @router.get("/plans/{plan_id}", tags=["support plans"])
@@ -239,7 +254,7 @@ async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
         plan = await uow.plans.get(plan_id)
     if plan is None:
         raise PlanNotFound(f"no support plan {plan_id}")
-    return plan.state()
+    return wire.plan_to_wire(plan)
 
 
 @router.post(
@@ -248,7 +263,7 @@ async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
 async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
     async with units.write() as uow:
         contract = await contracts.sign_contract(uow, body.request(), origin=origin, now=now)
-    return contract.state()
+    return wire.contract_to_wire(contract)
 
 
 @router.get("/contracts", tags=["contracts"])
@@ -268,13 +283,15 @@ async def list_contracts(
     async with units.read() as uow:
         items, total = await uow.contracts.search(
             account_id=account_id,
-            status=status_,
+            status=None if status_ is None else wire.status_from_wire(status_),
             plan_id=plan_id,
             expiring_by=expiring_by,
             limit=limit,
             offset=offset,
         )
-    return ContractPage(items=items, total=total, limit=limit, offset=offset)
+    return ContractPage(
+        items=[wire.contract_to_wire(contract) for contract in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/contracts/{contract_id}", tags=["contracts"])
@@ -283,7 +300,7 @@ async def get_contract(contract_id: UUID, units: Units) -> ContractState:
         contract = await uow.contracts.get(contract_id)
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
-    return contract.state()
+    return wire.contract_to_wire(contract)
 
 
 @router.patch("/contracts/{contract_id}", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
@@ -292,7 +309,7 @@ async def edit_contract(
 ) -> ContractState:
     async with units.write() as uow:
         contract = await contracts.edit_contract(uow, contract_id, body.changes(), origin=origin)
-    return contract.state()
+    return wire.contract_to_wire(contract)
 
 
 @router.delete(
@@ -319,15 +336,7 @@ async def top_up_contract(
 ) -> ContractToppedUp:
     async with units.write() as uow:
         bought = await contracts.top_up_contract(uow, body.request(contract_id), origin=origin, now=now)
-    top_up = bought.top_up
-    return ContractToppedUp(
-        contract=bought.contract.state(),
-        top_up_id=top_up.top_up_id,
-        top_up_plan_id=top_up.top_up_plan_id,
-        units=top_up.units,
-        price=top_up.price,
-        bought_at=top_up.bought_at,
-    )
+    return wire.contract_topped_up(bought.contract, bought.top_up)
 
 
 @router.post(
@@ -341,7 +350,9 @@ async def renew_contract(
 ) -> RenewalOut:
     async with units.write() as uow:
         renewal = await contracts.renew_contract(uow, body.request(contract_id), origin=origin, now=now)
-    return RenewalOut(renewed=renewal.old.state(), new_contract=renewal.new.state())
+    return RenewalOut(
+        renewed=wire.contract_to_wire(renewal.old), new_contract=wire.contract_to_wire(renewal.new)
+    )
 
 
 @router.post("/contracts/{contract_id}/termination", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
@@ -350,9 +361,7 @@ async def terminate_contract(
 ) -> ContractTerminated:
     async with units.write() as uow:
         contract = await contracts.terminate_contract(uow, body.request(contract_id), origin=origin, now=now)
-    return ContractTerminated(
-        contract=contract.state(), terminated_at=contract.terminated_at(), reason=body.reason
-    )
+    return wire.contract_terminated(contract, body.reason)
 
 
 @router.get(
@@ -368,13 +377,13 @@ async def coverage(
     instant = (at or now).astimezone(UTC)
     async with units.read() as uow:
         answer = await views.coverage(uow, account_id, product, instant)
-    contract = answer.contract
+    contract = None if answer.contract is None else wire.contract_to_wire(answer.contract)
     terms = contract.terms if contract is not None else None
     return CoverageOut(
         account_id=account_id,
         product=product,
         at=instant,
-        contract=contract.state() if contract is not None else None,
+        contract=contract,
         plan_type=terms.plan_type if terms else None,
         billing_mode=terms.billing_mode if terms else None,
         when_exhausted=terms.when_exhausted if terms else None,
@@ -391,7 +400,7 @@ async def coverage(
 async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
     async with units.write() as uow:
         top_up_plan = await catalog.create_top_up_plan(uow, body.details(), origin=origin)
-    return top_up_plan.state()
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.put("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE)
@@ -400,13 +409,13 @@ async def update_top_up_plan(
 ) -> TopUpPlanState:
     async with units.write() as uow:
         top_up_plan = await catalog.update_top_up_plan(uow, top_up_plan_id, body.details(), origin=origin)
-    return top_up_plan.state()
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.get("/top-up-plans", tags=["top-up plans"])
 async def list_top_up_plans(units: Units) -> list[TopUpPlanState]:
     async with units.read() as uow:
-        return [top_up_plan.state() for top_up_plan in await uow.top_up_plans.list()]
+        return [wire.top_up_plan_to_wire(top_up_plan) for top_up_plan in await uow.top_up_plans.list()]
 
 
 @router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"])
@@ -415,7 +424,7 @@ async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
         top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
     if top_up_plan is None:
         raise TopUpPlanNotFound(f"no top-up plan {top_up_plan_id}")
-    return top_up_plan.state()
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.delete(

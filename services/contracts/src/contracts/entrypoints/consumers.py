@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from contracts.domain.commands import NewContract, RenewalRequest, TerminationRequest, TopUpRequest
-from contracts.domain.coverage import Exhaustion
+from contracts.adapters import wire
 from contracts.service_layer import contracts, views
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import WireModel, registry
 from contracts_schema.billing import AllowanceExhausted, BillIssued
-from contracts_schema.contracts import (
-    ContractCommandRejected,
-    CreateContract,
-    RenewContract,
-    TerminateContract,
-    TopUpContract,
-)
+from contracts_schema.contracts import CreateContract, RenewContract, TerminateContract, TopUpContract
 from contracts_schema.timetracking import TimeEntryChanged, TimeEntryLogged
 from servicekit.api import UnitsOfWork
 from servicekit.clock import Clock
@@ -60,9 +52,7 @@ def subscribe(consumers: Consumers, units: UnitsOfWork[ContractsUnitOfWork], clo
                 match delivery.body:
                     case AllowanceExhausted() as exhausted:
                         await views.record_allowance_exhausted(
-                            uow,
-                            exhausted.contract_id,
-                            Exhaustion(exhausted.cycle_index, exhausted.exhausted_at),
+                            uow, exhausted.contract_id, wire.exhaustion(exhausted)
                         )
 
     consumers.subscribe(registry.CONTRACT_COMMANDS, on_contract_commands, name="contract-commands")
@@ -75,16 +65,14 @@ async def apply_contract_command(uow: ContractsUnitOfWork, delivery: Delivery, *
     origin = Origin.of_message(delivery.event)
     match delivery.body:
         case CreateContract() as command:
-            await contracts.sign_contract(uow, NewContract(**_fields(command)), origin=origin, now=now)
+            await contracts.sign_contract(uow, wire.new_contract(command), origin=origin, now=now)
         case TopUpContract() as command:
-            # The command's id makes a redelivered top-up the same purchase.
-            top_up_id = command.top_up_id or delivery.event.id
-            top_up = TopUpRequest(command.contract_id, command.top_up_plan_id, top_up_id)
+            top_up = wire.top_up_request(command, delivery.event.id)
             await contracts.top_up_contract(uow, top_up, origin=origin, now=now)
         case RenewContract() as command:
-            await contracts.renew_contract(uow, RenewalRequest(**_fields(command)), origin=origin, now=now)
+            await contracts.renew_contract(uow, wire.renewal_request(command), origin=origin, now=now)
         case TerminateContract() as command:
-            termination = TerminationRequest(command.contract_id, command.termination_date, command.reason)
+            termination = wire.termination_request(command)
             await contracts.terminate_contract(uow, termination, origin=origin, now=now)
         case other:
             raise TypeError(f"{type(other).__name__} is not a contract command")
@@ -92,15 +80,8 @@ async def apply_contract_command(uow: ContractsUnitOfWork, delivery: Delivery, *
 
 def reject_contract_command(uow: ContractsUnitOfWork, delivery: Delivery, error: DomainError) -> None:
     contract_id = _contract_of_command(delivery.body)
-    rejection = ContractCommandRejected(
-        command_id=delivery.event.id,
-        command_type=delivery.event.type,
-        contract_id=contract_id,
-        error=type(error).__name__,
-        reason=str(error),
-    )
     uow.publish(
-        rejection,
+        wire.contract_command_rejected(delivery.event, contract_id, error),
         key=str(contract_id),
         subject=f"contract/{contract_id}",
         origin=Origin.of_message(delivery.event),
@@ -126,8 +107,3 @@ def _contract_billed(event: WireModel) -> UUID | None:
         case BillIssued(bill=bill):
             return bill.contract_id
     return None
-
-
-def _fields(command: WireModel) -> dict[str, Any]:
-    """The command's fields as they are (nested models stay models, unlike model_dump)."""
-    return {name: getattr(command, name) for name in type(command).model_fields}

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from contracts.domain.calendars import validate_calendar
+from contracts.adapters import wire
+from contracts.domain.calendars import BusinessCalendar, validate_calendar
 from contracts.domain.commands import PlanDetails, TopUpPlanDetails
 from contracts.domain.errors import CalendarNotFound, PlanNotFound, TopUpPlanInUse, TopUpPlanNotFound
 from contracts.domain.plans import SupportPlan, TopUpPlan
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
-from contracts_schema.contracts import (
-    BusinessCalendar,
-    CalendarSaved,
-    SupportPlanSaved,
-    TopUpPlanDeleted,
-    TopUpPlanSaved,
-)
 from servicekit.origin import Origin
 
 # --- calendars ----------------------------------------------------------------------------------------
@@ -47,7 +41,7 @@ async def replace_calendar(
 
 def _publish_calendar(uow: ContractsUnitOfWork, calendar: BusinessCalendar, origin: Origin) -> None:
     uow.publish(
-        CalendarSaved(calendar=calendar),
+        wire.calendar_saved(calendar),
         key=str(calendar.calendar_id),
         subject=f"calendar/{calendar.calendar_id}",
         origin=origin,
@@ -58,7 +52,7 @@ def _publish_calendar(uow: ContractsUnitOfWork, calendar: BusinessCalendar, orig
 
 
 async def create_plan(uow: ContractsUnitOfWork, details: PlanDetails, *, origin: Origin) -> SupportPlan:
-    plan = SupportPlan(plan_id=uuid4(), **details.__dict__)
+    plan = _plan(uuid4(), details, version=1)
     await _check_plan_references(uow, plan)
     await _take_default(uow, plan, origin)
     await uow.plans.save(plan, new=True)
@@ -73,12 +67,24 @@ async def update_plan(
     current = await uow.plans.get(plan_id)
     if current is None:
         raise PlanNotFound(f"no support plan {plan_id}")
-    plan = SupportPlan(plan_id=plan_id, version=current.version + 1, **details.__dict__)
+    plan = _plan(plan_id, details, version=current.version + 1)
     await _check_plan_references(uow, plan)
     await _take_default(uow, plan, origin)
     await uow.plans.save(plan, new=False)
     _publish_plan(uow, plan, origin)
     return plan
+
+
+def _plan(plan_id: UUID, details: PlanDetails, *, version: int) -> SupportPlan:
+    return SupportPlan(
+        plan_id=plan_id,
+        name=details.name,
+        description=details.description,
+        terms=details.terms,
+        top_up_plan_ids=list(details.top_up_plan_ids),
+        is_default=details.is_default,
+        version=version,
+    )
 
 
 async def _check_plan_references(uow: ContractsUnitOfWork, plan: SupportPlan) -> None:
@@ -102,7 +108,7 @@ async def _take_default(uow: ContractsUnitOfWork, plan: SupportPlan, origin: Ori
 
 def _publish_plan(uow: ContractsUnitOfWork, plan: SupportPlan, origin: Origin) -> None:
     uow.publish(
-        SupportPlanSaved(plan=plan.state()),
+        wire.support_plan_saved(plan),
         key=str(plan.plan_id),
         subject=f"plan/{plan.plan_id}",
         origin=origin,
@@ -115,7 +121,7 @@ def _publish_plan(uow: ContractsUnitOfWork, plan: SupportPlan, origin: Origin) -
 async def create_top_up_plan(
     uow: ContractsUnitOfWork, details: TopUpPlanDetails, *, origin: Origin
 ) -> TopUpPlan:
-    top_up_plan = TopUpPlan(top_up_plan_id=uuid4(), **details.__dict__)
+    top_up_plan = _top_up_plan_of(uuid4(), details, version=1)
     await uow.top_up_plans.save(top_up_plan, new=True)
     _publish_top_up_plan(uow, top_up_plan, origin)
     return top_up_plan
@@ -126,7 +132,7 @@ async def update_top_up_plan(
 ) -> TopUpPlan:
     """A new price applies to top-ups bought from now on; those bought keep theirs."""
     current = await _top_up_plan(uow, top_up_plan_id)
-    top_up_plan = TopUpPlan(top_up_plan_id=top_up_plan_id, version=current.version + 1, **details.__dict__)
+    top_up_plan = _top_up_plan_of(top_up_plan_id, details, version=current.version + 1)
     for plan in await _plans_offering(uow, top_up_plan_id):
         plan.ensure_top_ups_fit([top_up_plan])
     await uow.top_up_plans.save(top_up_plan, new=False)
@@ -142,10 +148,22 @@ async def delete_top_up_plan(uow: ContractsUnitOfWork, top_up_plan_id: UUID, *, 
         raise TopUpPlanInUse(f"top-up plan {top_up_plan_id} is offered by support plans {names}")
     await uow.top_up_plans.delete(top_up_plan_id)
     uow.publish(
-        TopUpPlanDeleted(top_up_plan_id=top_up_plan_id),
+        wire.top_up_plan_deleted(top_up_plan_id),
         key=str(top_up_plan_id),
         subject=f"top-up-plan/{top_up_plan_id}",
         origin=origin,
+    )
+
+
+def _top_up_plan_of(top_up_plan_id: UUID, details: TopUpPlanDetails, *, version: int) -> TopUpPlan:
+    return TopUpPlan(
+        top_up_plan_id=top_up_plan_id,
+        name=details.name,
+        description=details.description,
+        price=details.price,
+        hour_units=details.hour_units,
+        request_units=details.request_units,
+        version=version,
     )
 
 
@@ -162,7 +180,7 @@ async def _plans_offering(uow: ContractsUnitOfWork, top_up_plan_id: UUID) -> lis
 
 def _publish_top_up_plan(uow: ContractsUnitOfWork, top_up_plan: TopUpPlan, origin: Origin) -> None:
     uow.publish(
-        TopUpPlanSaved(top_up_plan=top_up_plan.state()),
+        wire.top_up_plan_saved(top_up_plan),
         key=str(top_up_plan.top_up_plan_id),
         subject=f"top-up-plan/{top_up_plan.top_up_plan_id}",
         origin=origin,

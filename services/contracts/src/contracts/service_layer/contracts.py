@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from contracts.adapters import wire
 from contracts.domain.calendars import ensure_time_zone
 from contracts.domain.commands import NewContract, RenewalRequest, TerminationRequest, TopUpRequest
 from contracts.domain.contracts import (
@@ -32,14 +33,6 @@ from contracts.domain.errors import (
 )
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import WireModel
-from contracts_schema.contracts import (
-    ContractCreated,
-    ContractDeleted,
-    ContractRenewed,
-    ContractTerminated,
-    ContractToppedUp,
-    ContractUpdated,
-)
 from servicekit.origin import Origin
 
 
@@ -99,7 +92,7 @@ async def sign_contract(
     await uow.contracts.lock_account(contract.account_id)
     contract.ensure_no_overlap(await uow.contracts.of_account(contract.account_id))
     await uow.contracts.save(contract, new=True)
-    _publish(uow, contract_id, ContractCreated(contract=contract.state()), origin)
+    _publish(uow, contract_id, wire.contract_created(contract), origin)
     return contract
 
 
@@ -119,15 +112,7 @@ async def top_up_contract(
     top_up = contract.top_up(top_up_plan, offered, top_up_id=request.top_up_id or uuid4(), now=now)
     await uow.contracts.save(contract, new=False)
     await uow.top_ups.add(contract.contract_id, top_up)
-    event = ContractToppedUp(
-        contract=contract.state(),
-        top_up_id=top_up.top_up_id,
-        top_up_plan_id=top_up.top_up_plan_id,
-        units=top_up.units,
-        price=top_up.price,
-        bought_at=top_up.bought_at,
-    )
-    _publish(uow, contract.contract_id, event, origin)
+    _publish(uow, contract.contract_id, wire.contract_topped_up(contract, top_up), origin)
     return TopUpBought(contract, top_up)
 
 
@@ -164,9 +149,8 @@ async def renew_contract(
     new.ensure_no_overlap(await uow.contracts.of_account(old.account_id))
     await uow.contracts.save(old, new=False)
     await uow.contracts.save(new, new=True)
-    _publish(uow, new_id, ContractCreated(contract=new.state()), origin)
-    renewed = ContractRenewed(contract=old.state(), new_contract=new.state(), renewed_at=now)
-    _publish(uow, old.contract_id, renewed, origin)
+    _publish(uow, new_id, wire.contract_created(new), origin)
+    _publish(uow, old.contract_id, wire.contract_renewed(old, new, now), origin)
     return Renewal(old, new, now)
 
 
@@ -178,10 +162,9 @@ async def terminate_contract(
     The status stays active until that day has passed, when the scheduler moves it to terminated.
     """
     contract = await locked_contract(uow, request.contract_id)
-    terminated_at = contract.terminate(now, request.termination_date)
+    contract.terminate(now, request.termination_date)
     await uow.contracts.save(contract, new=False)
-    event = ContractTerminated(contract=contract.state(), terminated_at=terminated_at, reason=request.reason)
-    _publish(uow, contract.contract_id, event, origin)
+    _publish(uow, contract.contract_id, wire.contract_terminated(contract, request.reason), origin)
     return contract
 
 
@@ -193,7 +176,7 @@ async def edit_contract(
     changed = contract.edit(changes)
     if changed:
         await uow.contracts.save(contract, new=False)
-        _publish(uow, contract_id, ContractUpdated(contract=contract.state(), changed_fields=changed), origin)
+        _publish(uow, contract_id, wire.contract_updated(contract, changed), origin)
     return contract
 
 
@@ -205,8 +188,7 @@ async def delete_contract(uow: ContractsUnitOfWork, contract_id: UUID, *, origin
     if contract.renewed_from is not None:
         await _unlink_renewal(uow, contract.renewed_from, origin)
     await uow.contracts.delete(contract_id)
-    deleted = ContractDeleted(contract_id=contract_id, account_id=contract.account_id)
-    _publish(uow, contract_id, deleted, origin)
+    _publish(uow, contract_id, wire.contract_deleted(contract), origin)
 
 
 async def _unlink_renewal(uow: ContractsUnitOfWork, contract_id: UUID, origin: Origin) -> None:
@@ -215,8 +197,7 @@ async def _unlink_renewal(uow: ContractsUnitOfWork, contract_id: UUID, origin: O
         return
     previous.forget_renewal()
     await uow.contracts.save(previous, new=False)
-    unlinked = ContractUpdated(contract=previous.state(), changed_fields=["renewed_to"])
-    _publish(uow, contract_id, unlinked, origin)
+    _publish(uow, contract_id, wire.contract_updated(previous, ["renewed_to"]), origin)
 
 
 async def locked_contract(uow: ContractsUnitOfWork, contract_id: UUID) -> Contract:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from contracts.domain.contracts import Contract, Notice, NoticeKind
+from contracts.adapters import wire
+from contracts.domain.contracts import Contract
 from contracts.service_layer.contracts import locked_contract
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import WireModel
-from contracts_schema.contracts import ContractExpiredNotice, ContractExpiryApproaching, ContractStatusChanged
 from servicekit.origin import Origin
 
 
@@ -30,7 +30,7 @@ async def advance_contract_status(
         _publish(
             uow,
             contract,
-            ContractStatusChanged(contract=change.state, previous_status=change.previous),
+            wire.contract_status_changed(change),
             origin,
         )
     return len(changes)
@@ -44,17 +44,8 @@ async def send_expiry_notices(
     notices = contract.due_notices(contract.local_today(now))
     await uow.contracts.save(contract, new=False)
     for notice in notices:
-        _publish(uow, contract, _notice_event(contract, notice), origin)
+        _publish(uow, contract, wire.expiry_notice(contract, notice), origin)
     return len(notices)
-
-
-def _notice_event(contract: Contract, notice: Notice) -> WireModel:
-    state, recipients = contract.state(), list(contract.notifications.recipients)
-    if notice.kind is NoticeKind.EXPIRY_APPROACHING:
-        return ContractExpiryApproaching(
-            contract=state, days_before_expiry=notice.days, recipients=recipients
-        )
-    return ContractExpiredNotice(contract=state, days_after_expiry=notice.days, recipients=recipients)
 
 
 def _publish(uow: ContractsUnitOfWork, contract: Contract, body: WireModel, origin: Origin) -> None:
