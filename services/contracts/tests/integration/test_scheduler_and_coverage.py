@@ -15,6 +15,7 @@ from contracts.domain.coverage import Exhaustion
 from contracts.entrypoints.scheduler import advance_contract_statuses, send_expiry_notices
 from contracts.service_layer import views
 from servicekit.sql import as_utc
+from services.contracts.tests.builders import contract_body
 
 STATUS_CHANGED = "contracts.contract.status_changed"
 
@@ -247,13 +248,7 @@ async def test_coverage_stops_when_billing_says_a_blocking_allowance_is_exhauste
 
 async def test_a_repeated_idempotency_key_replays_the_first_response(setup, account_id) -> None:
     plan_id = await setup.plan()
-    body = {
-        "account_id": account_id,
-        "plan_id": plan_id,
-        "name": "S",
-        "start_date": "2026-01-01",
-        "expiry_date": "2026-12-31",
-    }
+    body = contract_body(account_id, plan_id)
     headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
 
     first = await setup.api.post("/contracts", json=body, headers=headers)
@@ -268,13 +263,7 @@ async def test_a_repeated_idempotency_key_replays_the_first_response(setup, acco
 
 async def test_an_idempotency_key_reused_with_another_body_is_refused(setup, account_id) -> None:
     plan_id = await setup.plan()
-    body = {
-        "account_id": account_id,
-        "plan_id": plan_id,
-        "name": "S",
-        "start_date": "2026-01-01",
-        "expiry_date": "2026-12-31",
-    }
+    body = contract_body(account_id, plan_id)
     headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
     await setup.ok(await setup.api.post("/contracts", json=body, headers=headers), 201)
 
@@ -286,19 +275,15 @@ async def test_an_idempotency_key_reused_with_another_body_is_refused(setup, acc
 
 async def test_a_refused_request_is_replayed_as_refused(setup, account_id) -> None:
     headers = {"Idempotency-Key": f"key-{uuid.uuid4()}"}
-    body = {
-        "account_id": account_id,
-        "plan_id": str(uuid.uuid4()),
-        "name": "S",
-        "start_date": "2026-01-01",
-        "expiry_date": "2026-12-31",
-    }
+    body = contract_body(account_id, str(uuid.uuid4()))
 
     first = await setup.api.post("/contracts", json=body, headers=headers)
     second = await setup.api.post("/contracts", json=body, headers=headers)
 
     assert (first.status_code, second.status_code) == (404, 404)
     assert second.json() == first.json()
+    assert "no support plan" in first.json()["detail"]
+    assert second.headers["idempotent-replayed"] == "true"
 
 
 async def test_two_schedulers_running_at_once_publish_each_change_once(setup, account_id, clock) -> None:
