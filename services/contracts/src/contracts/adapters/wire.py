@@ -55,11 +55,11 @@ def money_to_wire(money: Money) -> MoneyAmount:
     return MoneyAmount(amount=money.amount, currency=money.currency)
 
 
-def _money_or_none(amount: MoneyAmount | None) -> Money | None:
+def optional_money_from_wire(amount: MoneyAmount | None) -> Money | None:
     return None if amount is None else money_from_wire(amount)
 
 
-def _amount_or_none(money: Money | None) -> MoneyAmount | None:
+def _optional_money_to_wire(money: Money | None) -> MoneyAmount | None:
     return None if money is None else money_to_wire(money)
 
 
@@ -105,7 +105,7 @@ def terms_from_wire(terms: schema.PlanTerms) -> PlanTerms:
         overage_rate_kind=None
         if terms.overage_rate_kind is None
         else OverageRateKind(terms.overage_rate_kind),
-        overage_rate=_money_or_none(terms.overage_rate),
+        overage_rate=optional_money_from_wire(terms.overage_rate),
         differential_rates=None
         if rates is None
         else DifferentialRates(
@@ -134,7 +134,7 @@ def terms_to_wire(terms: PlanTerms) -> schema.PlanTerms:
         overage_rate_kind=None
         if terms.overage_rate_kind is None
         else schema.OverageRateKind(terms.overage_rate_kind),
-        overage_rate=_amount_or_none(terms.overage_rate),
+        overage_rate=_optional_money_to_wire(terms.overage_rate),
         differential_rates=None
         if rates is None
         else schema.DifferentialRates(
@@ -439,7 +439,7 @@ def new_contract(command: schema.CreateContract) -> NewContract:
         payment_terms_days=command.payment_terms_days,
         discount_percent=command.discount_percent,
         tax_percent=command.tax_percent,
-        base_charge_override=_money_or_none(command.base_charge_override),
+        base_charge_override=optional_money_from_wire(command.base_charge_override),
         allowance_override=command.allowance_override,
     )
 
@@ -457,7 +457,7 @@ def renewal_request(command: schema.RenewContract) -> RenewalRequest:
         contract_number=command.contract_number,
         start_date=command.start_date,
         expiry_date=command.expiry_date,
-        base_charge_override=_money_or_none(command.base_charge_override),
+        base_charge_override=optional_money_from_wire(command.base_charge_override),
         allowance_override=command.allowance_override,
     )
 

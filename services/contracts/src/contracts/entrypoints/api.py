@@ -1,4 +1,8 @@
-"""REST API of the contracts service: translates HTTP into service-layer calls, nothing more."""
+"""REST API of the contracts service: each route opens its unit of work and calls one use case.
+
+Bodies and answers are translated through `adapters.wire`; the time and the caller come from
+servicekit's dependencies, so no route reaches for the application object.
+"""
 
 from __future__ import annotations
 
@@ -141,9 +145,6 @@ class RenewalIn(ApiModel):
     allowance_override: int | None = Field(default=None, ge=0)
 
     def request(self, contract_id: UUID) -> RenewalRequest:
-        base_charge = (
-            None if self.base_charge_override is None else wire.money_from_wire(self.base_charge_override)
-        )
         return RenewalRequest(
             contract_id=contract_id,
             new_contract_id=self.new_contract_id,
@@ -151,7 +152,7 @@ class RenewalIn(ApiModel):
             contract_number=self.contract_number,
             start_date=self.start_date,
             expiry_date=self.expiry_date,
-            base_charge_override=base_charge,
+            base_charge_override=wire.optional_money_from_wire(self.base_charge_override),
             allowance_override=self.allowance_override,
         )
 

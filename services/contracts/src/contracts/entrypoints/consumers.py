@@ -38,13 +38,15 @@ def subscribe(consumers: Consumers, units: UnitsOfWork[ContractsUnitOfWork], clo
         async with units.write() as uow:
             fresh = await uow.unprocessed(deliveries)
             logged = [_contract_with_time_logged(delivery.body) for delivery in fresh]
-            await views.record_time_entries_logged(uow, [c for c in logged if c is not None])
+            await views.record_time_entries_logged(
+                uow, [contract_id for contract_id in logged if contract_id]
+            )
 
     async def on_bills(deliveries: Sequence[Delivery]) -> None:
         async with units.write() as uow:
             fresh = await uow.unprocessed(deliveries)
             billed = [_contract_billed(delivery.body) for delivery in fresh]
-            await views.record_bills_issued(uow, [c for c in billed if c is not None])
+            await views.record_bills_issued(uow, [contract_id for contract_id in billed if contract_id])
 
     async def on_usage(deliveries: Sequence[Delivery]) -> None:
         async with units.write() as uow:

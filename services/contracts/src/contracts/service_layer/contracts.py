@@ -47,7 +47,6 @@ class Renewal:
     old: Contract
     """The renewed contract, now linked to the new one."""
     new: Contract
-    renewed_at: datetime
 
 
 async def sign_contract(
@@ -92,7 +91,7 @@ async def sign_contract(
     await uow.contracts.lock_account(contract.account_id)
     contract.ensure_no_overlap(await uow.contracts.of_account(contract.account_id))
     await uow.contracts.save(contract, new=True)
-    _publish(uow, contract_id, wire.contract_created(contract), origin)
+    publish_contract_event(uow, contract_id, wire.contract_created(contract), origin)
     return contract
 
 
@@ -112,7 +111,7 @@ async def top_up_contract(
     top_up = contract.top_up(top_up_plan, offered, top_up_id=request.top_up_id or uuid4(), now=now)
     await uow.contracts.save(contract, new=False)
     await uow.top_ups.add(contract.contract_id, top_up)
-    _publish(uow, contract.contract_id, wire.contract_topped_up(contract, top_up), origin)
+    publish_contract_event(uow, contract.contract_id, wire.contract_topped_up(contract, top_up), origin)
     return TopUpBought(contract, top_up)
 
 
@@ -149,9 +148,9 @@ async def renew_contract(
     new.ensure_no_overlap(await uow.contracts.of_account(old.account_id))
     await uow.contracts.save(old, new=False)
     await uow.contracts.save(new, new=True)
-    _publish(uow, new_id, wire.contract_created(new), origin)
-    _publish(uow, old.contract_id, wire.contract_renewed(old, new, now), origin)
-    return Renewal(old, new, now)
+    publish_contract_event(uow, new_id, wire.contract_created(new), origin)
+    publish_contract_event(uow, old.contract_id, wire.contract_renewed(old, new, now), origin)
+    return Renewal(old, new)
 
 
 async def terminate_contract(
@@ -164,7 +163,9 @@ async def terminate_contract(
     contract = await locked_contract(uow, request.contract_id)
     contract.terminate(now, request.termination_date)
     await uow.contracts.save(contract, new=False)
-    _publish(uow, contract.contract_id, wire.contract_terminated(contract, request.reason), origin)
+    publish_contract_event(
+        uow, contract.contract_id, wire.contract_terminated(contract, request.reason), origin
+    )
     return contract
 
 
@@ -176,7 +177,7 @@ async def edit_contract(
     changed = contract.edit(changes)
     if changed:
         await uow.contracts.save(contract, new=False)
-        _publish(uow, contract_id, wire.contract_updated(contract, changed), origin)
+        publish_contract_event(uow, contract_id, wire.contract_updated(contract, changed), origin)
     return contract
 
 
@@ -188,7 +189,7 @@ async def delete_contract(uow: ContractsUnitOfWork, contract_id: UUID, *, origin
     if contract.renewed_from is not None:
         await _unlink_renewal(uow, contract.renewed_from, origin)
     await uow.contracts.delete(contract_id)
-    _publish(uow, contract_id, wire.contract_deleted(contract), origin)
+    publish_contract_event(uow, contract_id, wire.contract_deleted(contract), origin)
 
 
 async def _unlink_renewal(uow: ContractsUnitOfWork, contract_id: UUID, origin: Origin) -> None:
@@ -197,7 +198,7 @@ async def _unlink_renewal(uow: ContractsUnitOfWork, contract_id: UUID, origin: O
         return
     previous.forget_renewal()
     await uow.contracts.save(previous, new=False)
-    _publish(uow, contract_id, wire.contract_updated(previous, ["renewed_to"]), origin)
+    publish_contract_event(uow, contract_id, wire.contract_updated(previous, ["renewed_to"]), origin)
 
 
 async def locked_contract(uow: ContractsUnitOfWork, contract_id: UUID) -> Contract:
@@ -213,5 +214,8 @@ def _number_of(contract_id: UUID) -> str:
     return f"C-{contract_id.hex[:8].upper()}"
 
 
-def _publish(uow: ContractsUnitOfWork, contract_id: UUID, body: WireModel, origin: Origin) -> None:
+def publish_contract_event(
+    uow: ContractsUnitOfWork, contract_id: UUID, body: WireModel, origin: Origin
+) -> None:
+    """Publish an event about a contract: keyed by its id, so its events stay in order."""
     uow.publish(body, key=str(contract_id), subject=f"contract/{contract_id}", origin=origin)

@@ -10,10 +10,8 @@ from datetime import datetime
 from uuid import UUID
 
 from contracts.adapters import wire
-from contracts.domain.contracts import Contract
-from contracts.service_layer.contracts import locked_contract
+from contracts.service_layer.contracts import locked_contract, publish_contract_event
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
-from contracts_schema import WireModel
 from servicekit.origin import Origin
 
 
@@ -27,12 +25,7 @@ async def advance_contract_status(
         return 0  # its zone has not reached that day yet
     await uow.contracts.save(contract, new=False)
     for change in changes:
-        _publish(
-            uow,
-            contract,
-            wire.contract_status_changed(change),
-            origin,
-        )
+        publish_contract_event(uow, contract_id, wire.contract_status_changed(change), origin)
     return len(changes)
 
 
@@ -44,10 +37,5 @@ async def send_expiry_notices(
     notices = contract.due_notices(contract.local_today(now))
     await uow.contracts.save(contract, new=False)
     for notice in notices:
-        _publish(uow, contract, wire.expiry_notice(contract, notice), origin)
+        publish_contract_event(uow, contract_id, wire.expiry_notice(contract, notice), origin)
     return len(notices)
-
-
-def _publish(uow: ContractsUnitOfWork, contract: Contract, body: WireModel, origin: Origin) -> None:
-    key = str(contract.contract_id)
-    uow.publish(body, key=key, subject=f"contract/{key}", origin=origin)
