@@ -10,8 +10,9 @@ doing it twice.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from contracts.service_layer import lifecycle
@@ -25,13 +26,21 @@ from servicekit.service import BackgroundLoop
 
 SCHEDULER = Origin(actor="contracts-scheduler")
 
-ContractWork = Callable[[ContractsUnitOfWork, UUID], Awaitable[int]]
-"""What a job does to one contract; returns how many events it published."""
+
+class ContractWork(Protocol):
+    """What a job does to one due contract (a `lifecycle` use case); returns how many events it
+    published."""
+
+    def __call__(
+        self, uow: ContractsUnitOfWork, contract_id: UUID, *, origin: Origin, now: datetime
+    ) -> Awaitable[int]: ...
 
 
 def lifecycle_loop(
     units: UnitsOfWork[ContractsUnitOfWork], clock: Clock, interval_seconds: float
 ) -> BackgroundLoop:
+    """Both jobs every interval, at the time the service's clock reads at the start of the tick."""
+
     async def tick() -> int:
         now = clock()
         # Statuses first, so a notice carries the status the dates give that day.
@@ -42,43 +51,36 @@ def lifecycle_loop(
 
 async def advance_contract_statuses(units: UnitsOfWork[ContractsUnitOfWork], now: datetime) -> int:
     """Move every due contract along its lifecycle; returns how many status changes were published."""
-
-    async def advance(uow: ContractsUnitOfWork, contract_id: UUID) -> int:
-        return await lifecycle.advance_contract_status(uow, contract_id, origin=SCHEDULER, now=now)
-
     async with units.write() as uow:
         due = await uow.contracts.due_for_status_change(latest_local_date(now))
-        return await _each(uow, "contract-status", due, advance, now=now)
+        return await _each(uow, "contract-status", due, lifecycle.advance_contract_status, now)
 
 
 async def send_expiry_notices(units: UnitsOfWork[ContractsUnitOfWork], now: datetime) -> int:
     """Send every expiry notice that fell due; returns how many were published."""
-
-    async def notify(uow: ContractsUnitOfWork, contract_id: UUID) -> int:
-        return await lifecycle.send_expiry_notices(uow, contract_id, origin=SCHEDULER, now=now)
-
     async with units.write() as uow:
         due = await uow.contracts.due_for_notices(latest_local_date(now))
-        return await _each(uow, "expiry-notices", due, notify, now=now)
+        return await _each(uow, "expiry-notices", due, lifecycle.send_expiry_notices, now)
 
 
 async def _each(
-    uow: ContractsUnitOfWork, job: str, due: Sequence[UUID], work: ContractWork, *, now: datetime
+    uow: ContractsUnitOfWork, job: str, due: Sequence[UUID], work: ContractWork, now: datetime
 ) -> int:
+    """Each due contract in a savepoint of its own; one that is parked is marked in this transaction."""
     published = 0
     for contract_id in due:
-        published += await _one(uow, job, contract_id, work, now=now)
+        published += await _one(uow, job, contract_id, work, now)
     return published
 
 
 async def _one(
-    uow: ContractsUnitOfWork, job: str, contract_id: UUID, work: ContractWork, *, now: datetime
+    uow: ContractsUnitOfWork, job: str, contract_id: UUID, work: ContractWork, now: datetime
 ) -> int:
-    published = 0
+    published = 0  # run_item returns only the outcome, so the count comes out through here
 
     async def item() -> None:
         nonlocal published
-        published = await work(uow, contract_id)
+        published = await work(uow, contract_id, origin=SCHEDULER, now=now)
 
     outcome = await run_item(uow, job, str(contract_id), item)
     if outcome is Outcome.PARKED:
