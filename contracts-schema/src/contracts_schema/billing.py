@@ -36,7 +36,7 @@ class BillLine(WireModel):
     description: str
     category: str | None = Field(
         default=None,
-        description="rate category of an overage line: operational, non_operational, weekend, holiday, or all",
+        description="rate category of an overage line: operational, non_operational, weekend, holiday or all",
     )
     quantity: DecimalString = Field(description="minutes for time lines, else units")
     quantity_display: str = Field(description="h:mm for time lines")

@@ -1,10 +1,18 @@
 """Bill cycles: local-midnight periods stepped from the contract's start date."""
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 import pytest
 
-from servicekit.cycles import BillCycle, Cycle, InvalidContractPeriod, contract_cycles, cycle_containing
+from servicekit.cycles import (
+    BillCycle,
+    Cycle,
+    InvalidContractPeriod,
+    contract_cycles,
+    cycle_containing,
+    cycle_index_on,
+)
 
 
 def periods(cycles: list[Cycle]) -> list[tuple[date, date]]:
@@ -119,3 +127,20 @@ def test_contract_dates_that_make_no_cycles_are_refused(
 ) -> None:
     with pytest.raises(InvalidContractPeriod):
         contract_cycles(BillCycle.MONTHLY, start, expiry, zone, termination_date=termination)
+
+
+class DomainBillCycle(StrEnum):
+    """A service domain's own enum, with the schema's values."""
+
+    QUARTERLY = "quarterly"
+
+
+def test_a_bill_cycle_is_taken_by_its_value_so_a_domain_may_keep_its_own_enum() -> None:
+    start, day = date(2025, 1, 31), date(2025, 8, 1)
+
+    assert cycle_index_on(DomainBillCycle.QUARTERLY, start, day) == cycle_index_on(
+        BillCycle.QUARTERLY, start, day
+    )
+    assert periods(contract_cycles(DomainBillCycle.QUARTERLY, start, day, "UTC")) == periods(
+        contract_cycles(BillCycle.QUARTERLY, start, day, "UTC")
+    )

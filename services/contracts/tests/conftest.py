@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from contracts.bootstrap import Contracts, bootstrap
+from contracts.bootstrap import bootstrap
 from contracts.config import ContractsSettings
+from contracts.service_layer.unit_of_work import ContractsUnitOfWork
+from servicekit.app import ServiceApp
 
 START_OF_TESTS = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -50,7 +52,7 @@ def clock(session_clock: FakeClock) -> Iterator[FakeClock]:
 @pytest.fixture(scope="session")
 async def contracts_service(
     database_url: Callable[[str], str], kafka_bootstrap: str, session_clock: FakeClock
-) -> AsyncIterator[Contracts]:
+) -> AsyncIterator[ServiceApp[ContractsUnitOfWork]]:
     """The service started for real on a fresh database (the root conftest's `database_url`)."""
     settings = ContractsSettings(
         database_url=database_url("contracts"),
@@ -60,8 +62,7 @@ async def contracts_service(
         scheduler_interval_seconds=3600,
         relay_poll_seconds=0.2,
     )
-    contracts = bootstrap(settings)
-    contracts.clock = session_clock
+    contracts = bootstrap(settings, clock=session_clock)
     await contracts.service.start()
     try:
         yield contracts
@@ -70,7 +71,7 @@ async def contracts_service(
 
 
 @pytest.fixture(scope="session")
-async def http(contracts_service: Contracts) -> AsyncIterator[httpx.AsyncClient]:
+async def http(contracts_service: ServiceApp[ContractsUnitOfWork]) -> AsyncIterator[httpx.AsyncClient]:
     app = contracts_service.http_app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://contracts") as client:

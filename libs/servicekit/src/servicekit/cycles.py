@@ -4,6 +4,9 @@ Billing bills by them and contracts answers coverage by them, so both count them
 
 Cycles start on the contract's start date and step by the bill cycle; month-based cycles keep the start
 day, clamped to short months. A cycle's instants are local midnights in the contract's zone, in UTC.
+
+A bill cycle is taken by its value ("monthly"): this module's `BillCycle`, the schema's, or a service
+domain's own enum of the same values, so that a domain that keeps off the wire models can count here.
 """
 
 from __future__ import annotations
@@ -71,7 +74,6 @@ def contract_cycles(
     termination_date: date | None = None,
 ) -> list[Cycle]:
     """Every cycle of a contract; the last one ends at expiry or termination and may be short."""
-    bill_cycle = BillCycle(bill_cycle)
     if expiry_date < start_date:
         raise InvalidContractPeriod(f"expiry {expiry_date} is before start {start_date}")
     if termination_date is not None and not start_date <= termination_date <= expiry_date:
@@ -82,6 +84,7 @@ def contract_cycles(
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidContractPeriod(f"unknown time zone {time_zone!r}") from error
+    cycle = BillCycle(bill_cycle)
     last_day = termination_date or expiry_date
     cycles: list[Cycle] = []
     cycle_start = start_date
@@ -89,7 +92,7 @@ def contract_cycles(
         index = len(cycles) + 1
         # Each boundary comes from the original start day so that clamping in February does not
         # pull every later cycle to the 28th.
-        next_start = _cycle_boundary(bill_cycle, start_date, index, last_day)
+        next_start = _cycle_boundary(cycle, start_date, index, last_day)
         cycle_end = min(next_start - ONE_DAY, last_day)
         cycles.append(
             Cycle(
@@ -116,14 +119,14 @@ def cycle_containing(cycles: Sequence[Cycle], instant: datetime) -> Cycle | None
 
 def cycle_index_on(bill_cycle: BillCycle | str, start_date: date, day: date) -> int:
     """The number (1 for the first) of the cycle that contains local day `day`, without listing them."""
-    bill_cycle = BillCycle(bill_cycle)
     if day < start_date:
         raise ValueError(f"{day} is before the contract starts on {start_date}")
-    if bill_cycle is BillCycle.CONTRACT_LENGTH:
+    cycle = BillCycle(bill_cycle)
+    if cycle is BillCycle.CONTRACT_LENGTH:
         return 1
-    if bill_cycle is BillCycle.WEEKLY:
+    if cycle is BillCycle.WEEKLY:
         return (day - start_date) // timedelta(days=7) + 1
-    step = _MONTHS_PER_CYCLE[bill_cycle]
+    step = _MONTHS_PER_CYCLE[cycle]
     months = (day.year - start_date.year) * 12 + day.month - start_date.month
     index = max(months // step, 0)
     # The month difference can overshoot by one cycle when the day is before the start day.

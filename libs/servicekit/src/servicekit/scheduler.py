@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
@@ -19,6 +21,7 @@ from servicekit.metrics import SCHEDULER_ITEMS
 from servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -27,23 +30,36 @@ class Outcome(StrEnum):
     PARKED = "parked"
 
 
-async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awaitable[object]]) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class ItemResult(Generic[T]):
+    """How an item went, what its work returned when it was done, and the error when it was not."""
+
+    outcome: Outcome
+    value: T | None = None
+    error: Exception | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}" if self.error is not None else ""
+
+
+async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awaitable[T]]) -> ItemResult[T]:
     """Run one item of a job inside `uow`, in a savepoint: a failure undoes its changes and events only."""
     try:
         async with uow.savepoint():
-            await work()
+            value = await work()
     except DomainError as error:
         log.warning("%s: %s deferred: %s", job, item, error)
-        outcome = Outcome.DEFERRED
+        result: ItemResult[T] = ItemResult(Outcome.DEFERRED, error=error)
     except Exception as error:
         if is_transient(error):
             raise
         log.exception("%s: %s failed and is parked until it is looked at", job, item)
-        outcome = Outcome.PARKED
+        result = ItemResult(Outcome.PARKED, error=error)
     else:
-        outcome = Outcome.DONE
-    SCHEDULER_ITEMS.labels(job, outcome.value).inc()
-    return outcome
+        result = ItemResult(Outcome.DONE, value)
+    SCHEDULER_ITEMS.labels(job, result.outcome.value).inc()
+    return result
 
 
 def every(

@@ -17,9 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("contracts") as batch:
+        batch.add_column(sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("parked_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("contracts") as batch:
         batch.drop_column("parked_reason")
+        batch.drop_column("parked_at")

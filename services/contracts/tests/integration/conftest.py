@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from contracts.adapters.tables import messaging
-from contracts.bootstrap import Contracts
+from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import CloudEvent
+from servicekit.app import ServiceApp
+from services.contracts.tests import builders
 
 T = TypeVar("T")
 
@@ -31,7 +33,7 @@ async def _eventually(probe: Callable[[], Awaitable[T | None]], timeout: float =
 
 
 async def _published(
-    contracts: Contracts, subject_id: str, event_type: str | None = None
+    contracts: ServiceApp[ContractsUnitOfWork], subject_id: str, event_type: str | None = None
 ) -> list[CloudEvent]:
     """Events written to the outbox about one aggregate, oldest first."""
     outbox = messaging.outbox
@@ -51,7 +53,7 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 class Setup:
     """Calendars, plans, top-up plans and contracts made through the REST API, and what to check with."""
 
-    def __init__(self, api: httpx.AsyncClient, contracts: Contracts) -> None:
+    def __init__(self, api: httpx.AsyncClient, contracts: ServiceApp[ContractsUnitOfWork]) -> None:
         self.api = api
         self.contracts = contracts
 
@@ -62,58 +64,29 @@ class Setup:
         return await _published(self.contracts, subject_id, event_type)
 
     async def calendar(self, time_zone: str = "Europe/Berlin") -> str:
-        body = {
-            "name": "Office",
-            "time_zone": time_zone,
-            "working_hours": [{"start": "09:00", "end": "17:00"}],
-        }
-        return (await _ok(await self.api.post("/calendars", json=body), 201))["calendar_id"]
+        response = await self.api.post("/calendars", json=builders.calendar_body(time_zone))
+        return (await _ok(response, 201))["calendar_id"]
 
     async def top_up_plan(self, hours: int = 5, price: str = "250.00", currency: str = "USD") -> str:
-        body = {
-            "name": f"{hours} hours",
-            "price": {"amount": price, "currency": currency},
-            "hour_units": hours,
-        }
-        return (await _ok(await self.api.post("/top-up-plans", json=body), 201))["top_up_plan_id"]
-
-    def terms(self, calendar_id: str, **changes: Any) -> dict[str, Any]:
-        terms = {
-            "plan_type": "per_hour",
-            "billing_mode": "prepaid",
-            "bill_cycle": "monthly",
-            "currency": "USD",
-            "base_charge": {"amount": "500.00", "currency": "USD"},
-            "allowance": 10,
-            "when_exhausted": "charge_extra",
-            "overage_rate_kind": "fixed",
-            "overage_rate": {"amount": "60.00", "currency": "USD"},
-            "calendar_id": calendar_id,
-        }
-        terms.update(changes)
-        return terms
+        response = await self.api.post(
+            "/top-up-plans", json=builders.top_up_plan_body(hours, price, currency)
+        )
+        return (await _ok(response, 201))["top_up_plan_id"]
 
     async def plan(self, top_up_plan_ids: list[str] | None = None, **term_changes: Any) -> str:
         calendar_id = await self.calendar()
         body = {
             "name": f"Plan {uuid.uuid4().hex[:6]}",
-            "terms": self.terms(calendar_id, **term_changes),
+            "terms": builders.terms_body(calendar_id, **term_changes),
             "top_up_plan_ids": top_up_plan_ids or [],
         }
         return (await _ok(await self.api.post("/plans", json=body), 201))["plan_id"]
 
     async def contract(self, account_id: str, plan_id: str, **changes: Any) -> dict[str, Any]:
-        body = {
-            "account_id": account_id,
-            "plan_id": plan_id,
-            "name": "Support 2026",
-            "start_date": "2026-01-01",
-            "expiry_date": "2026-12-31",
-        }
-        body.update(changes)
+        body = builders.contract_body(account_id, plan_id, **changes)
         return await _ok(await self.api.post("/contracts", json=body), 201)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def setup(api: httpx.AsyncClient, contracts_service: Contracts) -> Setup:
+def setup(api: httpx.AsyncClient, contracts_service: ServiceApp[ContractsUnitOfWork]) -> Setup:
     return Setup(api, contracts_service)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import RecordMetadata
 
 from contracts_schema import CloudEvent, WireModel, registry
 from contracts_schema.billing import AllowanceExhausted
-from contracts_schema.contracts import CreateContract, TerminateContract, TopUpContract
+from contracts_schema.contracts import TerminateContract, TopUpContract
 from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState
+from services.contracts.tests.builders import create_command
 
 pytestmark = pytest.mark.kafka
 
@@ -21,21 +23,25 @@ REJECTED = "contracts.contract.command_rejected"
 
 async def _send(setup, body: WireModel, topic: str, key: str, event: CloudEvent | None = None) -> CloudEvent:
     event = event or CloudEvent.wrap(body, source="integration-test", subject=f"contract/{key}", actor="ops")
-    await setup.contracts.service.broker.publish(event.to_json(), topic=topic, key=key.encode())
+    await _publish(setup, event, topic, key)
     return event
 
 
-def _create(account_id: str, plan_id: str, **changes) -> CreateContract:
-    fields = {
-        "contract_id": uuid.uuid4(),
-        "account_id": account_id,
-        "plan_id": uuid.UUID(plan_id),
-        "name": "Support by command",
-        "start_date": date(2026, 1, 1),
-        "expiry_date": date(2026, 12, 31),
-    }
-    fields.update(changes)
-    return CreateContract(**fields)
+async def _publish(setup, event: CloudEvent, topic: str, key: str) -> RecordMetadata:
+    """Send the event as it is, and say where it landed."""
+    return await setup.contracts.service.broker.publish(event.to_json(), topic=topic, key=key.encode())
+
+
+async def _read_past(setup, subscriber: str, record: RecordMetadata) -> bool:
+    """The service's subscriber has committed its offset past the record: it is done with it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=setup.contracts.settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(setup.contracts.service.consumers.group(subscriber))
+    finally:
+        await admin.close()
+    committed = offsets.get(TopicPartition(record.topic, record.partition))
+    return committed is not None and committed.offset > record.offset
 
 
 async def _contract(setup, contract_id) -> dict | None:
@@ -46,7 +52,7 @@ async def _contract(setup, contract_id) -> dict | None:
 async def test_a_create_command_signs_the_contract_and_answers_with_contract_created(
     setup, account_id
 ) -> None:
-    command = _create(account_id, await setup.plan())
+    command = create_command(account_id, await setup.plan())
 
     sent = await _send(setup, command, registry.CONTRACT_COMMANDS.name, str(command.contract_id))
 
@@ -57,14 +63,14 @@ async def test_a_create_command_signs_the_contract_and_answers_with_contract_cre
 
 
 async def test_a_redelivered_command_is_applied_once(setup, account_id) -> None:
-    command = _create(account_id, await setup.plan())
+    command = create_command(account_id, await setup.plan())
     topic, key = registry.CONTRACT_COMMANDS.name, str(command.contract_id)
 
     sent = await _send(setup, command, topic, key)
-    await _send(setup, command, topic, key, event=sent)
+    redelivered = await _publish(setup, sent, topic, key)
 
     await setup.eventually(lambda: _contract(setup, command.contract_id))
-    await asyncio.sleep(1.0)
+    await setup.eventually(lambda: _read_past(setup, "contract-commands", redelivered))
     assert len(await setup.published(key, "contracts.contract.created")) == 1
     assert await setup.published(key, REJECTED) == []
 
@@ -74,7 +80,7 @@ async def test_a_command_that_breaks_a_rule_gets_a_rejection_on_the_contracts_to
 ) -> None:
     plan_id = await setup.plan()
     signed = await setup.contract(account_id, plan_id)
-    command = _create(account_id, plan_id)  # overlaps the signed contract
+    command = create_command(account_id, plan_id)  # overlaps the signed contract
     consumer = AIOKafkaConsumer(bootstrap_servers=setup.contracts.settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
@@ -147,7 +153,9 @@ async def test_a_time_entry_logged_against_a_contract_blocks_its_deletion(setup,
             return (await uow.activity.get(uuid.UUID(contract["contract_id"]))).has_time_entries
 
     await setup.eventually(activity_known)
-    assert (await setup.api.delete(f"/contracts/{contract['contract_id']}")).status_code == 409
+    response = await setup.api.delete(f"/contracts/{contract['contract_id']}")
+    assert response.status_code == 409
+    assert "time entries were logged against it" in response.json()["detail"]
 
 
 async def test_billings_exhausted_event_makes_coverage_say_not_covered(setup, account_id) -> None:

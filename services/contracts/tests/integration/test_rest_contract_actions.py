@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from contracts.service_layer import read_models
+from contracts.service_layer import views
+from services.contracts.tests.builders import terms_body
 
 RENEWED = "contracts.contract.renewed"
 CREATED = "contracts.contract.created"
@@ -50,7 +51,7 @@ async def test_a_postpaid_plan_cannot_offer_top_ups(setup) -> None:
     calendar_id = await setup.calendar()
     body = {
         "name": "Postpaid",
-        "terms": setup.terms(calendar_id, billing_mode="postpaid"),
+        "terms": terms_body(calendar_id, billing_mode="postpaid"),
         "top_up_plan_ids": [top_up_plan_id],
     }
 
@@ -62,9 +63,13 @@ async def test_a_postpaid_plan_cannot_offer_top_ups(setup) -> None:
 
 async def test_a_plan_cannot_offer_a_top_up_plan_that_does_not_exist(setup) -> None:
     calendar_id = await setup.calendar()
-    body = {"name": "Prepaid", "terms": setup.terms(calendar_id), "top_up_plan_ids": [str(uuid.uuid4())]}
+    missing = str(uuid.uuid4())
+    body = {"name": "Prepaid", "terms": terms_body(calendar_id), "top_up_plan_ids": [missing]}
 
-    assert (await setup.api.post("/plans", json=body)).status_code == 404
+    response = await setup.api.post("/plans", json=body)
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"no top-up plan {missing}"
 
 
 async def test_a_top_up_plan_offered_by_a_plan_cannot_be_deleted(setup) -> None:
@@ -74,6 +79,8 @@ async def test_a_top_up_plan_offered_by_a_plan_cannot_be_deleted(setup) -> None:
     response = await setup.api.delete(f"/top-up-plans/{top_up_plan_id}")
 
     assert response.status_code == 409
+    assert "is offered by support plans" in response.json()["detail"]
+    assert (await setup.api.get(f"/top-up-plans/{top_up_plan_id}")).status_code == 200
 
 
 async def test_topping_up_an_active_prepaid_contract_publishes_the_price(
@@ -117,6 +124,7 @@ async def test_an_upcoming_contract_cannot_be_topped_up(setup, account_id) -> No
     )
 
     assert response.status_code == 409
+    assert "only active contracts can be topped up" in response.json()["detail"]
 
 
 async def test_renewing_creates_a_linked_contract_from_the_day_after_expiry(
@@ -187,9 +195,12 @@ async def test_termination_is_irreversible(setup, account_id) -> None:
     contract = await setup.contract(account_id, await setup.plan())
     await setup.ok(await setup.api.post(f"/contracts/{contract['contract_id']}/termination", json={}))
 
+    response = await setup.api.post(f"/contracts/{contract['contract_id']}/termination", json={})
+
+    assert response.status_code == 409
     assert (
-        await setup.api.post(f"/contracts/{contract['contract_id']}/termination", json={})
-    ).status_code == 409
+        response.json()["detail"] == f"contract {contract['contract_number']} is terminated as of 2026-03-10"
+    )
 
 
 async def test_a_termination_date_after_expiry_is_refused(setup, account_id) -> None:
@@ -200,6 +211,10 @@ async def test_a_termination_date_after_expiry_is_refused(setup, account_id) -> 
     )
 
     assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "the termination date must be between today (2026-03-10) and the expiry date (2026-12-31); "
+        "got 2027-01-15"
+    )
 
 
 async def test_editing_publishes_the_changed_fields(setup, account_id, contracts_service) -> None:
@@ -225,7 +240,14 @@ async def test_the_signed_terms_cannot_be_edited(setup, account_id) -> None:
         f"/contracts/{contract['contract_id']}", json={"expiry_date": "2027-12-31"}
     )
 
+    # The edit body has only the editable fields, so the refusal names the field that is not one.
     assert response.status_code == 422
+    assert [(error["loc"], error["type"]) for error in response.json()["detail"]] == [
+        (["body", "expiry_date"], "extra_forbidden")
+    ]
+    assert (await setup.ok(await setup.api.get(f"/contracts/{contract['contract_id']}")))["expiry_date"] == (
+        "2026-12-31"
+    )
 
 
 async def test_a_contract_nothing_happened_against_is_deleted(setup, account_id, contracts_service) -> None:
@@ -241,7 +263,7 @@ async def test_a_contract_with_time_logged_against_it_cannot_be_deleted(
 ) -> None:
     contract = await setup.contract(account_id, await setup.plan())
     async with contracts_service.uow() as uow:
-        await read_models.record_time_entries_logged(uow, [uuid.UUID(contract["contract_id"])])
+        await views.record_time_entries_logged(uow, [uuid.UUID(contract["contract_id"])])
 
     response = await setup.api.delete(f"/contracts/{contract['contract_id']}")
 

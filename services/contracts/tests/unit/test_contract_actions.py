@@ -18,8 +18,8 @@ from contracts.domain.errors import (
     OverlappingContract,
     TopUpNotAllowed,
 )
-from contracts_schema.contracts import BillingMode, PlanType
-from contracts_schema.primitives import MoneyAmount
+from contracts.domain.plans import BillingMode, PlanType
+from servicekit.money import Money
 
 MID_2026 = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
 
@@ -91,7 +91,7 @@ def test_only_a_top_up_plan_the_support_plan_offers_can_be_bought(make_contract,
 
 def test_a_top_up_priced_in_another_currency_is_refused(make_contract, make_top_up_plan) -> None:
     contract = make_contract()
-    offer = make_top_up_plan(price=MoneyAmount(amount=Decimal("10.00"), currency="EUR"))
+    offer = make_top_up_plan(price=Money(Decimal("10.00"), "EUR"))
 
     with pytest.raises(TopUpNotAllowed, match="EUR"):
         contract.top_up(offer, [offer.top_up_plan_id], top_up_id=uuid4(), now=MID_2026)

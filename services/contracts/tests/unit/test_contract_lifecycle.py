@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from contracts.domain.contracts import status_on
-from contracts_schema.contracts import ContractStatus
+from contracts.domain.contracts import ContractStatus, status_on
 
 START, EXPIRY = date(2026, 1, 1), date(2026, 12, 31)
 

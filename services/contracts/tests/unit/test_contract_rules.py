@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from contracts.domain.contracts import ContractActivity
+from contracts.domain.contracts import ContractActivity, ContractNotifications, ContractScope
 from contracts.domain.errors import ContractInUse, InvalidContract, OverlappingContract
-from contracts_schema.contracts import ContractNotifications, ContractScope
 
 
 def test_two_all_product_contracts_of_one_account_may_not_share_a_day(make_contract) -> None:
@@ -25,14 +24,14 @@ def test_contracts_of_different_accounts_never_overlap(make_contract) -> None:
 
 
 def test_contracts_for_different_products_may_run_at_the_same_time(make_contract) -> None:
-    desk = make_contract(scope=ContractScope(all_products=False, products=["desk"]))
-    crm = make_contract(scope=ContractScope(all_products=False, products=["crm"]))
+    desk = make_contract(scope=ContractScope(all_products=False, products=("desk",)))
+    crm = make_contract(scope=ContractScope(all_products=False, products=("crm",)))
 
     crm.ensure_no_overlap([desk])
 
 
 def test_a_product_contract_overlaps_an_all_products_contract(make_contract) -> None:
-    desk = make_contract(scope=ContractScope(all_products=False, products=["desk"]))
+    desk = make_contract(scope=ContractScope(all_products=False, products=("desk",)))
 
     with pytest.raises(OverlappingContract):
         desk.ensure_no_overlap([make_contract()])
@@ -51,7 +50,7 @@ def test_expiry_before_start_is_refused(make_contract) -> None:
 
 def test_a_product_scope_needs_products(make_contract) -> None:
     with pytest.raises(InvalidContract, match="at least one product"):
-        make_contract(scope=ContractScope(all_products=False, products=[]))
+        make_contract(scope=ContractScope(all_products=False, products=()))
 
 
 def test_editing_reports_only_the_fields_that_changed(make_contract) -> None:

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from contracts.domain.contracts import ContractScope
 from contracts.domain.coverage import Exhaustion, coverage_at, find_covering_contract
-from contracts_schema.contracts import BillCycle, ContractScope
+from contracts.domain.plans import BillCycle
 from servicekit.cycles import cycle_index_on
 
 
@@ -40,7 +41,7 @@ def test_a_contract_covers_from_local_midnight_of_its_start_date(make_contract) 
 
 
 def test_a_product_contract_covers_only_its_products(make_contract) -> None:
-    contract = make_contract(scope=ContractScope(all_products=False, products=["desk"]))
+    contract = make_contract(scope=ContractScope(all_products=False, products=("desk",)))
     noon = datetime(2026, 5, 5, 12, tzinfo=UTC)
 
     assert contract.covers("desk", noon)

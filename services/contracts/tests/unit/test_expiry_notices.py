@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts.domain.contracts import Notice, NoticeKind
-from contracts_schema.contracts import ContractNotifications
+from contracts.domain.contracts import ContractNotifications, Notice, NoticeKind
 
 EXPIRY = date(2026, 12, 31)
 
 
 def _notified(make_contract, termination_date=None, **settings):
-    notifications = ContractNotifications(recipients=["ops@example.com"], **settings)
+    notifications = ContractNotifications(recipients=("ops@example.com",), **settings)
     return make_contract(notifications=notifications, termination_date=termination_date)
 
 

@@ -8,23 +8,16 @@ from uuid import uuid4
 import pytest
 
 from contracts.domain.errors import InvalidPlan
-from contracts.domain.plans import SupportPlan, validate_terms
-from contracts_schema.contracts import (
+from contracts.domain.plans import (
     BillCycle,
     BillingMode,
     DifferentialRates,
     OverageRateKind,
     PlanType,
+    validate_terms,
 )
-from contracts_schema.primitives import MoneyAmount
-
-
-def _usd(amount: str) -> MoneyAmount:
-    return MoneyAmount(amount=Decimal(amount), currency="USD")
-
-
-def _plan(terms, top_up_plan_ids=()):
-    return SupportPlan(uuid4(), "Plan", "", terms, list(top_up_plan_ids))
+from servicekit.money import Money
+from services.contracts.tests.builders import support_plan, usd
 
 
 def test_valid_terms_pass(make_terms) -> None:
@@ -43,7 +36,7 @@ def test_deducting_only_operational_hours_needs_differential_rates(make_terms) -
 
 def test_deducting_only_operational_hours_with_differential_rates_passes(make_terms) -> None:
     rates = DifferentialRates(
-        operational=_usd("50"), non_operational=_usd("75"), weekend=_usd("100"), holiday=_usd("150")
+        operational=usd("50"), non_operational=usd("75"), weekend=usd("100"), holiday=usd("150")
     )
     validate_terms(
         make_terms(
@@ -57,17 +50,17 @@ def test_deducting_only_operational_hours_with_differential_rates_passes(make_te
 
 def test_a_blocking_plan_has_no_overage_rates(make_blocking_terms) -> None:
     with pytest.raises(InvalidPlan, match="blocks"):
-        validate_terms(make_blocking_terms(overage_rate=_usd("60.00")))
+        validate_terms(make_blocking_terms(overage_rate=usd("60.00")))
 
 
 def test_charges_are_in_the_plans_currency(make_terms) -> None:
     with pytest.raises(InvalidPlan, match="EUR"):
-        validate_terms(make_terms(overage_rate=MoneyAmount(amount=Decimal("60.00"), currency="EUR")))
+        validate_terms(make_terms(overage_rate=Money(Decimal("60.00"), "EUR")))
 
 
 def test_amounts_have_no_more_decimals_than_the_currency(make_terms) -> None:
     with pytest.raises(InvalidPlan, match="decimals"):
-        validate_terms(make_terms(base_charge=_usd("500.001")))
+        validate_terms(make_terms(base_charge=usd("500.001")))
 
 
 @pytest.mark.parametrize(
@@ -76,16 +69,16 @@ def test_amounts_have_no_more_decimals_than_the_currency(make_terms) -> None:
 )
 def test_top_ups_are_only_for_prepaid_non_fixed_charge_plans(make_terms, changes) -> None:
     with pytest.raises(InvalidPlan, match="top-up"):
-        _plan(make_terms(**changes), [uuid4()])
+        support_plan(make_terms(**changes), [uuid4()])
 
 
 def test_a_prepaid_per_hour_plan_offers_top_ups(make_terms) -> None:
-    assert len(_plan(make_terms(), [uuid4()]).top_up_plan_ids) == 1
+    assert len(support_plan(make_terms(), [uuid4()]).top_up_plan_ids) == 1
 
 
 def test_a_plan_offers_top_ups_priced_in_its_currency_only(make_terms, make_top_up_plan) -> None:
-    euro_offer = make_top_up_plan(price=MoneyAmount(amount=Decimal("10.00"), currency="EUR"))
-    plan = _plan(make_terms(), [euro_offer.top_up_plan_id])
+    euro_offer = make_top_up_plan(price=Money(Decimal("10.00"), "EUR"))
+    plan = support_plan(make_terms(), [euro_offer.top_up_plan_id])
 
     with pytest.raises(InvalidPlan, match="EUR"):
         plan.ensure_top_ups_fit([euro_offer])
@@ -98,4 +91,4 @@ def test_a_top_up_plan_adds_some_units(make_top_up_plan) -> None:
 
 def test_a_top_up_plans_price_is_not_negative(make_top_up_plan) -> None:
     with pytest.raises(InvalidPlan, match="negative"):
-        make_top_up_plan(price=_usd("-1.00"))
+        make_top_up_plan(price=usd("-1.00"))

@@ -109,15 +109,15 @@ class ContractCopies:
         await self._session.execute(
             update(tables.contracts)
             .where(tables.contracts.c.contract_id == str(contract_id))
-            .values(next_bill_due_at=due_at, parked_reason=None)
+            .values(next_bill_due_at=due_at, parked_at=None, parked_reason=None)
         )
 
-    async def park(self, contract_id: UUID, reason: str) -> None:
+    async def park(self, contract_id: UUID, at: datetime, reason: str) -> None:
         """No more bill runs for the contract until it changes or an operator takes it up again."""
         await self._session.execute(
             update(tables.contracts)
             .where(tables.contracts.c.contract_id == str(contract_id))
-            .values(next_bill_due_at=None, parked_reason=reason[:2000])
+            .values(next_bill_due_at=None, parked_at=as_utc(at), parked_reason=reason[:2000])
         )
 
     async def due_for_billing(self, now: datetime, limit: int) -> list[UUID]:

@@ -35,6 +35,7 @@ contracts = Table(
     # When the next bill the cycles call for falls due; NULL once every one is made.
     Column("next_bill_due_at", DateTime(timezone=True), nullable=True, index=True),
     # Why a bill run failed on a bug; the contract is left out of bill runs until it changes.
+    Column("parked_at", DateTime(timezone=True), nullable=True),
     Column("parked_reason", Text, nullable=True),
     Column("calendar_id", String(36), nullable=True, index=True),
     # Its calendar changed: entries are counted again and billed periods reviewed by the scheduler.

@@ -59,17 +59,16 @@ async def make_due_bills(uow: BillingUnitOfWork, *, now: datetime, limit: int = 
             for period, due_at in contract.bill_due_dates()
             if due_at <= now and period not in billed[contract.contract_id]
         ]
-        bills: list[Bill] = []
-        work = partial(_bill_periods, uow, contract, due, now, bills)
+        work = partial(_bill_periods, uow, contract, due, now)
         result = await run_item(uow, JOB, f"contract {contract.contract_id}", work)
         if result.outcome is Outcome.DONE:
-            made += bills
+            made += result.value or []
             billed_contracts.append(contract)
         elif result.outcome is Outcome.DEFERRED:
             # Tried again later, behind the others, so one that cannot be billed never holds up the rest.
             await uow.contracts.schedule_next_bill(contract.contract_id, now + RETRY_DEFERRED_AFTER)
         else:
-            await uow.contracts.park(contract.contract_id, result.reason)
+            await uow.contracts.park(contract.contract_id, now, result.reason)
     await reschedule(uow, billed_contracts)
     return BillRun(made, len(contract_ids))
 
@@ -79,11 +78,12 @@ async def _bill_periods(
     contract: BillingContract,
     due: Sequence[tuple[str, datetime]],
     now: datetime,
-    made: list[Bill],
-) -> None:
+) -> list[Bill]:
+    made: list[Bill] = []
     for period, due_at in due:
         request = BillRequest(contract.contract_id, period, made_at=due_at)
         made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
+    return made
 
 
 async def bill_renewal(

@@ -1,4 +1,8 @@
-"""Repositories: aggregates in and out of the tables, one query per operation."""
+"""Repositories: aggregates in and out of the tables, one query per operation.
+
+Each aggregate is stored as the document of its wire form (through `wire`), beside the columns that
+queries filter on.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,14 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, Select, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.adapters import tables
-from contracts.domain.contracts import Contract, ContractActivity, NoticeKind, TopUp
+from contracts.adapters import tables, wire
+from contracts.domain.calendars import BusinessCalendar
+from contracts.domain.contracts import Contract, ContractActivity, ContractStatus, NoticeKind, TopUp
 from contracts.domain.coverage import Exhaustion
 from contracts.domain.plans import SupportPlan, TopUpPlan
-from contracts_schema.contracts import (
-    BusinessCalendar,
-    ContractState,
-    ContractStatus,
-    SupportPlanState,
-    TopUpPlanState,
-)
-from contracts_schema.primitives import MoneyAmount
 from servicekit.sql import as_utc, insert_on_conflict
 
 # Advisory-lock key space of account sign-ups (servicekit's relay and migration locks use other keys).
@@ -36,10 +33,10 @@ class CalendarRepository:
         document = await self._session.scalar(
             select(tables.calendars.c.document).where(tables.calendars.c.calendar_id == str(calendar_id))
         )
-        return None if document is None else BusinessCalendar.model_validate(document)
+        return None if document is None else wire.calendar_of_document(document)
 
     async def save(self, calendar: BusinessCalendar, *, new: bool) -> None:
-        values = {"document": calendar.model_dump(mode="json")}
+        values = {"document": wire.calendar_document(calendar)}
         if new:
             await self._session.execute(
                 tables.calendars.insert().values(calendar_id=str(calendar.calendar_id), **values)
@@ -53,7 +50,7 @@ class CalendarRepository:
 
     async def list(self) -> list[BusinessCalendar]:
         rows = await self._session.scalars(select(tables.calendars.c.document))
-        return [BusinessCalendar.model_validate(document) for document in rows]
+        return [wire.calendar_of_document(document) for document in rows]
 
 
 class PlanRepository:
@@ -64,26 +61,26 @@ class PlanRepository:
         document = await self._session.scalar(
             select(tables.support_plans.c.document).where(tables.support_plans.c.plan_id == str(plan_id))
         )
-        return None if document is None else _plan(document)
+        return None if document is None else wire.plan_of_document(document)
 
     async def default(self) -> SupportPlan | None:
         document = await self._session.scalar(
             select(tables.support_plans.c.document).where(tables.support_plans.c.is_default.is_(True))
         )
-        return None if document is None else _plan(document)
+        return None if document is None else wire.plan_of_document(document)
 
     async def list(self) -> list[SupportPlan]:
         rows = await self._session.scalars(
             select(tables.support_plans.c.document).order_by(tables.support_plans.c.name)
         )
-        return [_plan(document) for document in rows]
+        return [wire.plan_of_document(document) for document in rows]
 
     async def save(self, plan: SupportPlan, *, new: bool) -> None:
         values = {
             "name": plan.name,
             "is_default": plan.is_default,
             "version": plan.version,
-            "document": plan.state().model_dump(mode="json"),
+            "document": wire.plan_document(plan),
         }
         if new:
             await self._session.execute(
@@ -97,19 +94,6 @@ class PlanRepository:
             )
 
 
-def _plan(document: dict[str, Any]) -> SupportPlan:
-    state = SupportPlanState.model_validate(document)
-    return SupportPlan(
-        plan_id=state.plan_id,
-        name=state.name,
-        description=state.description,
-        terms=state.terms,
-        top_up_plan_ids=list(state.top_up_plan_ids),
-        is_default=state.is_default,
-        version=state.version,
-    )
-
-
 class TopUpPlanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -120,19 +104,19 @@ class TopUpPlanRepository:
                 tables.top_up_plans.c.top_up_plan_id == str(top_up_plan_id)
             )
         )
-        return None if document is None else TopUpPlan.from_state(TopUpPlanState.model_validate(document))
+        return None if document is None else wire.top_up_plan_of_document(document)
 
     async def list(self) -> list[TopUpPlan]:
         rows = await self._session.scalars(
             select(tables.top_up_plans.c.document).order_by(tables.top_up_plans.c.name)
         )
-        return [TopUpPlan.from_state(TopUpPlanState.model_validate(document)) for document in rows]
+        return [wire.top_up_plan_of_document(document) for document in rows]
 
     async def save(self, top_up_plan: TopUpPlan, *, new: bool) -> None:
         values = {
             "name": top_up_plan.name,
             "version": top_up_plan.version,
-            "document": top_up_plan.state().model_dump(mode="json"),
+            "document": wire.top_up_plan_document(top_up_plan),
         }
         if new:
             await self._session.execute(
@@ -168,33 +152,39 @@ class ContractRepository:
     def _select() -> Select[tuple[Any, Any]]:
         return select(tables.contracts.c.document, tables.contracts.c.notices_done)
 
-    async def due_for_status_change(self, latest_day: date) -> list[Contract]:
+    async def due_for_status_change(self, latest_day: date) -> list[UUID]:
         """Contracts whose dates may have moved their status by local day `latest_day` (the latest
-        day any zone shows); rows another replica is changing are skipped, it handles them."""
+        day any zone shows), locked; rows another replica is changing are skipped, it handles them."""
         c = tables.contracts.c
-        query = (
-            self._select()
-            .where(
-                or_(
-                    (c.status == ContractStatus.UPCOMING.value) & (c.start_date <= latest_day),
-                    (c.status == ContractStatus.ACTIVE.value)
-                    & or_(c.expiry_date < latest_day, c.termination_date < latest_day),
-                )
+        return await self._due(
+            or_(
+                (c.status == ContractStatus.UPCOMING.value) & (c.start_date <= latest_day),
+                (c.status == ContractStatus.ACTIVE.value)
+                & or_(c.expiry_date < latest_day, c.termination_date < latest_day),
             )
-            .order_by(c.contract_id)
-            .with_for_update(skip_locked=True)
         )
-        return [_contract(row) for row in (await self._session.execute(query)).all()]
 
-    async def due_for_notices(self, latest_day: date) -> list[Contract]:
+    async def due_for_notices(self, latest_day: date) -> list[UUID]:
+        """Contracts with a notice that may fall due by local day `latest_day`, locked like the above."""
+        return await self._due(tables.contracts.c.next_notice_on <= latest_day)
+
+    async def _due(self, condition: ColumnElement[bool]) -> list[UUID]:
         c = tables.contracts.c
         query = (
-            self._select()
-            .where(c.next_notice_on <= latest_day)
+            select(c.contract_id)
+            .where(condition, c.parked_at.is_(None))
             .order_by(c.contract_id)
             .with_for_update(skip_locked=True)
         )
-        return [_contract(row) for row in (await self._session.execute(query)).all()]
+        return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
+
+    async def park(self, contract_id: UUID, at: datetime, reason: str) -> None:
+        """Keep the scheduler off a contract it failed on with a bug, so it is not retried every tick."""
+        await self._session.execute(
+            update(tables.contracts)
+            .where(tables.contracts.c.contract_id == str(contract_id))
+            .values(parked_at=as_utc(at), parked_reason=reason[:2000])
+        )
 
     async def delete(self, contract_id: UUID) -> None:
         await self._session.execute(
@@ -231,7 +221,7 @@ class ContractRepository:
         expiring_by: date | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[ContractState], int]:
+    ) -> tuple[list[Contract], int]:
         c = tables.contracts.c
         conditions: list[Any] = []
         if account_id is not None:
@@ -245,14 +235,14 @@ class ContractRepository:
         total = await self._session.scalar(
             select(func.count()).select_from(tables.contracts).where(*conditions)
         )
-        rows = await self._session.scalars(
-            select(c.document)
+        rows = await self._session.execute(
+            self._select()
             .where(*conditions)
             .order_by(c.start_date, c.contract_number)
             .limit(limit)
             .offset(offset)
         )
-        return [ContractState.model_validate(document) for document in rows], int(total or 0)
+        return [_contract(row) for row in rows.all()], int(total or 0)
 
     async def save(self, contract: Contract, *, new: bool) -> None:
         values = {
@@ -264,7 +254,7 @@ class ContractRepository:
             "expiry_date": contract.expiry_date,
             "termination_date": contract.termination_date,
             "version": contract.version,
-            "document": contract.state().model_dump(mode="json"),
+            "document": wire.contract_document(contract),
             "next_notice_on": contract.next_notice_on,
             "notices_done": sorted(contract.notices_done),
         }
@@ -282,7 +272,7 @@ class ContractRepository:
 
 def _contract(row: Row[Any]) -> Contract:
     notices_done = {NoticeKind(kind) for kind in row.notices_done or ()}
-    return Contract.from_state(ContractState.model_validate(row.document), notices_done)
+    return wire.contract_of_document(row.document, notices_done)
 
 
 class TopUpRepository:
@@ -297,12 +287,7 @@ class TopUpRepository:
                 top_up_id=str(top_up.top_up_id),
                 contract_id=str(contract_id),
                 bought_at=as_utc(top_up.bought_at),
-                document={
-                    "top_up_plan_id": str(top_up.top_up_plan_id),
-                    "units": top_up.units,
-                    "price": top_up.price.model_dump(mode="json"),
-                    "bought_at": as_utc(top_up.bought_at).isoformat(),
-                },
+                document=wire.top_up_document(top_up),
             )
         )
 
@@ -319,16 +304,7 @@ class TopUpRepository:
         rows = await self._session.execute(
             select(t.top_up_id, t.document).where(t.contract_id == str(contract_id)).order_by(t.bought_at)
         )
-        return [
-            TopUp(
-                top_up_id=UUID(row.top_up_id),
-                top_up_plan_id=UUID(row.document["top_up_plan_id"]),
-                units=row.document["units"],
-                price=MoneyAmount.model_validate(row.document["price"]),
-                bought_at=datetime.fromisoformat(row.document["bought_at"]),
-            )
-            for row in rows.all()
-        ]
+        return [wire.top_up_of_document(UUID(row.top_up_id), row.document) for row in rows.all()]
 
 
 class ActivityRepository:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -62,6 +63,10 @@ contracts = Table(
     # The scheduler's index of notices still to send; what was sent is remembered beside it.
     Column("next_notice_on", Date, nullable=True, index=True),
     Column("notices_done", JSON, nullable=True),
+    # Set when the scheduler hit a bug on the contract (logged with its traceback); the due queries
+    # skip it from then on, until an operator who has looked at it clears the column.
+    Column("parked_at", DateTime(timezone=True), nullable=True),
+    Column("parked_reason", Text, nullable=True),
     UniqueConstraint("contract_number", name="uq_contracts_number"),
 )
 

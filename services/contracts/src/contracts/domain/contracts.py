@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -23,23 +23,44 @@ from contracts.domain.errors import (
     OverlappingContract,
     TopUpNotAllowed,
 )
-from contracts.domain.plans import SupportPlan, TopUpPlan, accepts_top_ups, validate_terms
-from contracts_schema.contracts import (
-    ContractNotifications,
-    ContractScope,
-    ContractState,
-    ContractStatus,
-    PlanTerms,
-)
-from contracts_schema.primitives import MoneyAmount
+from contracts.domain.plans import PlanTerms, SupportPlan, TopUpPlan, accepts_top_ups, validate_terms
 from servicekit.dates import ONE_DAY, add_months_clamped, end_of_day_utc, local_date
+from servicekit.money import Money
+
+
+class ContractStatus(StrEnum):
+    UPCOMING = "upcoming"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True)
+class ContractScope:
+    """Which of the account's requests the contract covers: all of them, or those on `products`."""
+
+    all_products: bool = True
+    products: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContractNotifications:
+    """Who hears about a contract nearing its end, and when; a day count of None sends no notice.
+
+    `allowance_used_percent` is billing's: it announces when a cycle's allowance is that % used.
+    """
+
+    days_before_expiry: int | None = None
+    days_after_expiry: int | None = None
+    allowance_used_percent: int | None = None
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TermOverrides:
     """What a contract may change of its plan's terms."""
 
-    base_charge: MoneyAmount | None = None
+    base_charge: Money | None = None
     allowance: int | None = None
 
 
@@ -48,14 +69,13 @@ def snapshot_terms(plan: SupportPlan, overrides: TermOverrides) -> PlanTerms:
 
 
 def apply_overrides(terms: PlanTerms, overrides: TermOverrides) -> PlanTerms:
-    update: dict[str, object] = {}
-    if overrides.base_charge is not None:
-        update["base_charge"] = overrides.base_charge
-    if overrides.allowance is not None:
-        if overrides.allowance < 0:
-            raise InvalidContract("the allowance override may not be negative")
-        update["allowance"] = overrides.allowance
-    terms = terms.model_copy(update=update)
+    if overrides.allowance is not None and overrides.allowance < 0:
+        raise InvalidContract("the allowance override may not be negative")
+    terms = replace(
+        terms,
+        base_charge=terms.base_charge if overrides.base_charge is None else overrides.base_charge,
+        allowance=terms.allowance if overrides.allowance is None else overrides.allowance,
+    )
     validate_terms(terms)
     return terms
 
@@ -96,7 +116,8 @@ class Notice:
 @dataclass(frozen=True)
 class StatusChange:
     previous: ContractStatus
-    state: ContractState
+    state: Contract
+    """The contract as it stood right after this step."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ class TopUp:
     top_up_id: UUID
     top_up_plan_id: UUID
     units: int
-    price: MoneyAmount
+    price: Money
     bought_at: datetime
 
 
@@ -232,8 +253,11 @@ class Contract:
                 raise InvalidContract(f"a contract cannot go from {self.status} to {target}")
             previous, self.status = self.status, step
             self.version += 1
-            changes.append(StatusChange(previous, self.state()))
+            changes.append(StatusChange(previous, self._snapshot()))
         return changes
+
+    def _snapshot(self) -> Contract:
+        return replace(self, notices_done=set(self.notices_done))
 
     def _ensure_in_period(self, today: date, action: str) -> None:
         if self.termination_date is not None:
@@ -434,38 +458,6 @@ class Contract:
             elif kind is NoticeKind.EXPIRED:
                 due.append(Notice(kind, (today - self.expiry_date).days))
         return due
-
-    # --- wire form -----------------------------------------------------------------------------------
-
-    def state(self) -> ContractState:
-        return ContractState(
-            contract_id=self.contract_id,
-            contract_number=self.contract_number,
-            account_id=self.account_id,
-            name=self.name,
-            description=self.description,
-            plan_id=self.plan_id,
-            status=self.status,
-            start_date=self.start_date,
-            expiry_date=self.expiry_date,
-            termination_date=self.termination_date,
-            time_zone=self.time_zone,
-            scope=self.scope,
-            billing_email=self.billing_email,
-            payment_terms_days=self.payment_terms_days,
-            discount_percent=self.discount_percent,
-            tax_percent=self.tax_percent,
-            terms=self.terms,
-            renewed_from=self.renewed_from,
-            renewed_to=self.renewed_to,
-            version=self.version,
-            notifications=self.notifications,
-        )
-
-    @classmethod
-    def from_state(cls, state: ContractState, notices_done: set[NoticeKind] | None = None) -> Contract:
-        fields = {name: getattr(state, name) for name in ContractState.model_fields}
-        return cls(**fields, notices_done=set(notices_done or ()))
 
 
 _NEXT_STATUS: dict[tuple[ContractStatus, ContractStatus], ContractStatus] = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.domain.contracts import Contract
-from contracts_schema.contracts import WhenExhausted
+from contracts.domain.plans import WhenExhausted
 from servicekit.cycles import cycle_index_on
 from servicekit.dates import local_date
 

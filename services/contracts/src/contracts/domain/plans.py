@@ -1,24 +1,81 @@
-"""Support plans and top-up plans, and the rules between a plan's fields."""
+"""Support plans and top-up plans, the terms a plan sells, and the rules between a plan's fields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from uuid import UUID
 
 from contracts.domain.errors import InvalidPlan
-from contracts_schema.contracts import (
-    BillCycle,
-    BillingMode,
-    OverageRateKind,
-    PlanTerms,
-    PlanType,
-    SupportPlanState,
-    TopUpPlanState,
-    WhenExhausted,
-)
-from contracts_schema.primitives import MoneyAmount
-from servicekit.money import minor_units
+from servicekit.money import Money, minor_units
+
+
+class PlanType(StrEnum):
+    PER_HOUR = "per_hour"
+    PER_REQUEST = "per_request"
+    FIXED_CHARGE = "fixed_charge"
+
+
+class BillingMode(StrEnum):
+    PREPAID = "prepaid"
+    POSTPAID = "postpaid"
+
+
+class BillCycle(StrEnum):
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    HALF_YEARLY = "half_yearly"
+    YEARLY = "yearly"
+    CONTRACT_LENGTH = "contract_length"
+
+
+class WhenExhausted(StrEnum):
+    BLOCK = "block"
+    CHARGE_EXTRA = "charge_extra"
+
+
+class OverageRateKind(StrEnum):
+    FIXED = "fixed"
+    DIFFERENTIAL = "differential"
+
+
+@dataclass(frozen=True)
+class DifferentialRates:
+    """Hourly overage rates by category of time."""
+
+    operational: Money
+    non_operational: Money
+    weekend: Money
+    holiday: Money
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What a support plan sells; snapshotted onto a contract when it is signed.
+
+    `allowance` is whole hours per cycle, or requests for `per_request`; `overage_rate` is per hour,
+    or per request for `per_request`.
+    """
+
+    plan_type: PlanType
+    billing_mode: BillingMode
+    bill_cycle: BillCycle
+    currency: str
+    base_charge: Money
+    allowance: int
+    when_exhausted: WhenExhausted
+    calendar_id: UUID
+    overage_rate_kind: OverageRateKind | None = None
+    overage_rate: Money | None = None
+    differential_rates: DifferentialRates | None = None
+    carry_forward: bool = False
+    reps_may_add_other_charges: bool = False
+    reps_may_override_time_taken: bool = False
+    deduct_only_operational: bool = False
+    grace_period_days: int = 0
+    """Days an automatic bill stays a draft, recomputed as late time arrives, before it is issued."""
 
 
 def validate_terms(terms: PlanTerms) -> None:
@@ -29,7 +86,7 @@ def validate_terms(terms: PlanTerms) -> None:
             raise InvalidPlan(problem)
 
 
-def _amounts(terms: PlanTerms) -> list[tuple[str, MoneyAmount]]:
+def _amounts(terms: PlanTerms) -> list[tuple[str, Money]]:
     found = [("base_charge", terms.base_charge)]
     if terms.overage_rate is not None:
         found.append(("overage_rate", terms.overage_rate))
@@ -106,7 +163,7 @@ class TopUpPlan:
     top_up_plan_id: UUID
     name: str
     description: str
-    price: MoneyAmount
+    price: Money
     hour_units: int
     request_units: int
     version: int = 1
@@ -121,21 +178,6 @@ class TopUpPlan:
 
     def units_for(self, plan_type: PlanType) -> int:
         return self.request_units if plan_type is PlanType.PER_REQUEST else self.hour_units
-
-    def state(self) -> TopUpPlanState:
-        return TopUpPlanState(
-            top_up_plan_id=self.top_up_plan_id,
-            name=self.name,
-            description=self.description,
-            price=self.price,
-            hour_units=self.hour_units,
-            request_units=self.request_units,
-            version=self.version,
-        )
-
-    @classmethod
-    def from_state(cls, state: TopUpPlanState) -> TopUpPlan:
-        return cls(**{name: getattr(state, name) for name in TopUpPlanState.model_fields})
 
 
 @dataclass
@@ -162,14 +204,3 @@ class SupportPlan:
                     f"top-up plan {top_up_plan.name!r} is priced in {top_up_plan.price.currency}, "
                     f"but the plan bills in {self.terms.currency}"
                 )
-
-    def state(self) -> SupportPlanState:
-        return SupportPlanState(
-            plan_id=self.plan_id,
-            name=self.name,
-            description=self.description,
-            terms=self.terms,
-            top_up_plan_ids=self.top_up_plan_ids,
-            is_default=self.is_default,
-            version=self.version,
-        )

@@ -1,4 +1,8 @@
-"""REST API of the contracts service: translates HTTP into service-layer calls, nothing more."""
+"""REST API of the contracts service: each route opens its unit of work and calls one use case.
+
+Bodies and answers are translated through `adapters.wire`; the time and the caller come from
+servicekit's dependencies, so no route reaches for the application object.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.bootstrap import Contracts
+from contracts.adapters import wire
+from contracts.domain import calendars
+from contracts.domain.commands import (
+    NewContract,
+    PlanDetails,
+    RenewalRequest,
+    TerminationRequest,
+    TopUpPlanDetails,
+    TopUpRequest,
+)
 from contracts.domain.errors import CalendarNotFound, ContractNotFound, PlanNotFound, TopUpPlanNotFound
-from contracts.service_layer import contract_actions, handlers, read_models
+from contracts.service_layer import catalog, contracts, views
+from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema.contracts import (
     BillingMode,
     BusinessCalendar,
@@ -29,23 +43,17 @@ from contracts_schema.contracts import (
     WorkingHours,
 )
 from contracts_schema.primitives import MoneyAmount, Percentage
+from servicekit import api
 from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.origin import Origin
 
-
-def get_contracts(request: Request) -> Contracts:
-    return request.app.state.service_app  # type: ignore[no-any-return]
-
-
-ContractsDep = Annotated[Contracts, Depends(get_contracts)]
-Actor = Annotated[str | None, Header(alias="X-Actor", description="who is making the change")]
+Units = Annotated[api.UnitsOfWork[ContractsUnitOfWork], Depends(api.units_of_work)]
+Now = Annotated[datetime, Depends(api.now)]
+Caller = Annotated[Origin, Depends(api.caller)]
 
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-    def fields(self, *leave_out: str) -> dict[str, Any]:
-        """The fields as they are: nested models stay models (model_dump would make them dicts)."""
-        return {name: getattr(self, name) for name in type(self).model_fields if name not in leave_out}
 
 
 class CalendarIn(ApiModel):
@@ -55,6 +63,9 @@ class CalendarIn(ApiModel):
     working_hours: list[WorkingHours]
     holidays: list[date] = []
 
+    def calendar(self, calendar_id: UUID) -> calendars.BusinessCalendar:
+        return wire.calendar_from_wire(BusinessCalendar(calendar_id=calendar_id, **self.model_dump()))
+
 
 class PlanIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
@@ -63,10 +74,9 @@ class PlanIn(ApiModel):
     top_up_plan_ids: list[UUID] = []
     is_default: bool = False
 
-    def details(self) -> handlers.PlanDetails:
-        return handlers.PlanDetails(
-            self.name, self.description, self.terms, list(self.top_up_plan_ids), self.is_default
-        )
+    def details(self) -> PlanDetails:
+        terms = wire.terms_from_wire(self.terms)
+        return PlanDetails(self.name, self.description, terms, list(self.top_up_plan_ids), self.is_default)
 
 
 class ContractIn(CreateContract):
@@ -75,6 +85,9 @@ class ContractIn(CreateContract):
     contract_id: UUID | None = Field(  # type: ignore[assignment]
         default=None, description="chosen by the caller to make retries safe"
     )
+
+    def request(self) -> NewContract:
+        return wire.new_contract(self)
 
 
 class ContractEditIn(ApiModel):
@@ -89,12 +102,15 @@ class ContractEditIn(ApiModel):
     tax_percent: Percentage | None = None
 
     def changes(self) -> dict[str, Any]:
-        sent = self.fields()
-        changes = {name: sent[name] for name in self.model_fields_set}
         # Only the billing email may be cleared; null elsewhere means "leave as it is".
-        return {
-            name: value for name, value in changes.items() if value is not None or name == "billing_email"
+        changes = {
+            name: value
+            for name in self.model_fields_set
+            if (value := getattr(self, name)) is not None or name == "billing_email"
         }
+        if self.notifications is not None:
+            changes["notifications"] = wire.notifications_from_wire(self.notifications)
+        return changes
 
 
 class TopUpPlanIn(ApiModel):
@@ -104,13 +120,17 @@ class TopUpPlanIn(ApiModel):
     hour_units: int = Field(default=0, ge=0)
     request_units: int = Field(default=0, ge=0)
 
-    def details(self) -> handlers.TopUpPlanDetails:
-        return handlers.TopUpPlanDetails(**self.fields())
+    def details(self) -> TopUpPlanDetails:
+        price = wire.money_from_wire(self.price)
+        return TopUpPlanDetails(self.name, self.description, price, self.hour_units, self.request_units)
 
 
 class TopUpIn(ApiModel):
     top_up_plan_id: UUID
     top_up_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
+
+    def request(self, contract_id: UUID) -> TopUpRequest:
+        return TopUpRequest(contract_id, self.top_up_plan_id, self.top_up_id)
 
 
 class RenewalIn(ApiModel):
@@ -124,6 +144,18 @@ class RenewalIn(ApiModel):
     base_charge_override: MoneyAmount | None = None
     allowance_override: int | None = Field(default=None, ge=0)
 
+    def request(self, contract_id: UUID) -> RenewalRequest:
+        return RenewalRequest(
+            contract_id=contract_id,
+            new_contract_id=self.new_contract_id,
+            plan_id=self.plan_id,
+            contract_number=self.contract_number,
+            start_date=self.start_date,
+            expiry_date=self.expiry_date,
+            base_charge_override=wire.optional_money_from_wire(self.base_charge_override),
+            allowance_override=self.allowance_override,
+        )
+
 
 class RenewalOut(BaseModel):
     renewed: ContractState = Field(description="the old contract, now linked to the new one")
@@ -133,6 +165,9 @@ class RenewalOut(BaseModel):
 class TerminationIn(ApiModel):
     termination_date: date | None = Field(default=None, description="today (contract zone) when omitted")
     reason: str = Field(default="", max_length=2000)
+
+    def request(self, contract_id: UUID) -> TerminationRequest:
+        return TerminationRequest(contract_id, self.termination_date, self.reason)
 
 
 class CoverageOut(BaseModel):
@@ -162,79 +197,80 @@ router = APIRouter()
 @router.post(
     "/calendars", status_code=status.HTTP_201_CREATED, tags=["calendars"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_calendar(body: CalendarIn, contracts: ContractsDep, actor: Actor = None) -> BusinessCalendar:
-    calendar = BusinessCalendar(calendar_id=uuid4(), **body.model_dump())
-    return await handlers.save_calendar(contracts.uow(), calendar, actor=actor)
+async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
+    async with units.write() as uow:
+        calendar = await catalog.add_calendar(uow, body.calendar(uuid4()), origin=origin)
+    return wire.calendar_to_wire(calendar)
 
 
 @router.put("/calendars/{calendar_id}", tags=["calendars"], dependencies=IDEMPOTENT_WRITE)
 async def replace_calendar(
-    calendar_id: UUID, body: CalendarIn, contracts: ContractsDep, actor: Actor = None
+    calendar_id: UUID, body: CalendarIn, units: Units, origin: Caller
 ) -> BusinessCalendar:
-    async with contracts.read() as uow:
-        if await uow.calendars.get(calendar_id) is None:
-            raise CalendarNotFound(f"no business-hours calendar {calendar_id}")
-    calendar = BusinessCalendar(calendar_id=calendar_id, **body.model_dump())
-    return await handlers.save_calendar(contracts.uow(), calendar, actor=actor)
+    async with units.write() as uow:
+        calendar = await catalog.replace_calendar(uow, body.calendar(calendar_id), origin=origin)
+    return wire.calendar_to_wire(calendar)
 
 
 @router.get("/calendars", tags=["calendars"])
-async def list_calendars(contracts: ContractsDep) -> list[BusinessCalendar]:
-    async with contracts.read() as uow:
-        return await uow.calendars.list()
+async def list_calendars(units: Units) -> list[BusinessCalendar]:
+    async with units.read() as uow:
+        return [wire.calendar_to_wire(calendar) for calendar in await uow.calendars.list()]
 
 
 @router.get("/calendars/{calendar_id}", tags=["calendars"])
-async def get_calendar(calendar_id: UUID, contracts: ContractsDep) -> BusinessCalendar:
-    async with contracts.read() as uow:
+async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
+    async with units.read() as uow:
         calendar = await uow.calendars.get(calendar_id)
     if calendar is None:
         raise CalendarNotFound(f"no business-hours calendar {calendar_id}")
-    return calendar
+    return wire.calendar_to_wire(calendar)
 
 
 @router.post(
     "/plans", status_code=status.HTTP_201_CREATED, tags=["support plans"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_plan(body: PlanIn, contracts: ContractsDep, actor: Actor = None) -> SupportPlanState:
-    plan = await handlers.create_plan(contracts.uow(), body.details(), plan_id=None, actor=actor)
-    return plan.state()
+async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
+    async with units.write() as uow:
+        plan = await catalog.create_plan(uow, body.details(), origin=origin)
+    return wire.plan_to_wire(plan)
 
 
 @router.put("/plans/{plan_id}", tags=["support plans"], dependencies=IDEMPOTENT_WRITE)
-async def update_plan(
-    plan_id: UUID, body: PlanIn, contracts: ContractsDep, actor: Actor = None
-) -> SupportPlanState:
-    plan = await handlers.update_plan(contracts.uow(), plan_id, body.details(), actor=actor)
-    return plan.state()
+async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
+    async with units.write() as uow:
+        plan = await catalog.update_plan(uow, plan_id, body.details(), origin=origin)
+    return wire.plan_to_wire(plan)
 
 
 @router.get("/plans", tags=["support plans"])
-async def list_plans(contracts: ContractsDep) -> list[SupportPlanState]:
-    async with contracts.read() as uow:
-        return [plan.state() for plan in await uow.plans.list()]
+async def list_plans(units: Units) -> list[SupportPlanState]:
+    async with units.read() as uow:
+        return [wire.plan_to_wire(plan) for plan in await uow.plans.list()]
 
 
 @router.get("/plans/{plan_id}", tags=["support plans"])
-async def get_plan(plan_id: UUID, contracts: ContractsDep) -> SupportPlanState:
-    async with contracts.read() as uow:
+async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
+    async with units.read() as uow:
         plan = await uow.plans.get(plan_id)
     if plan is None:
         raise PlanNotFound(f"no support plan {plan_id}")
-    return plan.state()
+    return wire.plan_to_wire(plan)
 
 
 @router.post(
     "/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_contract(body: ContractIn, contracts: ContractsDep, actor: Actor = None) -> ContractState:
-    request = handlers.NewContract.of(body)
-    return await handlers.create_contract(contracts.uow(), request, clock=contracts.now, actor=actor)
+async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
+    async with units.write() as uow:
+        contract = await contracts.sign_contract(uow, body.request(), origin=origin, now=now)
+    return wire.contract_to_wire(contract)
 
 
 @router.get("/contracts", tags=["contracts"])
 async def list_contracts(
-    contracts: ContractsDep,
+    units: Units,
+    now: Now,
     account_id: str | None = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
@@ -243,36 +279,38 @@ async def list_contracts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ContractPage:
     expiring_by = (
-        contracts.now().date() + timedelta(days=expiring_within_days)
-        if expiring_within_days is not None
-        else None
+        now.date() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
     )
-    async with contracts.read() as uow:
+    async with units.read() as uow:
         items, total = await uow.contracts.search(
             account_id=account_id,
-            status=status_,
+            status=None if status_ is None else wire.status_from_wire(status_),
             plan_id=plan_id,
             expiring_by=expiring_by,
             limit=limit,
             offset=offset,
         )
-    return ContractPage(items=items, total=total, limit=limit, offset=offset)
+    return ContractPage(
+        items=[wire.contract_to_wire(contract) for contract in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/contracts/{contract_id}", tags=["contracts"])
-async def get_contract(contract_id: UUID, contracts: ContractsDep) -> ContractState:
-    async with contracts.read() as uow:
+async def get_contract(contract_id: UUID, units: Units) -> ContractState:
+    async with units.read() as uow:
         contract = await uow.contracts.get(contract_id)
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
-    return contract.state()
+    return wire.contract_to_wire(contract)
 
 
 @router.patch("/contracts/{contract_id}", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
 async def edit_contract(
-    contract_id: UUID, body: ContractEditIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: ContractEditIn, units: Units, origin: Caller
 ) -> ContractState:
-    return await contract_actions.edit_contract(contracts.uow(), contract_id, body.changes(), actor=actor)
+    async with units.write() as uow:
+        contract = await contracts.edit_contract(uow, contract_id, body.changes(), origin=origin)
+    return wire.contract_to_wire(contract)
 
 
 @router.delete(
@@ -282,8 +320,9 @@ async def edit_contract(
     dependencies=IDEMPOTENT_WRITE,
     summary="Delete a contract nothing was billed, logged or bought against",
 )
-async def delete_contract(contract_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
-    await contract_actions.delete_contract(contracts.uow(), contract_id, actor=actor)
+async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Response:
+    async with units.write() as uow:
+        await contracts.delete_contract(uow, contract_id, origin=origin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -294,25 +333,11 @@ async def delete_contract(contract_id: UUID, contracts: ContractsDep, actor: Act
     dependencies=IDEMPOTENT_WRITE,
 )
 async def top_up_contract(
-    contract_id: UUID, body: TopUpIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: TopUpIn, units: Units, origin: Caller, now: Now
 ) -> ContractToppedUp:
-    bought = await contract_actions.top_up_contract(
-        contracts.uow(),
-        contract_id,
-        body.top_up_plan_id,
-        top_up_id=body.top_up_id,
-        clock=contracts.now,
-        actor=actor,
-    )
-    top_up = bought.top_up
-    return ContractToppedUp(
-        contract=bought.contract,
-        top_up_id=top_up.top_up_id,
-        top_up_plan_id=top_up.top_up_plan_id,
-        units=top_up.units,
-        price=top_up.price,
-        bought_at=top_up.bought_at,
-    )
+    async with units.write() as uow:
+        bought = await contracts.top_up_contract(uow, body.request(contract_id), origin=origin, now=now)
+    return wire.contract_topped_up(bought.contract, bought.top_up)
 
 
 @router.post(
@@ -322,47 +347,44 @@ async def top_up_contract(
     dependencies=IDEMPOTENT_WRITE,
 )
 async def renew_contract(
-    contract_id: UUID, body: RenewalIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: RenewalIn, units: Units, origin: Caller, now: Now
 ) -> RenewalOut:
-    request = contract_actions.RenewalRequest(**body.fields())
-    renewal = await contract_actions.renew_contract(
-        contracts.uow(), contract_id, request, clock=contracts.now, actor=actor
+    async with units.write() as uow:
+        renewal = await contracts.renew_contract(uow, body.request(contract_id), origin=origin, now=now)
+    return RenewalOut(
+        renewed=wire.contract_to_wire(renewal.old), new_contract=wire.contract_to_wire(renewal.new)
     )
-    return RenewalOut(renewed=renewal.old, new_contract=renewal.new)
 
 
 @router.post("/contracts/{contract_id}/termination", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
 async def terminate_contract(
-    contract_id: UUID, body: TerminationIn, contracts: ContractsDep, actor: Actor = None
+    contract_id: UUID, body: TerminationIn, units: Units, origin: Caller, now: Now
 ) -> ContractTerminated:
-    return await contract_actions.terminate_contract(
-        contracts.uow(),
-        contract_id,
-        termination_date=body.termination_date,
-        reason=body.reason,
-        clock=contracts.now,
-        actor=actor,
-    )
+    async with units.write() as uow:
+        contract = await contracts.terminate_contract(uow, body.request(contract_id), origin=origin, now=now)
+    return wire.contract_terminated(contract, body.reason)
 
 
 @router.get(
     "/coverage", tags=["coverage"], summary="Which contract covers an account's work, and is it covered"
 )
 async def coverage(
-    contracts: ContractsDep,
+    units: Units,
+    now: Now,
     account_id: Annotated[str, Query(min_length=1, max_length=100)],
     product: Annotated[str | None, Query(description="requests with no product when omitted")] = None,
     at: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant; now when omitted")] = None,
 ) -> CoverageOut:
-    instant = (at or contracts.now()).astimezone(UTC)
-    answer = await read_models.coverage(contracts.read(), account_id, product, instant)
-    contract = answer.contract
+    instant = (at or now).astimezone(UTC)
+    async with units.read() as uow:
+        answer = await views.coverage(uow, account_id, product, instant)
+    contract = None if answer.contract is None else wire.contract_to_wire(answer.contract)
     terms = contract.terms if contract is not None else None
     return CoverageOut(
         account_id=account_id,
         product=product,
         at=instant,
-        contract=contract.state() if contract is not None else None,
+        contract=contract,
         plan_type=terms.plan_type if terms else None,
         billing_mode=terms.billing_mode if terms else None,
         when_exhausted=terms.when_exhausted if terms else None,
@@ -376,36 +398,34 @@ async def coverage(
 @router.post(
     "/top-up-plans", status_code=status.HTTP_201_CREATED, tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE
 )
-async def create_top_up_plan(
-    body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
-) -> TopUpPlanState:
-    top_up_plan = await handlers.create_top_up_plan(contracts.uow(), body.details(), actor=actor)
-    return top_up_plan.state()
+async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
+    async with units.write() as uow:
+        top_up_plan = await catalog.create_top_up_plan(uow, body.details(), origin=origin)
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.put("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE)
 async def update_top_up_plan(
-    top_up_plan_id: UUID, body: TopUpPlanIn, contracts: ContractsDep, actor: Actor = None
+    top_up_plan_id: UUID, body: TopUpPlanIn, units: Units, origin: Caller
 ) -> TopUpPlanState:
-    top_up_plan = await handlers.update_top_up_plan(
-        contracts.uow(), top_up_plan_id, body.details(), actor=actor
-    )
-    return top_up_plan.state()
+    async with units.write() as uow:
+        top_up_plan = await catalog.update_top_up_plan(uow, top_up_plan_id, body.details(), origin=origin)
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.get("/top-up-plans", tags=["top-up plans"])
-async def list_top_up_plans(contracts: ContractsDep) -> list[TopUpPlanState]:
-    async with contracts.read() as uow:
-        return [top_up_plan.state() for top_up_plan in await uow.top_up_plans.list()]
+async def list_top_up_plans(units: Units) -> list[TopUpPlanState]:
+    async with units.read() as uow:
+        return [wire.top_up_plan_to_wire(top_up_plan) for top_up_plan in await uow.top_up_plans.list()]
 
 
 @router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"])
-async def get_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep) -> TopUpPlanState:
-    async with contracts.read() as uow:
+async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
+    async with units.read() as uow:
         top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
     if top_up_plan is None:
         raise TopUpPlanNotFound(f"no top-up plan {top_up_plan_id}")
-    return top_up_plan.state()
+    return wire.top_up_plan_to_wire(top_up_plan)
 
 
 @router.delete(
@@ -415,6 +435,7 @@ async def get_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep) -> TopU
     dependencies=IDEMPOTENT_WRITE,
     summary="Delete a top-up plan no support plan offers",
 )
-async def delete_top_up_plan(top_up_plan_id: UUID, contracts: ContractsDep, actor: Actor = None) -> Response:
-    await handlers.delete_top_up_plan(contracts.uow(), top_up_plan_id, actor=actor)
+async def delete_top_up_plan(top_up_plan_id: UUID, units: Units, origin: Caller) -> Response:
+    async with units.write() as uow:
+        await catalog.delete_top_up_plan(uow, top_up_plan_id, origin=origin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

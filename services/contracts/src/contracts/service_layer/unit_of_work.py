@@ -11,7 +11,6 @@ from contracts.adapters.repositories import (
     TopUpPlanRepository,
     TopUpRepository,
 )
-from contracts_schema import CloudEvent, WireModel
 from servicekit.uow import UnitOfWork
 
 
@@ -23,8 +22,6 @@ class ContractsUnitOfWork(UnitOfWork):
     top_ups: TopUpRepository
     activity: ActivityRepository
     exhaustions: ExhaustionRepository
-    cause: CloudEvent | None = None
-    """The command being applied, if any: every event published in this unit of work answers it."""
 
     def _start(self) -> None:
         self.calendars = CalendarRepository(self.session)
@@ -34,14 +31,3 @@ class ContractsUnitOfWork(UnitOfWork):
         self.top_ups = TopUpRepository(self.session)
         self.activity = ActivityRepository(self.session)
         self.exhaustions = ExhaustionRepository(self.session)
-
-    def publish(
-        self,
-        body: WireModel,
-        *,
-        key: str,
-        subject: str,
-        actor: str | None,
-        cause: CloudEvent | None = None,
-    ) -> CloudEvent:
-        return super().publish(body, key=key, subject=subject, actor=actor, cause=cause or self.cause)

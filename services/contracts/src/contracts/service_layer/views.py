@@ -29,10 +29,9 @@ async def record_allowance_exhausted(
 
 async def coverage(uow: ContractsUnitOfWork, account_id: str, product: str | None, at: datetime) -> Coverage:
     """Which contract covers the account's work on `product` at `at`, and is that work covered."""
-    async with uow:
-        contract = find_covering_contract(await uow.contracts.of_account(account_id), product, at)
-        if contract is None:
-            return coverage_at(None, at, None, [])
-        exhaustion = await uow.exhaustions.get(contract.contract_id)
-        bought = [top_up.bought_at for top_up in await uow.top_ups.of_contract(contract.contract_id)]
-        return coverage_at(contract, at, exhaustion, bought)
+    contract = find_covering_contract(await uow.contracts.of_account(account_id), product, at)
+    if contract is None:
+        return coverage_at(None, at, None, [])
+    exhaustion = await uow.exhaustions.get(contract.contract_id)
+    bought = [top_up.bought_at for top_up in await uow.top_ups.of_contract(contract.contract_id)]
+    return coverage_at(contract, at, exhaustion, bought)
