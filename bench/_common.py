@@ -89,16 +89,16 @@ class Groups:
 @contextmanager
 def isolated_groups(suffix: str, wrap: HandlerWrapper | None = None) -> Iterator[Groups]:
     """While active, every subscriber's consumer group gets `.<suffix>` appended; `wrap(name, handler)`
-    may replace the batch handler (to time it). Only the group changes: inbox names stay the real ones."""
+    may replace the batch handler (to time it). Inbox records go under the suffixed group too."""
     from servicekit.consumers import Consumers
 
     original = Consumers.subscribe
     groups = Groups(suffix)
 
     def subscribe(self: Any, topic: Any, handler: Any, *, name: str) -> None:
-        group = f"{name}.{suffix}"
-        groups.topics[group] = topic.name
-        original(self, topic, wrap(name, handler) if wrap else handler, name=group)
+        suffixed = f"{name}.{suffix}"
+        groups.topics[self.group(suffixed)] = topic.name
+        original(self, topic, wrap(name, handler) if wrap else handler, name=suffixed)
 
     Consumers.subscribe = subscribe  # type: ignore[method-assign]
     try:

@@ -74,7 +74,7 @@ from sqlalchemy import (  # noqa: E402
 )
 
 from billing.adapters import tables as billing_tables  # noqa: E402
-from billing.bootstrap import Billing  # noqa: E402
+from billing.bootstrap import bootstrap as build_billing_app  # noqa: E402
 from billing.config import BillingSettings  # noqa: E402
 from contracts_schema import CloudEvent, registry  # noqa: E402
 from contracts_schema import contracts as cwire  # noqa: E402
@@ -82,7 +82,7 @@ from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState  # noq
 from servicekit.db import Database  # noqa: E402
 from servicekit.kafka import ensure_topics  # noqa: E402
 
-USAGE_GROUP = "billing.usage-accrual"
+USAGE_GROUP = "usage-accrual"
 CALENDARS = 10
 # Contracts start on the first of the current month (UTC), so no bill has fallen due yet and billing's
 # bill scheduler stays idle; every entry falls in that open first cycle, on the days elapsed so far.
@@ -355,27 +355,35 @@ class BatchLog:
 def instrument() -> CallTimer:
     """Time the steps of billing's time-entry path, by the names the code calls them through."""
     import billing.adapters.repositories as repositories
+    import billing.adapters.wire as wire
+    import billing.service_layer.bills as bills
     import billing.service_layer.handlers as handlers
     import servicekit.consumers as consumers
     import servicekit.uow as uow
-    from billing.service_layer.contract_book import ContractBook
+    from billing.domain.contract import ContractBook
+    from billing.service_layer.contract_cache import ContractCache
 
     timer = CallTimer()
     timer.patch(consumers, "parse_record", "servicekit.consumers.parse_record (JSON + pydantic)")
-    timer.patch(uow, "claim_unprocessed", "servicekit.inbox.claim_unprocessed (inbox INSERT)")
+    timer.patch(wire, "time_entry_event", "wire.time_entry_event (to the domain)")
     timer.patch(uow, "add_to_outbox", "servicekit.outbox.add_to_outbox")
     timer.patch(handlers, "accrue_time_entries", "handlers.accrue_time_entries (total)")
-    timer.patch(handlers, "_announce_thresholds", "handlers._announce_thresholds")
-    timer.patch(handlers, "cycle_usage", "handlers.cycle_usage (per touched cycle)")
-    timer.patch(handlers, "calculate_cycle_usage", "domain.usage.calculate_cycle_usage")
-    timer.patch(handlers, "_top_ups_by_cycle", "handlers._top_ups_by_cycle (top_ups SELECT)")
-    timer.patch(repositories.UsageLedger, "entries_between", "UsageLedger.entries_between (SELECT+rows)")
+    timer.patch(handlers, "_books", "handlers._books (copies and calendars)")
+    timer.patch(handlers, "_account_for_usage", "handlers._account_for_usage")
+    timer.patch(handlers, "_review_bills", "handlers._review_bills")
+    timer.patch(bills, "review_periods", "bills.review_periods (billed periods only)")
+    timer.patch(ContractCache, "many", "ContractCache.many (versions + stale copies)")
+    timer.patch(ContractBook, "place", "ContractBook.place (cycle and counted minutes)")
+    timer.patch(repositories.UsageLedger, "lock_placement", "UsageLedger.lock_placement")
+    timer.patch(repositories.UsageLedger, "placements", "UsageLedger.placements (changed entries)")
     timer.patch(repositories.UsageLedger, "record", "UsageLedger.record (usage_entries upsert)")
-    timer.patch(repositories.UsageLedger, "cycle_usage", "UsageLedger.cycle_usage (SELECT)")
-    timer.patch(repositories.UsageLedger, "save_cycle_usage", "UsageLedger.save_cycle_usage (upsert)")
+    timer.patch(repositories.UsageLedger, "cycle_sums", "UsageLedger.cycle_sums (SELECT)")
+    timer.patch(repositories.UsageLedger, "standings", "UsageLedger.standings (SELECT)")
+    timer.patch(repositories.UsageLedger, "save_standings", "UsageLedger.save_standings (upsert)")
+    timer.patch(repositories.BillBook, "billed_periods", "BillBook.billed_periods (SELECT)")
+    timer.patch(repositories.ContractCopies, "versions", "ContractCopies.versions (SELECT)")
     timer.patch(repositories.ContractCopies, "many", "ContractCopies.many (SELECT + validate)")
-    timer.patch(repositories.ContractCopies, "calendar", "ContractCopies.calendar (per contract)")
-    timer.patch(ContractBook, "of", "ContractBook.of (cycles, calendar in zone)")
+    timer.patch(repositories.ContractCopies, "calendars", "ContractCopies.calendars (SELECT)")
     timer.patch(repositories, "upsert", "servicekit.sql.upsert (all billing upserts)")
     return timer
 
@@ -425,7 +433,7 @@ def build_billing(url: str, bootstrap: str, suffix: str, batch_size: int, log: B
         consumer_batch_size=batch_size,
     )
     with isolated_groups(suffix, log.wrap if log else None) as groups:
-        app = Billing(settings)
+        app = build_billing_app(settings)
     return app, groups
 
 

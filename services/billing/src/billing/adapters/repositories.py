@@ -165,16 +165,21 @@ class ContractCopies:
         documents = [CalendarDocument.model_validate(row) for row in rows]
         return {document.calendar_id: wire.business_calendar(document) for document in documents}
 
-    async def keep_calendars(self, calendars: Sequence[CalendarDocument]) -> None:
+    async def keep_calendars(self, calendars: Sequence[CalendarDocument]) -> set[UUID]:
+        """Keep the calendars as they now stand; returns those that existed and changed."""
+        documents = {calendar.calendar_id: calendar.model_dump(mode="json") for calendar in calendars}
+        c = tables.calendars.c
+        stored = await self._session.execute(
+            select(c.calendar_id, c.document).where(c.calendar_id.in_([str(key) for key in documents]))
+        )
+        changed = {UUID(key) for key, document in stored if document != documents[UUID(key)]}
         await upsert(
             self._session,
             tables.calendars,
-            [
-                {"calendar_id": str(calendar.calendar_id), "document": calendar.model_dump(mode="json")}
-                for calendar in calendars
-            ],
+            [{"calendar_id": str(key), "document": document} for key, document in documents.items()],
             key=["calendar_id"],
         )
+        return changed
 
     async def add_top_up(
         self, top_up_id: UUID, contract_id: UUID, units: int, price: Money, bought_at: datetime

@@ -73,10 +73,7 @@ def register(consumers: Consumers, units: Units, clock: Clock, contracts: Contra
                 if isinstance(d.body, CalendarSaved)
             ]
             await handlers.keep_calendars(uow, calendars)
-            # A changed calendar changes categories and counted minutes: the scheduler reviews those
-            # contracts' usage and bills. Entries of contracts whose calendar was missing until now
-            # can be placed in their cycles at once.
-            await uow.contracts.review_on_calendar_change(calendar.calendar_id for calendar in calendars)
+            # Entries of contracts whose calendar was missing until now can be placed in their cycles.
             early = await uow.usage.contracts_with_unplaced_entries()
             await handlers.place_early_entries(uow, early, contracts=contracts, now=clock())
 

@@ -34,7 +34,10 @@ async def keep_contracts(uow: BillingUnitOfWork, states: Sequence[ContractState]
 
 
 async def keep_calendars(uow: BillingUnitOfWork, calendars: Sequence[BusinessCalendar]) -> None:
-    await uow.contracts.keep_calendars(calendars)
+    """A calendar that changed changes categories and counted minutes: the scheduler reviews the
+    usage and bills of the contracts on it."""
+    changed = await uow.contracts.keep_calendars(calendars)
+    await uow.contracts.review_on_calendar_change(changed)
 
 
 async def record_top_up(
