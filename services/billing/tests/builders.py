@@ -8,8 +8,13 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from billing.adapters import wire as adapters
+from billing.domain.bill_versions import Bill
+from billing.domain.bills import BillDraft, compose_bill
 from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
+from billing.domain.contract import BillingContract, ContractBook
 from billing.domain.terms import BillingMode, BillingTerms, FixedRate, PlanType, WhenExhausted
+from billing.domain.usage import UsageEntry, calculate_cycle_usage
 from contracts_schema import contracts as wire
 from contracts_schema.primitives import MoneyAmount
 from servicekit.cycles import BillCycle, Cycle, contract_cycles
@@ -117,4 +122,54 @@ def wire_contract(
         tax_percent=Decimal(10),
         version=version,
         terms=wire.PlanTerms.model_validate(plan_terms | terms),
+    )
+
+
+# --- bills -----------------------------------------------------------------------------------------
+
+
+def billing_contract(grace_period_days: int = 0, **changes: object) -> BillingContract:
+    """Worked example 1's terms as billing's domain copy, with a grace period if asked for."""
+    state = wire_contract(wire_calendar(), **changes)  # type: ignore[arg-type]
+    return replace(adapters.billing_contract(state), grace_period_days=grace_period_days)
+
+
+def bill_draft(contract: BillingContract, period: str, *entries: UsageEntry) -> BillDraft:
+    """The draft of a period's bill from these entries, as billing computes it."""
+    book = ContractBook.of(contract, adapters.business_calendar(wire_calendar()))
+    bill_period = contract.period(period)
+    usage = (
+        calculate_cycle_usage(book.terms, bill_period.usage_cycle, entries, book.calendar)
+        if bill_period.usage_cycle
+        else None
+    )
+    return compose_bill(book.terms, base_charge_cycle=bill_period.base_charge_cycle, usage=usage)
+
+
+def made_bill(
+    contract: BillingContract,
+    period: str,
+    *entries: UsageEntry,
+    version: int = 1,
+    made_at: datetime | None = None,
+    automatic: bool = False,
+) -> Bill:
+    """A new version of a period's bill, made at the end of its cycle unless `made_at` says otherwise."""
+    bill_period = contract.period(period)
+    at = made_at or (bill_period.usage_cycle or contract.cycles[0]).ends_at
+    return Bill.make(
+        contract,
+        bill_period,
+        bill_draft(contract, period, *entries),
+        bill_id=uuid.uuid4(),
+        version=version,
+        made_at=at,
+        as_draft=automatic,
+    )
+
+
+def entry(entry_id: str, day: date, minutes: int, *, request: str = "R1") -> UsageEntry:
+    """Billable time on a day of 2026, from 10:00 in Berlin."""
+    return UsageEntry(
+        entry_id, request, local("Europe/Berlin", day.year, day.month, day.day, 10), minutes=minutes
     )

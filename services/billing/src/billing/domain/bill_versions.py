@@ -308,14 +308,15 @@ class PeriodBills:
     def add(self, bill: Bill) -> None:
         """A new version. The first one is the main bill. A bill of the whole period takes over from a
         main made before the period ended (on demand) that was not sent or paid. Flags of earlier
-        versions are cleared: the new version carries what they lacked."""
+        versions are cleared, but a paid one's: the new version carries what they lacked."""
         if bill.period != self.period or bill.contract_id != self.contract_id:
             raise InvalidBillChange(
                 f"bill {bill.number} is not of contract {self.contract_id}, period {self.period}"
             )
         main = self.main
         for earlier in self.versions:
-            if earlier.needs_regeneration:
+            # A paid bill never changes: what it left out stays said.
+            if earlier.needs_regeneration and earlier.status is not BillStatus.PAID:
                 earlier.needs_regeneration, earlier.regeneration_reasons = False, ()
                 self.events.append(BillUpdated(earlier, ("needs_regeneration",)))
         self.versions.append(bill)
@@ -374,10 +375,24 @@ class PeriodBills:
         previous = bill._move(to)
         self.events.append(BillStatusChanged(bill, previous))
 
-    def recompute_draft(self, bill_id: UUID, draft: BillDraft) -> None:
-        bill = self.bill(bill_id)
-        if bill.recompute(draft):
-            self.events.append(BillUpdated(bill, ("lines", "totals", "time_entry_ids")))
+    @property
+    def needs_review(self) -> bool:
+        """Whether a change of time or terms could alter anything here: a draft to recompute, or a
+        main bill not yet known to be stale."""
+        main = self.main
+        return any(bill.is_draft for bill in self.versions) or (
+            main is not None and not main.needs_regeneration
+        )
+
+    def review(self, draft: BillDraft, reason: str) -> None:
+        """Time or terms of the period changed, and `draft` is its bill from current data: drafts take
+        it in place; an issued main bill with other figures is flagged with the reason."""
+        for bill in self.versions:
+            if bill.is_draft and bill.recompute(draft):
+                self.events.append(BillUpdated(bill, ("lines", "totals", "time_entry_ids")))
+        main = self.main
+        if main is not None and not main.is_draft and not main.same_figures(draft):
+            self.flag(main.bill_id, [reason])
 
     def flag(self, bill_id: UUID, reasons: Sequence[str]) -> None:
         bill = self.bill(bill_id)

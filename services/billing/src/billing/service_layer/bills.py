@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 from billing.adapters import wire
 from billing.domain.bill_versions import Bill, BillIssued, BillMade, BillStatus, MainBillChanged, PeriodBills
-from billing.domain.bills import BillDraft
 from billing.domain.contract import ContractBook
 from billing.domain.errors import BillNotFound, BillStatusConflict
 from billing.domain.reconciliation import Reconciliation, reconcile
@@ -110,7 +109,7 @@ async def mark_main(
     before later time arrived is flagged rather than silently leaving that time unbilled."""
     bills = await _period_of(uow, bill_id, contract_id=contract_id)
     bills.mark_main(bill_id)
-    await _review_main(uow, bills, "time entries or terms changed since this version was made")
+    await _review(uow, bills, "time entries or terms changed since this version was made")
     await save(uow, bills, origin)
     return bills.bill(bill_id)
 
@@ -134,6 +133,8 @@ async def change_status(
             bills.pay(bill_id)
         case BillStatus.VOID:
             bills.void(bill_id)
+            # The main may have counted on the voided version to carry what it lacks: look again.
+            await _review(uow, bills, "time entries or terms changed since the main bill was made")
         case BillStatus.DRAFT:
             raise BillStatusConflict("a bill becomes a draft only when it is made")
     await save(uow, bills, origin)
@@ -190,32 +191,18 @@ async def review_periods(uow: BillingUnitOfWork, book: ContractBook, periods: Ma
     flagged, with what changed as the reason."""
     for period_name, reason in sorted(periods.items()):
         bills = await uow.bills.period(book.contract.contract_id, period_name, lock=True)
-        draft: BillDraft | None = None
-        for bill in bills.versions:
-            if bill.is_draft:
-                draft = draft or await draft_bill(uow, book, period_name)
-                bills.recompute_draft(bill.bill_id, draft)
-        await _review_main(uow, bills, reason, book=book, draft=draft)
+        await _review(uow, bills, reason, book)
         await save(uow, bills, REVIEW)
 
 
-async def _review_main(
-    uow: BillingUnitOfWork,
-    bills: PeriodBills,
-    reason: str,
-    *,
-    book: ContractBook | None = None,
-    draft: BillDraft | None = None,
+async def _review(
+    uow: BillingUnitOfWork, bills: PeriodBills, reason: str, book: ContractBook | None = None
 ) -> None:
-    """Flag the main bill if a recomputation from current data would give other figures. A main that
-    is already flagged is known to be stale and is not recomputed again."""
-    main = bills.main
-    if main is None or main.is_draft or main.needs_regeneration:
-        return
-    book = book or await contract_book(uow, bills.contract_id)
-    draft = draft or await draft_bill(uow, book, bills.period)
-    if not main.same_figures(draft):
-        bills.flag(main.bill_id, [reason])
+    """A period's bills against a recomputation from current data; a main bill already known to be
+    stale is not recomputed again."""
+    if bills.needs_review:
+        book = book or await contract_book(uow, bills.contract_id)
+        bills.review(await draft_bill(uow, book, bills.period), reason)
 
 
 # --- reconciliation -----------------------------------------------------------------------------------
