@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -64,6 +64,24 @@ async def sign(db: Database, state: contracts_wire.ContractState) -> None:
         await handlers.keep_calendars(unit, [CALENDAR])
         await handlers.keep_contracts(unit, [state])
         await bill_schedule.reschedule(unit, [wire.billing_contract(state)])
+
+
+def time_entry(
+    day: date, minutes: int, *, billable: bool = True, everything: bool = True, version: int = 1
+) -> TimeEntryState:
+    """Time logged on the contract from 09:00 UTC (10:00 in Berlin in winter) on a day."""
+    return TimeEntryState(
+        entry_id=uuid.uuid4(),
+        account_id="acme",
+        contract_id=CONTRACT_ID,
+        request_id="R",
+        rep_id="ann",
+        started_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC),
+        minutes=minutes,
+        billable=billable,
+        include_non_operational=everything,
+        version=version,
+    )
 
 
 async def accrue(db: Database, entries: Sequence[TimeEntryState], now: datetime) -> None:

@@ -4,7 +4,6 @@ threshold and exhausted events billing announces once each."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
@@ -16,25 +15,14 @@ from contracts_schema.contracts import ContractNotifications
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
 
-from .conftest import CONTRACT_ID, contract, sign, uow
+from .conftest import CONTRACT_ID, contract, sign, time_entry, uow
 from .conftest import accrue as accrue_at
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def entry(day: date, minutes: int, *, billable: bool = True, everything: bool = True) -> TimeEntryState:
-    return TimeEntryState(
-        entry_id=uuid.uuid4(),
-        account_id="acme",
-        contract_id=CONTRACT_ID,
-        request_id="R",
-        rep_id="ann",
-        started_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC),
-        minutes=minutes,
-        billable=billable,
-        include_non_operational=everything,
-        version=1,
-    )
+    return time_entry(day, minutes, billable=billable, everything=everything)
 
 
 async def accrue(db: Database, *entries: TimeEntryState) -> None:
