@@ -39,3 +39,12 @@ uv_sync() {
     fi
 }
 
+
+# Printable bills: WeasyPrint renders PDF with Pango and HarfBuzz (Debian's libraries) and a font.
+ensure_pdf_libraries() {
+    if ldconfig -p | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libharfbuzz-subset.so' \
+        && fc-list 2>/dev/null | grep -qi dejavu; then
+        return 0
+    fi
+    apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fontconfig
+}

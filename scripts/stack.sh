@@ -43,6 +43,7 @@ up() {
     ensure_uv
     command -v java >/dev/null || apt_install default-jre-headless
     command -v curl >/dev/null || apt_install curl
+    ensure_pdf_libraries
     if [ ! -f "$root/.cache/kafka/libs/.complete" ] && ! command -v mvn >/dev/null; then apt_install maven; fi
     uv_sync
     "$root/scripts/kafka.sh" start

@@ -107,6 +107,7 @@ tools() {
     command -v java >/dev/null || apt_install default-jre-headless
     if [ ! -f "$root/.cache/kafka/libs/.complete" ] && ! command -v mvn >/dev/null; then apt_install maven; fi
     have_compose || apt_install docker-compose
+    ensure_pdf_libraries
     echo "uv $(uv --version | cut -d' ' -f2), $(java -version 2>&1 | head -n 1)"
 }
 
