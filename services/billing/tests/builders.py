@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 from billing.adapters import wire as adapters
 from billing.domain.bill_versions import Bill
 from billing.domain.bills import BillDraft, compose_bill
-from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
 from billing.domain.contract import BillingContract, ContractBook
 from billing.domain.terms import BillingMode, BillingTerms, FixedRate, PlanType, WhenExhausted
 from billing.domain.usage import UsageEntry, calculate_cycle_usage
 from contracts_schema import contracts as wire
 from contracts_schema.primitives import MoneyAmount
+from servicekit.business_hours import BusinessCalendar, MinuteCategory, WorkingHours
 from servicekit.cycles import BillCycle, Cycle, contract_cycles
 from servicekit.money import Money
 

@@ -15,7 +15,6 @@ from billing.domain.bills import (
     prepaid_cycle_bill,
     prepaid_final_bill,
 )
-from billing.domain.calendar import MinuteCategory, WorkingHours
 from billing.domain.errors import InvalidBillingTerms, MismatchedBillPeriod
 from billing.domain.terms import (
     BillingMode,
@@ -24,6 +23,7 @@ from billing.domain.terms import (
     WhenExhausted,
 )
 from billing.domain.usage import TopUpPurchase, UsageEntry, calculate_cycle_usage
+from servicekit.business_hours import MinuteCategory, WorkingHours
 from servicekit.money import Money
 
 from ..builders import hour_terms, local, monthly_cycles, office

@@ -5,7 +5,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from billing.domain.bills import BillLineKind, format_minutes, postpaid_cycle_bill, prepaid_cycle_bill
-from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
 from billing.domain.terms import (
     BillingMode,
     BillingTerms,
@@ -17,6 +16,7 @@ from billing.domain.terms import (
 )
 from billing.domain.usage import CycleUsage, UsageEntry, calculate_cycle_usage
 from contracts_schema.contracts import BillCycle
+from servicekit.business_hours import BusinessCalendar, MinuteCategory, WorkingHours
 from servicekit.cycles import contract_cycles
 from servicekit.money import Money
 

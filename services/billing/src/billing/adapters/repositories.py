@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.adapters import tables, wire
 from billing.domain.allowance import CycleStanding
 from billing.domain.bill_versions import Bill, BillMade, BillStatus, PeriodBills
-from billing.domain.calendar import BusinessCalendar
 from billing.domain.contract import BillingContract
 from billing.domain.usage import LoggedEntry, PlacedEntry, UsageEntry
 from contracts_schema.billing import BillState
 from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
+from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, upsert
 

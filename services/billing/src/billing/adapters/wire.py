@@ -23,7 +23,6 @@ from billing.domain.bill_versions import (
     MainBillChanged,
 )
 from billing.domain.bills import BillLine, BillLineKind, QuantityUnit
-from billing.domain.calendar import BusinessCalendar, MinuteCategory, WorkingHours
 from billing.domain.contract import BillingContract
 from billing.domain.reconciliation import Reconciliation
 from billing.domain.terms import (
@@ -42,6 +41,7 @@ from contracts_schema import billing as bills_wire
 from contracts_schema import contracts as contracts_wire
 from contracts_schema import timetracking as entries_wire
 from contracts_schema.primitives import MoneyAmount
+from servicekit.business_hours import BusinessCalendar, MinuteCategory, WorkingHours
 from servicekit.cycles import BillCycle
 from servicekit.money import Money
 

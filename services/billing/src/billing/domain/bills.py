@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from billing.domain.calendar import MinuteCategory
 from billing.domain.errors import InvalidBillingTerms, MismatchedBillPeriod
 from billing.domain.terms import MINUTES_PER_HOUR, BillingMode, BillingTerms, DifferentialRates, FixedRate
 from billing.domain.usage import AllowanceUnit, CycleUsage
+from servicekit.business_hours import MinuteCategory
 from servicekit.cycles import Cycle
 from servicekit.money import Money
 

@@ -14,10 +14,10 @@ from functools import cached_property
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from billing.domain.calendar import BusinessCalendar
 from billing.domain.errors import NoSuchPeriod
 from billing.domain.terms import BillingMode, BillingTerms
 from billing.domain.usage import LoggedEntry, PlacedEntry, minutes_drawing
+from servicekit.business_hours import BusinessCalendar
 from servicekit.cycles import BillCycle, Cycle, contract_cycles, cycle_containing
 from servicekit.dates import local_date
 

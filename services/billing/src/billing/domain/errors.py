@@ -7,10 +7,6 @@ class BillingDomainError(DomainError):
     """Base of every error raised by the billing domain."""
 
 
-class InvalidCalendar(BillingDomainError):
-    """A business-hours calendar that cannot decide minute categories."""
-
-
 class InvalidBillingTerms(BillingDomainError):
     """Contract terms that contradict each other or the plan type."""
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from billing.domain.calendar import MinuteCategory
 from billing.domain.errors import InvalidBillingTerms
+from servicekit.business_hours import MinuteCategory
 from servicekit.money import Money
 
 MINUTES_PER_HOUR = 60

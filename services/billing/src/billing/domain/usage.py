@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from billing.domain.calendar import (
+from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
+from billing.domain.terms import BillingTerms, WhenExhausted
+from servicekit.business_hours import (
     MINUTE,
     BusinessCalendar,
     CategoryRun,
@@ -21,8 +23,6 @@ from billing.domain.calendar import (
     to_whole_minute,
     total_by_category,
 )
-from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
-from billing.domain.terms import BillingTerms, WhenExhausted
 from servicekit.cycles import Cycle
 from servicekit.money import CurrencyMismatch, Money
 

@@ -1,5 +1,7 @@
 """Business-hours calendars: which category each minute of a time entry falls into.
 
+Billing prices minutes by category and timetracking sums them in its summaries, so both count them here.
+
 A minute is holiday, weekend, non-operational or operational, in that order of precedence, judged by
 the local clock of the contract's time zone. Minutes themselves are real elapsed minutes in UTC, so a
 one-hour entry across a daylight-saving change is still 60 minutes.
@@ -13,9 +15,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from billing.domain.errors import InvalidCalendar, InvalidTimeEntry
+from servicekit.errors import DomainError
 
 MINUTE = timedelta(minutes=1)
+
+
+class InvalidCalendar(DomainError):
+    """A business-hours calendar that cannot decide minute categories."""
+
+
+class InvalidInstant(DomainError):
+    """An instant without a time zone, which no calendar can place."""
 
 
 class MinuteCategory(StrEnum):
@@ -130,7 +140,7 @@ class BusinessCalendar:
 def to_whole_minute(instant: datetime) -> datetime:
     """The instant in UTC, cut down to the whole minute."""
     if instant.tzinfo is None or instant.utcoffset() is None:
-        raise InvalidTimeEntry(f"instant {instant.isoformat()} has no time zone")
+        raise InvalidInstant(f"instant {instant.isoformat()} has no time zone")
     return instant.astimezone(UTC).replace(second=0, microsecond=0)
 
 

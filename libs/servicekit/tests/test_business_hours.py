@@ -5,10 +5,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.domain.calendar import BusinessCalendar, CategoryRun, WorkingHours
-from billing.domain.errors import InvalidCalendar, InvalidTimeEntry
-
-from ..builders import HOLIDAY, NINE_TO_FIVE, NON_OP, OP, WEEKDAYS, WEEKEND, office
+from servicekit.business_hours import (
+    BusinessCalendar,
+    CategoryRun,
+    InvalidCalendar,
+    InvalidInstant,
+    MinuteCategory,
+    WorkingHours,
+)
 
 BERLIN = "Europe/Berlin"
 EVERY_DAY = frozenset(range(1, 8))
@@ -22,8 +26,18 @@ def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
+WEEKDAYS = frozenset({1, 2, 3, 4, 5})
+NINE_TO_FIVE = (WorkingHours(time(9), time(17)),)
+HOLIDAY, WEEKEND, NON_OP, OP = (
+    MinuteCategory.HOLIDAY,
+    MinuteCategory.WEEKEND,
+    MinuteCategory.NON_OPERATIONAL,
+    MinuteCategory.OPERATIONAL,
+)
+
+
 def berlin_office(holidays: frozenset[date] = frozenset()) -> BusinessCalendar:
-    return office(BERLIN, holidays=holidays)
+    return BusinessCalendar(BERLIN, WEEKDAYS, NINE_TO_FIVE, holidays)
 
 
 def test_runs_follow_time_order_and_merge_the_night_across_midnight() -> None:
@@ -127,7 +141,7 @@ def test_an_empty_or_reversed_span_has_no_minutes() -> None:
 
 
 def test_naive_instants_are_refused() -> None:
-    with pytest.raises(InvalidTimeEntry):
+    with pytest.raises(InvalidInstant):
         berlin_office().category_runs(datetime(2025, 3, 3, 9), datetime(2025, 3, 3, 10))
 
 
