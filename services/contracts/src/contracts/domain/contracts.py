@@ -24,6 +24,7 @@ from contracts.domain.errors import (
     TopUpNotAllowed,
 )
 from contracts.domain.plans import PlanTerms, SupportPlan, TopUpPlan, accepts_top_ups, validate_terms
+from servicekit.coverage import CoverageWindow
 from servicekit.dates import ONE_DAY, add_months_clamped, end_of_day_utc, local_date
 from servicekit.money import Money
 
@@ -231,11 +232,17 @@ class Contract:
                     f"an overlapping scope from {other.start_date} to {other.end_date}"
                 )
 
-    def covers(self, product: str | None, at: datetime) -> bool:
-        """Work on `product` (None: a request with no product) at instant `at` falls under this contract."""
-        if not self.start_date <= local_date(at, self.zone) <= self.end_date:
-            return False
-        return self.scope.all_products or (product is not None and product in self.scope.products)
+    @property
+    def coverage_window(self) -> CoverageWindow:
+        """What decides whether the contract covers work (`servicekit.coverage`)."""
+        return CoverageWindow(
+            contract_id=self.contract_id,
+            all_products=self.scope.all_products,
+            products=frozenset(self.scope.products),
+            start_date=self.start_date,
+            end_date=self.end_date,
+            time_zone=self.time_zone,
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------------
 

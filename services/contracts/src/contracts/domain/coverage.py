@@ -12,6 +12,7 @@ from datetime import datetime
 
 from contracts.domain.contracts import Contract
 from contracts.domain.plans import WhenExhausted
+from servicekit.coverage import covering
 from servicekit.cycles import cycle_index_on
 from servicekit.dates import local_date
 
@@ -41,8 +42,8 @@ class Coverage:
 def find_covering_contract(
     contracts: Iterable[Contract], product: str | None, at: datetime
 ) -> Contract | None:
-    """At most one contract can cover: contracts with overlapping scopes never overlap in time."""
-    return next((contract for contract in contracts if contract.covers(product, at)), None)
+    """The contract that covers the work, by the rule timetracking attaches entries by."""
+    return covering(contracts, lambda contract: contract.coverage_window, product, at)
 
 
 def coverage_at(

@@ -9,6 +9,7 @@ from typing import TypeAlias
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from servicekit.coverage import CoverageWindow, covering
 from servicekit.dates import end_of_day_utc, local_midnight_utc
 from servicekit.money import Money, round_to_currency
 from timetracking.domain.errors import InvalidTimeEntry
@@ -38,11 +39,20 @@ class CoveringContract:
         zone = ZoneInfo(self.time_zone)
         return local_midnight_utc(self.start_date, zone), end_of_day_utc(self.end_date, zone)
 
+    @property
+    def coverage_window(self) -> CoverageWindow:
+        """What decides whether the contract covers work (`servicekit.coverage`)."""
+        return CoverageWindow(
+            contract_id=self.contract_id,
+            all_products=self.all_products,
+            products=self.products,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            time_zone=self.time_zone,
+        )
+
     def covers(self, product: str | None, at: datetime) -> bool:
-        local_day = at.astimezone(ZoneInfo(self.time_zone)).date()
-        if not self.start_date <= local_day <= self.end_date:
-            return False
-        return self.all_products or (product is not None and product in self.products)
+        return self.coverage_window.covers(product, at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +67,9 @@ class AnnouncedContract:
 def find_covering_contract(
     contracts: list[CoveringContract], product: str | None, at: datetime
 ) -> CoveringContract | None:
-    """The contract that covers the product at the instant; a product-scoped one wins over all-products."""
-    covering = [contract for contract in contracts if contract.covers(product, at)]
-    covering.sort(key=lambda contract: (contract.all_products, contract.start_date))
-    return covering[0] if covering else None
+    """The contract that covers the product at the instant, by the rule the contracts service's
+    coverage answer uses."""
+    return covering(contracts, lambda contract: contract.coverage_window, product, at)
 
 
 @dataclass(frozen=True, slots=True)
