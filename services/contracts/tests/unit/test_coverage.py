@@ -36,24 +36,24 @@ def test_cycles_count_from_the_start_date_with_months_clamped(
 def test_a_contract_covers_from_local_midnight_of_its_start_date(make_contract) -> None:
     contract = make_contract(start_date=date(2026, 3, 1), time_zone="Europe/Berlin")
 
-    assert not contract.covers(None, datetime(2026, 2, 28, 22, 59, tzinfo=UTC))
-    assert contract.covers(None, datetime(2026, 2, 28, 23, 0, tzinfo=UTC))
+    assert not contract.coverage_window.covers(None, datetime(2026, 2, 28, 22, 59, tzinfo=UTC))
+    assert contract.coverage_window.covers(None, datetime(2026, 2, 28, 23, 0, tzinfo=UTC))
 
 
 def test_a_product_contract_covers_only_its_products(make_contract) -> None:
     contract = make_contract(scope=ContractScope(all_products=False, products=("desk",)))
     noon = datetime(2026, 5, 5, 12, tzinfo=UTC)
 
-    assert contract.covers("desk", noon)
-    assert not contract.covers("crm", noon)
-    assert not contract.covers(None, noon)
+    assert contract.coverage_window.covers("desk", noon)
+    assert not contract.coverage_window.covers("crm", noon)
+    assert not contract.coverage_window.covers(None, noon)
 
 
 def test_a_terminated_contract_stops_covering_after_its_termination_date(make_contract) -> None:
     contract = make_contract(termination_date=date(2026, 6, 30))
 
-    assert contract.covers(None, datetime(2026, 6, 30, 21, 59, tzinfo=UTC))
-    assert not contract.covers(None, datetime(2026, 6, 30, 22, 0, tzinfo=UTC))
+    assert contract.coverage_window.covers(None, datetime(2026, 6, 30, 21, 59, tzinfo=UTC))
+    assert not contract.coverage_window.covers(None, datetime(2026, 6, 30, 22, 0, tzinfo=UTC))
 
 
 def test_the_covering_contract_is_found_among_the_accounts_contracts(make_contract) -> None:
