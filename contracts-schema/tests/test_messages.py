@@ -25,6 +25,7 @@ _PATTERN_SAMPLES = {r"^[A-Z]{3}$": "USD", r"^-?\d+(\.\d+)?$": "12.50"}
 _VALIDATOR_OVERRIDES: dict[str, dict[str, Any]] = {
     "WorkingHours": {"start": "09:00:00", "end": "17:00:00"},
     "LogTimeEntry": {"ended_at": None},
+    "MarkTimeEntriesBillable": {"selection": None},
 }
 
 

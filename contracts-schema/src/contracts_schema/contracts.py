@@ -81,6 +81,47 @@ class DifferentialRates(WireModel):
     holiday: MoneyAmount
 
 
+class RuleField(StrEnum):
+    WORK_LOG_TYPE = "work_log_type"
+    RATE_TYPE = "rate_type"
+    PRODUCT = "product"
+    CUSTOM_FIELD = "custom_field"
+
+
+class RuleOperator(StrEnum):
+    EQUALS = "equals"
+    ONE_OF = "one_of"
+
+
+class RuleMatch(StrEnum):
+    ALL = "all"
+    ANY = "any"
+
+
+class RuleCriterion(WireModel):
+    """A condition on a time entry's field: equal to a value, or one of several."""
+
+    field: RuleField
+    custom_field: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the custom field's name, for field custom_field",
+    )
+    operator: RuleOperator = RuleOperator.EQUALS
+    values: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1, max_length=50)
+
+
+class BillRule(WireModel):
+    """Time entries that match are priced at `hourly_rate` for all their counted minutes, on a line of
+    their own; they do not draw on the allowance and are not overage."""
+
+    name: str = Field(min_length=1, max_length=100)
+    criteria: list[RuleCriterion] = Field(min_length=1, max_length=10)
+    match: RuleMatch = RuleMatch.ALL
+    hourly_rate: MoneyAmount
+
+
 class PlanTerms(WireModel):
     """The terms of a support plan; snapshotted onto a contract when it is signed."""
 
@@ -101,6 +142,9 @@ class PlanTerms(WireModel):
     reps_may_override_time_taken: bool = False
     deduct_only_operational: bool = False
     calendar_id: UUID
+    bill_rules: list[BillRule] = Field(
+        default=[], max_length=20, description="in order: the first rule an entry matches prices it"
+    )
     grace_period_days: int = Field(
         default=0,
         ge=0,

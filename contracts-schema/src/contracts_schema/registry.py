@@ -82,12 +82,13 @@ TIME_ENTRIES = Topic(
     "timetracking.time-entries.v1",
     6,
     "account id",
-    "Time entries logged, changed and deleted.",
+    "Time entries logged, changed and deleted, and the answers to commands on them.",
     {
         "timetracking.time_entry.logged": timetracking.TimeEntryLogged,
         "timetracking.time_entry.changed": timetracking.TimeEntryChanged,
         "timetracking.time_entry.deleted": timetracking.TimeEntryDeleted,
         "timetracking.time_entry.rejected": timetracking.TimeEntryRejected,
+        "timetracking.time_entries.marked": timetracking.TimeEntriesMarked,
     },
 )
 TIME_ENTRY_COMMANDS = Topic(
@@ -95,7 +96,13 @@ TIME_ENTRY_COMMANDS = Topic(
     6,
     "account id",
     "Commands from integrations; each is answered on timetracking.time-entries.v1 or dead-lettered.",
-    {"timetracking.time_entry.log": timetracking.LogTimeEntry},
+    {
+        "timetracking.time_entry.log": timetracking.LogTimeEntry,
+        "timetracking.time_entries.log": timetracking.LogTimeEntries,
+        "timetracking.time_entry.edit": timetracking.EditTimeEntry,
+        "timetracking.time_entry.delete": timetracking.DeleteTimeEntry,
+        "timetracking.time_entries.mark_billable": timetracking.MarkTimeEntriesBillable,
+    },
     kind="commands",
 )
 BILLS = Topic(

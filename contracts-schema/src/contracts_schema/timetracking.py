@@ -1,12 +1,24 @@
-"""Messages of the timetracking service: time entries and the command that logs one."""
+"""Messages of the timetracking service: time entries, and the commands that log, edit, delete and mark
+them."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts_schema.primitives import MoneyAmount, WireModel
+
+MAX_BATCH = 500
+"""Entries in one batch command or REST call; entry ids in one bulk billable marking."""
+
+CustomFieldName = Annotated[str, Field(min_length=1, max_length=64)]
+CustomFieldValue = Annotated[str, Field(max_length=500)]
+CustomFields = Annotated[
+    dict[CustomFieldName, CustomFieldValue],
+    Field(max_length=20, description="the help desk's own fields: at most 20, names up to 64 characters"),
+]
 
 
 class TimeEntryFields(WireModel):
@@ -28,6 +40,10 @@ class TimeEntryFields(WireModel):
     other_charges: MoneyAmount | None = None
     description: str = Field(default="", max_length=4000)
     work_log_type: str | None = None
+    rate_type: str | None = Field(
+        default=None, max_length=100, description="e.g. standard, on-site, expedited"
+    )
+    custom_fields: CustomFields = {}
 
     @model_validator(mode="after")
     def _one_way_to_say_how_long(self) -> TimeEntryFields:
@@ -61,6 +77,20 @@ class TimeEntryState(WireModel):
     work_log_type: str | None = None
     billed: bool = False
     version: int = Field(ge=1)
+    ended_at: AwareDatetime | None = Field(
+        default=None, description="as the rep gave it, if they gave an end"
+    )
+    duration_minutes: int | None = Field(
+        default=None, description="as the rep gave it, if they gave a duration"
+    )
+    time_taken_minutes: int | None = Field(default=None, description="the override, if the rep made one")
+    rate_type: str | None = None
+    custom_fields: dict[str, str] = {}
+    deleted: bool = False
+    note: str | None = Field(
+        default=None,
+        description="why the entry is not attached to a contract: none known yet, or what its plan forbids",
+    )
 
 
 class TimeEntryLogged(WireModel):
@@ -68,6 +98,8 @@ class TimeEntryLogged(WireModel):
 
 
 class TimeEntryChanged(WireModel):
+    """An entry changed: edited, marked billable or not, or attached to the contract that covers it."""
+
     entry: TimeEntryState
     previous: TimeEntryState
     reason: str | None = None
@@ -79,8 +111,97 @@ class TimeEntryDeleted(WireModel):
 
 
 class TimeEntryRejected(WireModel):
-    """Reply to a LogTimeEntry command that was well formed but could not be accepted."""
+    """Reply to a command on a time entry that was well formed but could not be carried out; the event's
+    `causationid` is the command's id. In a batch, `index` says which entry of it."""
 
-    entry_id: UUID
+    entry_id: UUID | None = None
     account_id: str
     reason: str
+    index: int | None = Field(default=None, ge=0)
+    command_type: str | None = None
+    error: str | None = Field(default=None, description="the rule broken, e.g. ReasonRequired")
+
+
+class TimeEntriesMarked(WireModel):
+    """Reply to a bulk billable marking: which entries changed, and which were refused and why."""
+
+    account_id: str
+    billable: bool
+    changed: list[UUID]
+    refused: dict[str, str] = Field(default={}, description="entry id -> reason")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+class LogTimeEntries(WireModel):
+    """Command: log many entries; each valid one is kept and each invalid one answered by its index."""
+
+    account_id: str = Field(
+        min_length=1, max_length=100, description="the message key; every entry's account"
+    )
+    entries: list[LogTimeEntry] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class TimeEntryEdits(WireModel):
+    """What an edit may change; the fields left out stay as they are."""
+
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+    task_id: str | None = Field(default=None, max_length=100)
+    product: str | None = Field(default=None, max_length=100)
+    rep_id: str | None = Field(default=None, min_length=1, max_length=100)
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 31)
+    time_taken_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 31)
+    billable: bool | None = None
+    include_non_operational: bool | None = None
+    other_charges: MoneyAmount | None = None
+    description: str | None = Field(default=None, max_length=4000)
+    work_log_type: str | None = Field(default=None, max_length=100)
+    rate_type: str | None = Field(default=None, max_length=100)
+    custom_fields: CustomFields | None = None
+
+
+class EditTimeEntry(TimeEntryEdits):
+    """Command: edit an entry. A billed entry changes only with a reason, and its bill is flagged."""
+
+    entry_id: UUID
+    account_id: str = Field(min_length=1, max_length=100, description="the entry's account: the message key")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class DeleteTimeEntry(WireModel):
+    """Command: delete an entry. A billed entry is deleted only with a reason, and its bill is flagged."""
+
+    entry_id: UUID
+    account_id: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class TimeEntrySelection(WireModel):
+    """Entries of an account chosen by what they are, for bulk changes."""
+
+    rep_id: str | None = Field(default=None, max_length=100)
+    request_id: str | None = Field(default=None, max_length=100)
+    contract_id: UUID | None = None
+    started_from: AwareDatetime | None = None
+    started_before: AwareDatetime | None = None
+    billed: bool | None = None
+
+
+class MarkTimeEntriesBillable(WireModel):
+    """Command: mark entries of an account billable or not, by ids or by a selection. Billed entries
+    change only with a reason; answered by TimeEntriesMarked."""
+
+    account_id: str = Field(min_length=1, max_length=100)
+    billable: bool
+    entry_ids: list[UUID] | None = Field(default=None, max_length=MAX_BATCH)
+    selection: TimeEntrySelection | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _ids_or_a_selection(self) -> MarkTimeEntriesBillable:
+        if (self.entry_ids is None) == (self.selection is None):
+            raise ValueError("give exactly one of entry_ids or selection")
+        return self
