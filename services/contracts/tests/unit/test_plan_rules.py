@@ -11,9 +11,14 @@ from contracts.domain.errors import InvalidPlan
 from contracts.domain.plans import (
     BillCycle,
     BillingMode,
+    BillRule,
     DifferentialRates,
     OverageRateKind,
     PlanType,
+    RuleCriterion,
+    RuleField,
+    RuleMatch,
+    RuleOperator,
     validate_terms,
 )
 from servicekit.money import Money
@@ -92,3 +97,46 @@ def test_a_top_up_plan_adds_some_units(make_top_up_plan) -> None:
 def test_a_top_up_plans_price_is_not_negative(make_top_up_plan) -> None:
     with pytest.raises(InvalidPlan, match="negative"):
         make_top_up_plan(price=usd("-1.00"))
+
+
+def on_site(**changes: object) -> BillRule:
+    rule: dict[str, object] = {
+        "name": "On-site work",
+        "criteria": (RuleCriterion(RuleField.WORK_LOG_TYPE, RuleOperator.EQUALS, ("onsite",)),),
+        "match": RuleMatch.ALL,
+        "hourly_rate": usd("120.00"),
+    }
+    return BillRule(**(rule | changes))  # type: ignore[arg-type]
+
+
+def test_bill_rules_in_the_plans_currency_pass(make_terms) -> None:
+    custom = RuleCriterion(RuleField.CUSTOM_FIELD, RuleOperator.ONE_OF, ("gold", "platinum"), "tier")
+    validate_terms(make_terms(bill_rules=(on_site(), on_site(name="Premium", criteria=(custom,)))))
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        (on_site(hourly_rate=Money.of("120", "EUR")), "in EUR"),
+        (on_site(hourly_rate=usd("-1")), "may not be negative"),
+        (on_site(hourly_rate=Money(Decimal("1.005"), "USD")), "more decimals"),
+        (on_site(criteria=()), "at least one criterion"),
+        (on_site(name=" "), "needs a name"),
+        (
+            on_site(criteria=(RuleCriterion(RuleField.CUSTOM_FIELD, RuleOperator.EQUALS, ("gold",)),)),
+            "custom_field",
+        ),
+        (
+            on_site(criteria=(RuleCriterion(RuleField.PRODUCT, RuleOperator.EQUALS, ("a", "b")),)),
+            "equals takes one value",
+        ),
+    ],
+)
+def test_a_bill_rule_that_cannot_price_an_entry_is_refused(make_terms, rule: BillRule, problem: str) -> None:
+    with pytest.raises(InvalidPlan, match=problem):
+        validate_terms(make_terms(bill_rules=(rule,)))
+
+
+def test_two_bill_rules_of_one_plan_have_names_of_their_own(make_terms) -> None:
+    with pytest.raises(InvalidPlan, match="same name"):
+        validate_terms(make_terms(bill_rules=(on_site(), on_site())))

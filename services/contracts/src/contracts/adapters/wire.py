@@ -28,10 +28,15 @@ from contracts.domain.coverage import Exhaustion
 from contracts.domain.plans import (
     BillCycle,
     BillingMode,
+    BillRule,
     DifferentialRates,
     OverageRateKind,
     PlanTerms,
     PlanType,
+    RuleCriterion,
+    RuleField,
+    RuleMatch,
+    RuleOperator,
     SupportPlan,
     TopUpPlan,
     WhenExhausted,
@@ -116,6 +121,7 @@ def terms_from_wire(terms: schema.PlanTerms) -> PlanTerms:
         ),
         carry_forward=terms.carry_forward,
         reps_may_add_other_charges=terms.reps_may_add_other_charges,
+        bill_rules=tuple(_bill_rule_from_wire(rule) for rule in terms.bill_rules),
         grace_period_days=terms.grace_period_days,
         reps_may_override_time_taken=terms.reps_may_override_time_taken,
         deduct_only_operational=terms.deduct_only_operational,
@@ -146,10 +152,45 @@ def terms_to_wire(terms: PlanTerms) -> schema.PlanTerms:
         ),
         carry_forward=terms.carry_forward,
         reps_may_add_other_charges=terms.reps_may_add_other_charges,
+        bill_rules=[_bill_rule_to_wire(rule) for rule in terms.bill_rules],
         grace_period_days=terms.grace_period_days,
         reps_may_override_time_taken=terms.reps_may_override_time_taken,
         deduct_only_operational=terms.deduct_only_operational,
         calendar_id=terms.calendar_id,
+    )
+
+
+def _bill_rule_from_wire(rule: schema.BillRule) -> BillRule:
+    return BillRule(
+        name=rule.name,
+        criteria=tuple(
+            RuleCriterion(
+                field=RuleField(criterion.field),
+                operator=RuleOperator(criterion.operator),
+                values=tuple(criterion.values),
+                custom_field=criterion.custom_field,
+            )
+            for criterion in rule.criteria
+        ),
+        match=RuleMatch(rule.match),
+        hourly_rate=money_from_wire(rule.hourly_rate),
+    )
+
+
+def _bill_rule_to_wire(rule: BillRule) -> schema.BillRule:
+    return schema.BillRule(
+        name=rule.name,
+        criteria=[
+            schema.RuleCriterion(
+                field=schema.RuleField(criterion.field),
+                operator=schema.RuleOperator(criterion.operator),
+                values=list(criterion.values),
+                custom_field=criterion.custom_field,
+            )
+            for criterion in rule.criteria
+        ],
+        match=schema.RuleMatch(rule.match),
+        hourly_rate=money_to_wire(rule.hourly_rate),
     )
 
 

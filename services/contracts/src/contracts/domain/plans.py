@@ -51,6 +51,45 @@ class DifferentialRates:
     holiday: Money
 
 
+class RuleField(StrEnum):
+    """The fields of a time entry a bill rule can look at."""
+
+    WORK_LOG_TYPE = "work_log_type"
+    RATE_TYPE = "rate_type"
+    PRODUCT = "product"
+    CUSTOM_FIELD = "custom_field"
+
+
+class RuleOperator(StrEnum):
+    EQUALS = "equals"
+    ONE_OF = "one_of"
+
+
+class RuleMatch(StrEnum):
+    ALL = "all"
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class RuleCriterion:
+    """A condition on one field of a time entry (`custom_field` names the custom field)."""
+
+    field: RuleField
+    operator: RuleOperator
+    values: tuple[str, ...]
+    custom_field: str | None = None
+
+
+@dataclass(frozen=True)
+class BillRule:
+    """Entries that match (all or any of the criteria) are billed at `hourly_rate` on a line of their own."""
+
+    name: str
+    criteria: tuple[RuleCriterion, ...]
+    match: RuleMatch
+    hourly_rate: Money
+
+
 @dataclass(frozen=True)
 class PlanTerms:
     """What a support plan sells; snapshotted onto a contract when it is signed.
@@ -74,6 +113,8 @@ class PlanTerms:
     reps_may_add_other_charges: bool = False
     reps_may_override_time_taken: bool = False
     deduct_only_operational: bool = False
+    bill_rules: tuple[BillRule, ...] = ()
+    """In order: the first rule an entry matches prices it."""
     grace_period_days: int = 0
     """Days an automatic bill stays a draft, recomputed as late time arrives, before it is issued."""
 
@@ -88,6 +129,7 @@ def validate_terms(terms: PlanTerms) -> None:
 
 def _amounts(terms: PlanTerms) -> list[tuple[str, Money]]:
     found = [("base_charge", terms.base_charge)]
+    found += [(f"bill rule {rule.name!r} hourly_rate", rule.hourly_rate) for rule in terms.bill_rules]
     if terms.overage_rate is not None:
         found.append(("overage_rate", terms.overage_rate))
     if terms.differential_rates is not None:
@@ -145,8 +187,31 @@ def _no_carry_forward_over_contract_length(terms: PlanTerms) -> str | None:
     return None
 
 
+def _bill_rules_say_what_they_match(terms: PlanTerms) -> str | None:
+    names = [rule.name for rule in terms.bill_rules]
+    if len(set(names)) != len(names):
+        return "bill rules need names of their own: two have the same name"
+    for rule in terms.bill_rules:
+        if not rule.name.strip():
+            return "a bill rule needs a name"
+        if not rule.criteria:
+            return f"bill rule {rule.name!r} needs at least one criterion"
+        for criterion in rule.criteria:
+            if (criterion.field is RuleField.CUSTOM_FIELD) != (criterion.custom_field is not None):
+                return (
+                    f"bill rule {rule.name!r}: a criterion on a custom field names it in custom_field, "
+                    "and only such a criterion does"
+                )
+            if not criterion.values:
+                return f"bill rule {rule.name!r}: a criterion needs a value"
+            if criterion.operator is RuleOperator.EQUALS and len(criterion.values) != 1:
+                return f"bill rule {rule.name!r}: equals takes one value; one_of takes several"
+    return None
+
+
 _RULES = (
     _money_in_plan_currency,
+    _bill_rules_say_what_they_match,
     _overage_rate_matches_when_exhausted,
     _differential_rates_are_for_hours,
     _operational_deduction_needs_differential,
