@@ -240,6 +240,10 @@ _USAGE_COLUMNS = (
     tables.usage_entries.c.include_non_operational,
     tables.usage_entries.c.other_charges,
     tables.usage_entries.c.currency,
+    tables.usage_entries.c.product,
+    tables.usage_entries.c.work_log_type,
+    tables.usage_entries.c.rate_type,
+    tables.usage_entries.c.custom_fields,
 )
 
 
@@ -252,6 +256,7 @@ def _usage_entry(row: Any) -> UsageEntry:
         include_non_operational=row.include_non_operational,
         billable=row.billable,
         other_charges=Money.of(row.other_charges, row.currency) if row.other_charges is not None else None,
+        traits=wire.entry_traits(row.product, row.work_log_type, row.rate_type, row.custom_fields or {}),
     )
 
 
@@ -460,6 +465,10 @@ def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
         "other_charges": charges.amount if charges else None,
         "currency": charges.currency if charges else None,
         "version": entry.version,
+        "product": usage.traits.product,
+        "work_log_type": usage.traits.work_log_type,
+        "rate_type": usage.traits.rate_type,
+        "custom_fields": dict(usage.traits.custom_fields) or None,
     }
 
 

@@ -87,6 +87,11 @@ usage_entries = Table(
     # and the minutes that draw on the allowance (operational ones only where the terms say so).
     Column("cycle_index", Integer, nullable=True),
     Column("counted_minutes", Integer, nullable=False, server_default="0"),
+    # What bill rules look at.
+    Column("product", String(100), nullable=True),
+    Column("work_log_type", String(100), nullable=True),
+    Column("rate_type", String(100), nullable=True),
+    Column("custom_fields", JSON, nullable=True),
     Index("ix_usage_entries_contract_started", "contract_id", "started_at"),
     Index("ix_usage_entries_contract_cycle", "contract_id", "cycle_index"),
 )

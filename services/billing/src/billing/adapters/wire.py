@@ -6,6 +6,7 @@ and usage notices, as events and REST bodies. Stored documents are kept in the w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -28,10 +29,14 @@ from billing.domain.reconciliation import Reconciliation
 from billing.domain.terms import (
     BillingMode,
     BillingTerms,
+    BillRule,
     DifferentialRates,
+    EntryTraits,
     FixedRate,
     OverageRate,
     PlanType,
+    RuleCriterion,
+    RuleField,
     WhenExhausted,
     allowance_units,
 )
@@ -90,7 +95,28 @@ def billing_terms(contract: contracts_wire.ContractState) -> BillingTerms:
         deduct_only_operational=terms.deduct_only_operational,
         discount_percent=Decimal(contract.discount_percent),
         tax_percent=Decimal(contract.tax_percent),
+        bill_rules=tuple(_bill_rule(rule) for rule in terms.bill_rules),
     )
+
+
+def _bill_rule(rule: contracts_wire.BillRule) -> BillRule:
+    return BillRule(
+        name=rule.name,
+        criteria=tuple(
+            RuleCriterion(
+                RuleField(criterion.field.value), frozenset(criterion.values), criterion.custom_field
+            )
+            for criterion in rule.criteria
+        ),
+        match_all=rule.match is contracts_wire.RuleMatch.ALL,
+        hourly_rate=money(rule.hourly_rate),
+    )
+
+
+def entry_traits(
+    product: str | None, work_log_type: str | None, rate_type: str | None, custom_fields: Mapping[str, str]
+) -> EntryTraits:
+    return EntryTraits(product, work_log_type, rate_type, tuple(sorted(custom_fields.items())))
 
 
 def billing_contract(contract: contracts_wire.ContractState) -> BillingContract:
@@ -132,6 +158,7 @@ def logged_entry(entry: entries_wire.TimeEntryState, change: EntryChange = Entry
             include_non_operational=entry.include_non_operational,
             billable=entry.billable and not deleted,
             other_charges=money(charges) if charges is not None and not deleted else None,
+            traits=entry_traits(entry.product, entry.work_log_type, entry.rate_type, entry.custom_fields),
         ),
         contract_id=entry.contract_id,
         account_id=entry.account_id,
@@ -294,6 +321,7 @@ def reconciliation(found: Reconciliation) -> bills_wire.BillReconciled:
 
 _UNIT_OF_KIND = {
     BillLineKind.OVERAGE: QuantityUnit.MINUTES,
+    BillLineKind.BILL_RULE: QuantityUnit.MINUTES,
     BillLineKind.EXTRA_REQUESTS: QuantityUnit.REQUESTS,
 }
 

@@ -36,6 +36,7 @@ class BillLineKind(StrEnum):
     TOP_UP = "top_up"
     OVERAGE = "overage"
     EXTRA_REQUESTS = "extra_requests"
+    BILL_RULE = "bill_rule"
     OTHER_CHARGES = "other_charges"
 
 
@@ -215,6 +216,17 @@ def _usage_lines(terms: BillingTerms, usage: CycleUsage) -> list[BillLine]:
         for top_up in usage.top_ups
     ]
     lines.extend(_overage_lines(terms, usage))
+    lines.extend(
+        _priced_line(
+            BillLineKind.BILL_RULE,
+            f"{priced.rule.name}, cycle {index}",
+            priced.minutes,
+            QuantityUnit.MINUTES,
+            priced.rule.hourly_rate,
+            index,
+        )
+        for priced in usage.priced_by_rules
+    )
     lines.extend(
         _priced_line(
             BillLineKind.OTHER_CHARGES,

@@ -65,6 +65,61 @@ class DifferentialRates:
 OverageRate = FixedRate | DifferentialRates
 
 
+class RuleField(StrEnum):
+    WORK_LOG_TYPE = "work_log_type"
+    RATE_TYPE = "rate_type"
+    PRODUCT = "product"
+    CUSTOM_FIELD = "custom_field"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTraits:
+    """What a time entry says of itself that a bill rule can look at."""
+
+    product: str | None = None
+    work_log_type: str | None = None
+    rate_type: str | None = None
+    custom_fields: tuple[tuple[str, str], ...] = ()
+
+    def value_of(self, field: RuleField, custom_field: str | None) -> str | None:
+        match field:
+            case RuleField.PRODUCT:
+                return self.product
+            case RuleField.WORK_LOG_TYPE:
+                return self.work_log_type
+            case RuleField.RATE_TYPE:
+                return self.rate_type
+            case RuleField.CUSTOM_FIELD:
+                return dict(self.custom_fields).get(custom_field or "")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCriterion:
+    """Holds when the entry's field has one of `values` (equals is one_of with one value)."""
+
+    field: RuleField
+    values: frozenset[str]
+    custom_field: str | None = None
+
+    def holds_for(self, traits: EntryTraits) -> bool:
+        return traits.value_of(self.field, self.custom_field) in self.values
+
+
+@dataclass(frozen=True, slots=True)
+class BillRule:
+    """Billable entries that match are priced at `hourly_rate` for all their counted minutes, on a line
+    of their own; they do not draw on the allowance and are not overage."""
+
+    name: str
+    criteria: tuple[RuleCriterion, ...]
+    match_all: bool
+    hourly_rate: Money
+
+    def matches(self, traits: EntryTraits) -> bool:
+        held = (criterion.holds_for(traits) for criterion in self.criteria)
+        return all(held) if self.match_all else any(held)
+
+
 def allowance_units(plan_type: PlanType, *, hours: int = 0, requests: int = 0) -> int:
     """Allowance units of a plan, contract override or top-up that states whole hours and/or requests."""
     if hours < 0 or requests < 0:
@@ -91,6 +146,11 @@ class BillingTerms:
     deduct_only_operational: bool = False
     discount_percent: Decimal = Decimal(0)
     tax_percent: Decimal = Decimal(0)
+    bill_rules: tuple[BillRule, ...] = ()
+    """In order: the first rule an entry matches prices it."""
+
+    def rule_for(self, traits: EntryTraits) -> BillRule | None:
+        return next((rule for rule in self.bill_rules if rule.matches(traits)), None)
 
     def __post_init__(self) -> None:
         if self.allowance_units < 0:
@@ -123,4 +183,5 @@ class BillingTerms:
             charges.append(self.overage_rate.rate)
         elif isinstance(self.overage_rate, DifferentialRates):
             charges.extend(self.overage_rate.for_category(category) for category in MinuteCategory)
+        charges.extend(rule.hourly_rate for rule in self.bill_rules)
         return charges

@@ -14,7 +14,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
-from billing.domain.terms import BillingTerms, WhenExhausted
+from billing.domain.terms import BillingTerms, BillRule, EntryTraits, WhenExhausted
 from servicekit.business_hours import (
     MINUTE,
     BusinessCalendar,
@@ -48,6 +48,8 @@ class UsageEntry:
     include_non_operational: bool = True
     billable: bool = True
     other_charges: Money | None = None
+    traits: EntryTraits = EntryTraits()
+    """What bill rules look at: product, work-log type, rate type, custom fields."""
 
     def __post_init__(self) -> None:
         if self.minutes is not None and self.minutes < 0:
@@ -121,6 +123,14 @@ class OtherCharge:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleUsage:
+    """The counted minutes of a cycle's entries that a bill rule prices."""
+
+    rule: BillRule
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class CycleUsage:
     """What a cycle's billable entries used, and what of it the allowance does not cover.
 
@@ -147,6 +157,8 @@ class CycleUsage:
     top_ups: tuple[TopUpPurchase, ...]
     other_charges: tuple[OtherCharge, ...]
     entry_ids: tuple[str, ...]
+    priced_by_rules: tuple[RuleUsage, ...] = ()
+    """Minutes of entries that bill rules price, in the order of the rules; they draw on nothing."""
 
     @property
     def total_allowance(self) -> int:
@@ -196,11 +208,15 @@ def calculate_cycle_usage(
     _require_entries_of_cycle(billable, cycle)
     top_up_units = sum(top_up.units for top_up in top_ups)
     total_allowance = terms.allowance_units + carried_in + top_up_units
+    # Entries a bill rule prices stand apart: they neither draw on the allowance nor count as requests.
+    rule_of = {entry.entry_id: terms.rule_for(entry.traits) for entry in billable}
+    drawing = [entry for entry in billable if rule_of[entry.entry_id] is None]
+    priced_by_rules, rule_dropped = _price_by_rules(terms, billable, rule_of, calendar)
 
     # A per_request allowance counts requests, not minutes; its minutes are walked only for the split.
     minute_allowance = total_allowance if terms.plan_type.is_hour_based else 0
-    minutes = _draw_minutes(terms, billable, calendar, minute_allowance)
-    request_ids = tuple(dict.fromkeys(entry.request_id for entry in billable))
+    minutes = _draw_minutes(terms, drawing, calendar, minute_allowance)
+    request_ids = tuple(dict.fromkeys(entry.request_id for entry in drawing))
     if terms.plan_type.is_hour_based:
         unit, used = AllowanceUnit.MINUTES, minutes.used
         uncovered = sum(minutes.uncovered.values())
@@ -223,7 +239,7 @@ def calculate_cycle_usage(
         extra_requests=uncovered if charges_extra and unit is AllowanceUnit.REQUESTS else 0,
         not_covered=0 if charges_extra else uncovered,
         minutes_by_category=minutes.counted,
-        dropped_minutes=minutes.dropped,
+        dropped_minutes=minutes.dropped + rule_dropped,
         request_ids=request_ids,
         carried_out=unused_own_allowance(terms.allowance_units, carried_in, used)
         if terms.carry_forward
@@ -231,7 +247,29 @@ def calculate_cycle_usage(
         top_ups=tuple(top_ups),
         other_charges=_other_charges(billable, terms.currency),
         entry_ids=tuple(entry.entry_id for entry in billable),
+        priced_by_rules=priced_by_rules,
     )
+
+
+def _price_by_rules(
+    terms: BillingTerms,
+    billable: Sequence[UsageEntry],
+    rule_of: Mapping[str, BillRule | None],
+    calendar: BusinessCalendar,
+) -> tuple[tuple[RuleUsage, ...], int]:
+    """Counted minutes per rule (all of an entry's counted minutes, whatever their category), in rule
+    order, and the minutes those entries leave out."""
+    minutes: dict[str, int] = {}
+    dropped = 0
+    for entry in billable:
+        rule = rule_of[entry.entry_id]
+        if rule is not None:
+            runs, entry_dropped = _counted_runs(entry, calendar)
+            minutes[rule.name] = minutes.get(rule.name, 0) + sum(run.minutes for run in runs)
+            dropped += entry_dropped
+    return tuple(
+        RuleUsage(rule, minutes[rule.name]) for rule in terms.bill_rules if minutes.get(rule.name)
+    ), dropped
 
 
 def unused_own_allowance(own_allowance: int, carried_in: int, used: int) -> int:
@@ -247,6 +285,8 @@ def minutes_drawing(entry: UsageEntry, calendar: BusinessCalendar, terms: Billin
     Bills (through `calculate_cycle_usage`) and the running usage billing announces count by this one
     rule: every counted minute draws, or only operational ones under deduct-only-operational.
     """
+    if terms.rule_for(entry.traits) is not None:
+        return 0  # a bill rule prices it apart
     if entry.include_non_operational and not terms.deduct_only_operational:
         start, end = entry.span()
         return (end - start) // MINUTE  # every minute counts and draws: no need to walk the calendar
