@@ -48,6 +48,9 @@ up() {
     uv_sync
     "$root/scripts/kafka.sh" start
     mkdir -p "$run_dir" "$log_dir"
+    # A local signing key for bearer tokens, made once; the services verify with its key set.
+    uv run --no-sync python -m servicekit.dev_token init --dir "$root/var/dev-keys" >/dev/null
+    export AUTH_JWKS_FILE=${AUTH_JWKS_FILE:-$root/var/dev-keys/jwks.json}
     for name in "${services[@]}"; do start_service "$name"; done
     for name in "${services[@]}"; do wait_ready "$name"; done
     echo
@@ -55,6 +58,7 @@ up() {
     for name in "${services[@]}"; do
         printf '  %-13s http://127.0.0.1:%s   (OpenAPI docs: http://127.0.0.1:%s/docs)\n' "$name" "${ports[$name]}" "${ports[$name]}"
     done
+    echo "A bearer token: uv run python -m servicekit.dev_token --role admin   (roles: admin billing support_rep integration viewer)"
     echo "Stop it with: scripts/stack.sh down"
     if [ "${STACK_DEMO:-1}" != 0 ]; then
         echo

@@ -49,20 +49,22 @@ def inbox_table(metadata: MetaData) -> Table:
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("message_id", String(36), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
     )
 
 
 def idempotency_table(metadata: MetaData) -> Table:
-    """Responses to REST writes that carried an Idempotency-Key, replayed on a retry."""
+    """Responses to REST writes that carried an Idempotency-Key, replayed on a retry by the same caller."""
     return Table(
         "idempotency_keys",
         metadata,
+        Column("owner", String(200), primary_key=True),
         Column("key", String(200), primary_key=True),
         Column("request_fingerprint", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
         Column("response_body", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("content_type", String(200), nullable=False, server_default=""),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     )
 
 
