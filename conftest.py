@@ -36,19 +36,30 @@ def _answers(bootstrap: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    if _answers(bootstrap):
-        yield bootstrap
+KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+_started_broker: dict[str, str] | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start a broker when none answers. Here rather than in a fixture: the services' async fixtures
+    are torn down by their event loop, and must find the broker still up to leave their groups."""
+    global _started_broker
+    if os.environ.get("PYTEST_XDIST_WORKER") or _answers(KAFKA_BOOTSTRAP):
         return
-    port = bootstrap.rpartition(":")[2]
+    port = KAFKA_BOOTSTRAP.rpartition(":")[2]
     env = {**os.environ, "KAFKA_PORT": port, "KAFKA_HOME": str(ROOT / ".cache" / f"kafka-pytest-{port}")}
     subprocess.run([ROOT / "scripts" / "kafka.sh", "start"], env=env, check=True)
-    try:
-        yield bootstrap
-    finally:
-        subprocess.run([ROOT / "scripts" / "kafka.sh", "stop"], env=env, check=False)
+    _started_broker = env
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _started_broker is not None:
+        subprocess.run([ROOT / "scripts" / "kafka.sh", "stop"], env=_started_broker, check=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return KAFKA_BOOTSTRAP
 
 
 def database_kind() -> str:

@@ -82,6 +82,7 @@ class BillState(WireModel):
     grace_ends_at: AwareDatetime | None = Field(
         default=None, description="when a draft is issued; null for a bill that is not a draft"
     )
+    void_reason: str | None = Field(default=None, description="why a void bill was voided, if it was said")
 
 
 # --- events ---------------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class BillStatusChanged(WireModel):
 
     bill: BillState
     previous_status: BillStatus
+    reason: str = Field(default="", description="why, when the change came with a reason (a void)")
 
 
 class BillMainChanged(WireModel):
@@ -245,3 +247,16 @@ class AllowanceExhausted(WireModel):
     account_id: str
     cycle_index: int
     exhausted_at: AwareDatetime
+    recipients: list[str] = Field(default=[], description="who the contract's notifications name")
+
+
+class AllowanceRestored(WireModel):
+    """A cycle whose allowance was used up has some left again (time was deleted or made non-billable,
+    or a top-up came): work is covered again on a plan that blocks."""
+
+    contract_id: UUID
+    account_id: str
+    cycle_index: int
+    restored_at: AwareDatetime
+    used: int = Field(description="units used: minutes, or requests for per_request contracts")
+    allowance: int

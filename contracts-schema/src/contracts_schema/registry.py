@@ -125,10 +125,11 @@ USAGE = Topic(
     "billing.usage.v1",
     6,
     "contract id",
-    "Allowance thresholds reached and allowances exhausted.",
+    "Allowance levels reached, allowances used up, and allowances available again.",
     {
         "billing.usage.threshold_reached": billing.UsageThresholdReached,
         "billing.usage.allowance_exhausted": billing.AllowanceExhausted,
+        "billing.usage.allowance_restored": billing.AllowanceRestored,
     },
 )
 BILLING_COMMANDS = Topic(

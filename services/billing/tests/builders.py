@@ -164,7 +164,7 @@ def made_bill(
         bill_id=uuid.uuid4(),
         version=version,
         made_at=at,
-        as_draft=automatic,
+        draft_from=at if automatic else None,
     )
 
 

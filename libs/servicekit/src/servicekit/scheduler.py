@@ -1,9 +1,10 @@
 """Scheduled work: a job that runs every interval, and each item of it (a contract) on its own.
 
-An item's failure stays its own. A broken business rule or missing data (a `DomainError`) defers the
-item to a later tick. Anything else is a bug: it is logged with its traceback, counted, and the item is
-parked, so it is not retried every tick forever; the job goes on with the other items. The database
-being out of reach fails the whole tick, which simply runs again at the next interval.
+An item's failure stays its own. A broken business rule or missing data (a `DomainError`), or a row
+another writer made first (an `IntegrityError`), defers the item to a later tick. Anything else is a
+bug: it is logged with its traceback, counted, and the item is parked, so it is not retried every tick
+forever; the job goes on with the other items. The database being out of reach fails the whole tick,
+which simply runs again at the next interval.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
@@ -51,6 +54,10 @@ async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awai
     except DomainError as error:
         log.warning("%s: %s deferred: %s", job, item, error)
         result: ItemResult[T] = ItemResult(Outcome.DEFERRED, error=error)
+    except IntegrityError as error:
+        # Another replica or a consumer wrote the same row first: the next tick sees what it wrote.
+        log.warning("%s: %s deferred, it met a concurrent change: %s", job, item, error.orig)
+        result = ItemResult(Outcome.DEFERRED, error=error)
     except Exception as error:
         if is_transient(error):
             raise

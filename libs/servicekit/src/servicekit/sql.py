@@ -11,10 +11,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    """Row locks and advisory locks are PostgreSQL's; SQLite has one writer at a time instead."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def insert_on_conflict(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same way)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 def as_utc(instant: datetime) -> datetime:

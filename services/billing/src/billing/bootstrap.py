@@ -36,6 +36,6 @@ def bootstrap(
     contracts = ContractCache()
     consumers.register(app.service.consumers, app.units.write, clock, contracts)
     app.service.add_background_loop(
-        bill_scheduler(app.units.write, clock, contracts, settings.scheduler_interval_seconds)
+        bill_scheduler(app.units, clock, contracts, settings.scheduler_interval_seconds)
     )
     return app

@@ -20,10 +20,12 @@ from billing.adapters import printable, tables, wire
 from billing.adapters.repositories import BillFilter
 from billing.adapters.tables import messaging
 from billing.domain.bill_versions import Bill, BillStatus
-from billing.domain.errors import BillNotFound, BillStatusConflict
-from billing.service_layer import bill_schedule, bills, handlers
+from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict
+from billing.entrypoints import scheduler
+from billing.service_layer import bills, handlers
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema.billing import EditBill
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import TimeEntryChanged, TimeEntryDeleted, TimeEntryLogged
 from servicekit.db import Database
@@ -54,7 +56,7 @@ async def bill_january(db: Database, state: ContractState | None = None) -> Bill
     await sign(db, state or contract())
     await feed(db, *(TimeEntryLogged(entry=e) for e in JANUARY_WORK), now=FEBRUARY_FIRST)
     async with uow(db) as unit:
-        run = await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)
+        run = await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)
     (bill,) = run.bills
     return bill
 
@@ -71,12 +73,19 @@ async def published(db: Database, event_type: str) -> list[dict[str, object]]:
     return [event["data"] for event in events if event["type"] == f"billing.bill.{event_type}"]
 
 
-async def billed_by(db: Database) -> dict[str, str | None]:
+async def billed_entries(db: Database) -> set[str]:
+    """The entries billing last announced as billed for the period: those of the main bill issued, or
+    of the new main when it changed (none when the main was voided)."""
+    billed: set[str] = set()
     async with db.read() as session:
-        rows = await session.execute(
-            select(tables.usage_entries.c.entry_id, tables.usage_entries.c.billed_by)
-        )
-        return {row.entry_id: row.billed_by for row in rows}
+        payloads = await session.scalars(select(messaging.outbox.c.payload).order_by(messaging.outbox.c.id))
+        for event in map(json.loads, payloads):
+            if event["type"] == "billing.bill.issued" and event["data"]["bill"]["is_main"]:
+                billed = set(event["data"]["bill"]["time_entry_ids"])
+            elif event["type"] == "billing.bill.main_changed":
+                main = event["data"]["main"]
+                billed = set(main["time_entry_ids"]) if main else set()
+    return billed
 
 
 async def test_a_late_entry_flags_the_issued_main_bill_and_reconciliation_shows_why(db: Database) -> None:
@@ -127,7 +136,11 @@ async def test_regenerate_then_mark_main_bills_the_late_entry_and_clears_the_fla
 
     old, new = await period_bills(db)
     assert (old.is_main, new.is_main) == (False, True)
-    assert set((await billed_by(db)).values()) == {str(new.bill_id)}
+    assert (
+        await billed_entries(db)
+        == set(new.time_entry_ids)
+        == {*(str(e.entry_id) for e in JANUARY_WORK), str(late.entry_id)}
+    )
     (change,) = await published(db, "main_changed")
     assert change["main"]["bill_id"] == str(new.bill_id)  # type: ignore[index]
     assert change["previous_main"]["bill_id"] == str(old.bill_id)  # type: ignore[index]
@@ -135,14 +148,14 @@ async def test_regenerate_then_mark_main_bills_the_late_entry_and_clears_the_fla
 
 async def test_voiding_the_main_leaves_the_period_without_one_and_its_entries_unbilled(db: Database) -> None:
     first = await bill_january(db)
-    assert set((await billed_by(db)).values()) == {str(first.bill_id)}
+    assert await billed_entries(db) == set(first.time_entry_ids) == {str(e.entry_id) for e in JANUARY_WORK}
 
     async with uow(db) as unit:
         await bills.change_status(unit, first.bill_id, BillStatus.VOID, origin=ANN)
 
     (voided,) = await period_bills(db)
     assert voided.status is BillStatus.VOID and not voided.is_main
-    assert set((await billed_by(db)).values()) == {None}
+    assert await billed_entries(db) == set()
     (change,) = await published(db, "main_changed")
     assert change["main"] is None
     with pytest.raises(BillStatusConflict, match="void"):
@@ -153,13 +166,13 @@ async def test_voiding_the_main_leaves_the_period_without_one_and_its_entries_un
 async def test_send_and_pay_the_main_and_then_nothing_changes_it(db: Database) -> None:
     first = await bill_january(db)
     async with uow(db) as unit:
-        await bills.change_status(unit, first.bill_id, BillStatus.SENT, origin=ANN)
-        await bills.change_status(unit, first.bill_id, BillStatus.PAID, origin=ANN)
-    async with uow(db) as unit:
         other = await bills.make_bill(
             unit, bills.BillRequest(CONTRACT_ID, "01"), origin=ANN, now=FEBRUARY_FIRST
         )
     assert other.period == "1" and not other.is_main
+    async with uow(db) as unit:
+        await bills.change_status(unit, first.bill_id, BillStatus.SENT, origin=ANN)
+        await bills.change_status(unit, first.bill_id, BillStatus.PAID, origin=ANN)
 
     attempts: list[Callable[[BillingUnitOfWork], Awaitable[object]]] = [
         lambda unit: bills.change_status(unit, first.bill_id, BillStatus.VOID, origin=ANN),
@@ -168,6 +181,9 @@ async def test_send_and_pay_the_main_and_then_nothing_changes_it(db: Database) -
             unit, first.bill_id, new_bill_id=None, origin=ANN, now=FEBRUARY_FIRST
         ),
         lambda unit: bills.edit_bill(unit, first.bill_id, {"notes": "too late"}, origin=ANN),
+        lambda unit: bills.make_bill(
+            unit, bills.BillRequest(CONTRACT_ID, "01"), origin=ANN, now=FEBRUARY_FIRST
+        ),
     ]
     for attempt in attempts:
         with pytest.raises(BillStatusConflict):
@@ -195,21 +211,17 @@ async def test_a_draft_is_recomputed_in_place_during_its_grace_period_and_issued
     (recomputed,) = await period_bills(db)
     assert (recomputed.bill_id, recomputed.number, recomputed.version) == (draft.bill_id, draft.number, 1)
     assert recomputed.total == usd("698.50") and not recomputed.needs_regeneration
-    assert set((await billed_by(db)).values()) == {None}  # a draft bills nothing yet
+    assert await billed_entries(db) == set()  # a draft bills nothing yet
 
     async with uow(db) as unit:
-        assert (
-            await bill_schedule.issue_due_drafts(
-                unit, now=FEBRUARY_FIRST + timedelta(days=3) - timedelta(minutes=1)
-            )
-            == 0
-        )
+        early = await scheduler.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3, minutes=-1))
+        assert early.done == 0
     async with uow(db) as unit:
-        assert await bill_schedule.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3)) == 1
+        assert (await scheduler.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3))).done == 1
 
     (issued,) = await period_bills(db)
     assert issued.status is BillStatus.ISSUED and issued.grace_ends_at is None
-    assert set((await billed_by(db)).values()) == {str(issued.bill_id)}
+    assert await billed_entries(db) == set(issued.time_entry_ids) and len(issued.time_entry_ids) == 4
     assert [data["bill"]["status"] for data in await published(db, "issued")] == ["issued"]  # type: ignore[index]
     assert [data["bill"]["total"]["amount"] for data in await published(db, "updated")] == ["698.50"]  # type: ignore[index]
 
@@ -248,7 +260,7 @@ async def test_a_top_up_bought_for_a_billed_cycle_flags_the_bill_that_carries_it
     prepaid = contract("prepaid")
     await sign(db, prepaid)
     async with uow(db) as unit:
-        run = await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)
+        run = await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)
     assert sorted(bill.period for bill in run.bills) == ["1", "2"]  # cycle 1's arrears are on bill 2
 
     async with uow(db) as unit:
@@ -277,18 +289,18 @@ async def test_a_calendar_change_has_the_scheduler_review_the_contracts_on_it(db
         now=FEBRUARY_FIRST,
     )
     async with uow(db) as unit:
-        (first,) = (await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)).bills
+        (first,) = (await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)).bills
     assert first.total == usd("682.00")  # 720 minutes: 120 over at 60.00/h, plus 10 % tax
     holiday = CALENDAR.model_copy(update={"holidays": [date(2026, 1, 7)]})
 
     async with uow(db) as unit:
         await handlers.keep_calendars(unit, [holiday])
     async with uow(db) as unit:
-        reviewed = await bill_schedule.review_changed_contracts(
+        reviewed = await scheduler.review_changed_contracts(
             unit, contracts=ContractCache(), now=FEBRUARY_FIRST
         )
 
-    assert reviewed == 1
+    assert reviewed.done == 1
     (flagged,) = await period_bills(db)
     assert flagged.regeneration_reasons == ("the business-hours calendar changed",)
     async with uow(db) as unit:
@@ -323,7 +335,7 @@ async def test_a_printable_bill_shows_minor_units_h_mm_and_the_entries_it_covers
     for text in (html, pdf_text):
         assert "C-1-01-v1" in text
         assert "USD 632.50" in text and "USD 57.50" in text
-        assert "1:15" in text  # 75 minutes of overage
+        assert "1:15 h" in text and "minutes" not in text  # 75 minutes of overage, as h:mm
         assert "2026-01-05 10:00" in text  # the first entry, on the contract's clock
     assert html.count("<td>R</td>") == 3
 
@@ -394,3 +406,120 @@ async def test_entries_and_their_contract_arriving_in_concurrent_transactions_ar
     assert cycles == [1] * len(entries)
     async with uow(db) as unit:
         assert (await unit.usage.standings({(CONTRACT_ID, 1)}))[(CONTRACT_ID, 1)].used == 300
+
+
+MARCH_FIRST = datetime(2026, 2, 28, 23, tzinfo=UTC)  # midnight in Berlin: cycle 2 has ended
+
+
+async def test_with_carry_forward_a_late_entry_flags_every_later_period_it_changes(db: Database) -> None:
+    """January leaves 5 h of its 10 h unused, which February draws on; a late January hour leaves less
+    to carry, so February's bill (not only January's) no longer matches the time."""
+    await sign(db, contract(carry_forward=True))
+    january = [time_entry(date(2026, 1, 5), 300)]
+    february = [time_entry(date(2026, 2, day), 250) for day in (2, 3, 4, 5)]
+    await feed(db, *(TimeEntryLogged(entry=e) for e in january + february), now=MARCH_FIRST)
+    async with uow(db) as unit:
+        run = await scheduler.make_due_bills(unit, now=MARCH_FIRST)
+    assert [bill.period for bill in run.bills] == ["1", "2"]
+
+    await feed(db, TimeEntryLogged(entry=time_entry(date(2026, 1, 20), 60)), now=MARCH_FIRST)
+
+    async with uow(db) as unit:
+        (february_bill,) = (await unit.bills.period(CONTRACT_ID, "2", lock=False)).versions
+        found = await bills.reconcile_bill(unit, february_bill.bill_id)
+    assert february_bill.needs_regeneration
+    assert february_bill.regeneration_reasons == ("time entries logged after the bill was made",)
+    (overage,) = found.differences
+    assert overage.billed is not None and overage.recomputed is not None
+    assert (overage.billed.quantity, overage.recomputed.quantity) == (100, 160)  # 1000 - (600 + 300 | 240)
+
+
+async def test_a_bill_asked_for_again_under_the_same_id_is_the_bill_made_the_first_time(db: Database) -> None:
+    await bill_january(db)
+    request = bills.BillRequest(CONTRACT_ID, "1", bill_id=uuid4())
+    async with uow(db) as unit:
+        first = await bills.make_bill(unit, request, origin=ANN, now=FEBRUARY_FIRST)
+    async with uow(db) as unit:
+        again = await bills.make_bill(unit, request, origin=ANN, now=FEBRUARY_FIRST + timedelta(hours=1))
+
+    assert (again.bill_id, again.number) == (first.bill_id, "C-1-01-v2")
+    assert [bill.version for bill in await period_bills(db)] == [1, 2]
+    with pytest.raises(BillIdTaken):
+        async with uow(db) as unit:
+            await bills.make_bill(
+                unit, bills.BillRequest(CONTRACT_ID, "2", bill_id=first.bill_id), origin=ANN, now=MARCH_FIRST
+            )
+
+
+async def test_a_voided_bill_keeps_the_reason_it_was_voided_and_its_event_says_it(db: Database) -> None:
+    first = await bill_january(db)
+
+    async with uow(db) as unit:
+        await bills.change_status(
+            unit, first.bill_id, BillStatus.VOID, origin=ANN, reason="sent to the wrong customer"
+        )
+
+    (voided,) = await period_bills(db)
+    assert (voided.status, voided.void_reason) == (BillStatus.VOID, "sent to the wrong customer")
+    (change,) = await published(db, "status_changed")
+    assert (change["reason"], change["bill"]["void_reason"]) == ("sent to the wrong customer",) * 2  # type: ignore[index]
+
+
+async def test_bills_of_a_back_dated_contract_made_today_are_drafts_whose_grace_counts_from_today(
+    db: Database,
+) -> None:
+    """A contract signed in April for January: the scheduler bills January to March at once, and each
+    bill gets the whole grace period from today to be corrected, not one that ended in February."""
+    with_grace = contract().model_copy(
+        update={"terms": contract().terms.model_copy(update={"grace_period_days": 3})}
+    )
+    await sign(db, with_grace)
+    today = datetime(2026, 4, 10, 8, tzinfo=UTC)
+    async with uow(db) as unit:
+        run = await scheduler.make_due_bills(unit, now=today)
+
+    assert [bill.period for bill in run.bills] == ["1", "2", "3"]
+    assert {(bill.status, bill.grace_ends_at) for bill in run.bills} == {
+        (BillStatus.DRAFT, today + timedelta(days=3))
+    }
+    assert [bill.bill_date for bill in run.bills] == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+
+
+def test_an_edit_command_leaves_out_what_it_does_not_send_and_a_null_email_clears_it() -> None:
+    sent = EditBill.model_validate(
+        {"contract_id": str(CONTRACT_ID), "bill_id": str(uuid4()), "notes": None, "billing_email": None}
+    )
+
+    changes = wire.bill_changes(
+        {name: getattr(sent, name) for name in sent.model_fields_set - {"contract_id", "bill_id"}}
+    )
+
+    assert changes == {"billing_email": None}
+
+
+@pytest.mark.skipif(os.environ.get("TEST_DATABASE") != "postgresql", reason="row locks of PostgreSQL")
+async def test_a_bill_made_while_late_time_is_recorded_either_bills_the_time_or_is_flagged(
+    db: Database,
+) -> None:
+    """Nothing billable is dropped silently: an on-demand bill and a late entry in concurrent
+    transactions, again and again. Each late entry is on the new version, or the main is flagged for
+    it and so is the new version once it is marked main."""
+    await bill_january(db)
+    for attempt in range(6):
+        late = time_entry(date(2026, 1, 21), 30 + attempt)
+
+        async def make() -> Bill:
+            async with uow(db) as unit:
+                return await bills.make_bill(
+                    unit, bills.BillRequest(CONTRACT_ID, "1"), origin=ANN, now=FEBRUARY_FIRST
+                )
+
+        made, _ = await asyncio.gather(
+            make(), feed(db, TimeEntryLogged(entry=late), now=FEBRUARY_FIRST + timedelta(days=1))
+        )
+        (main,) = [bill for bill in await period_bills(db) if bill.is_main]
+        billed = str(late.entry_id) in made.time_entry_ids
+        assert billed or main.needs_regeneration, attempt
+        async with uow(db) as unit:
+            marked = await bills.mark_main(unit, made.bill_id, origin=ANN)
+        assert billed or marked.needs_regeneration, attempt

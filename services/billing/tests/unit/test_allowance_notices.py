@@ -1,6 +1,12 @@
 """The notices of a cycle's allowance as it is used: each level and the running out announced once."""
 
-from billing.domain.allowance import AllowanceUsedUp, CycleStanding, LevelReached, account_for_usage
+from billing.domain.allowance import (
+    AllowanceAvailableAgain,
+    AllowanceUsedUp,
+    CycleStanding,
+    LevelReached,
+    account_for_usage,
+)
 
 LEVELS = (50, 75, 90, 100)
 
@@ -46,8 +52,22 @@ def test_a_top_up_that_grows_the_allowance_starts_the_announcements_afresh() -> 
 
     standing, notices = account_for_usage(used_up, used=600, allowance=900, carried_in=0, levels=LEVELS)
 
-    assert notices == [LevelReached(50, 600, 900)]
+    assert notices == [AllowanceAvailableAgain(600, 900), LevelReached(50, 600, 900)]
     assert not standing.exhausted_announced
+
+
+def test_time_going_from_a_used_up_cycle_is_announced_once_and_running_out_again_is_announced_again() -> None:
+    used_up = CycleStanding(
+        used=600, allowance=600, carried_in=0, level_announced=100, exhausted_announced=True
+    )
+
+    freed, freed_notices = account_for_usage(used_up, used=540, allowance=600, carried_in=0, levels=LEVELS)
+    _, still_free = account_for_usage(freed, used=550, allowance=600, carried_in=0, levels=LEVELS)
+    _, again = account_for_usage(freed, used=600, allowance=600, carried_in=0, levels=LEVELS)
+
+    assert freed_notices == [AllowanceAvailableAgain(540, 600)]
+    assert still_free == []
+    assert again == [AllowanceUsedUp(600, 600)]
 
 
 def test_a_cycle_without_allowance_is_used_up_by_its_first_minute_but_not_before() -> None:

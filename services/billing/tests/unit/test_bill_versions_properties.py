@@ -57,7 +57,7 @@ class PeriodOfBills(RuleBasedStateMachine):
                 bill_id=uuid.uuid4(),
                 version=self.bills.next_version,
                 made_at=made_at,
-                as_draft=automatic,
+                draft_from=made_at if automatic else None,
             )
         )
 

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import RecordMetadata
 
 from contracts_schema import CloudEvent, WireModel, registry
-from contracts_schema.billing import AllowanceExhausted
+from contracts_schema.billing import AllowanceExhausted, AllowanceRestored
 from contracts_schema.contracts import TerminateContract, TopUpContract
 from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState
 from services.contracts.tests.builders import create_command
@@ -175,3 +175,19 @@ async def test_billings_exhausted_event_makes_coverage_say_not_covered(setup, ac
         return answer["work_covered"] is False
 
     await setup.eventually(not_covered)
+
+    restored = AllowanceRestored(
+        contract_id=exhausted.contract_id,
+        account_id=account_id,
+        cycle_index=3,
+        restored_at=datetime(2026, 3, 10, tzinfo=UTC),
+        used=540,
+        allowance=600,
+    )
+    await _send(setup, restored, registry.USAGE.name, contract["contract_id"])
+
+    async def covered_again() -> bool:
+        answer = await setup.ok(await setup.api.get("/coverage", params={"account_id": account_id}))
+        return answer["work_covered"] is True
+
+    await setup.eventually(covered_again)

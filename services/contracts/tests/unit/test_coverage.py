@@ -112,6 +112,27 @@ def test_a_top_up_bought_after_exhaustion_covers_work_again(make_contract, make_
     assert coverage_at(contract, at, exhaustion, [datetime(2026, 5, 21, tzinfo=UTC)]).work_covered
 
 
+def test_work_after_billing_says_the_allowance_is_back_is_covered_until_it_runs_out_again(
+    make_contract, make_blocking_terms
+) -> None:
+    contract = make_contract(terms=make_blocking_terms())
+    restored = Exhaustion(MAY_CYCLE, EXHAUSTED_AT).restored(MAY_CYCLE, datetime(2026, 5, 22, tzinfo=UTC))
+    assert restored is not None
+    again = Exhaustion(MAY_CYCLE, datetime(2026, 5, 26, tzinfo=UTC))
+
+    assert not coverage_at(contract, datetime(2026, 5, 21, tzinfo=UTC), restored, []).work_covered
+    assert coverage_at(contract, datetime(2026, 5, 23, tzinfo=UTC), restored, []).work_covered
+    assert again.supersedes(restored)
+    assert not coverage_at(contract, datetime(2026, 5, 27, tzinfo=UTC), again, []).work_covered
+
+
+def test_word_of_allowance_back_for_another_cycle_or_from_before_the_exhaustion_changes_nothing() -> None:
+    exhaustion = Exhaustion(MAY_CYCLE, EXHAUSTED_AT)
+
+    assert exhaustion.restored(MAY_CYCLE - 1, datetime(2026, 5, 22, tzinfo=UTC)) is None
+    assert exhaustion.restored(MAY_CYCLE, datetime(2026, 5, 19, tzinfo=UTC)) is None
+
+
 def test_no_contract_means_no_coverage() -> None:
     answer = coverage_at(None, datetime(2026, 5, 25, tzinfo=UTC), None, [])
 

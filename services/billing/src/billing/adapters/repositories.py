@@ -22,7 +22,7 @@ from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
-from servicekit.sql import as_utc, insert_on_conflict, upsert
+from servicekit.sql import as_utc, insert_on_conflict, is_postgresql, upsert
 
 # pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
 _PLACEMENT_LOCK_KEY = 7_303_001
@@ -51,6 +51,26 @@ class ContractCopies:
         )
         copies = [wire.billing_contract(ContractState.model_validate(row)) for row in rows]
         return {copy.contract_id: copy for copy in copies}
+
+    async def lock_for_accrual(self, contract_ids: Iterable[UUID]) -> None:
+        """Hold the copies shared until the transaction ends (in id order, as bill runs lock them)."""
+        ids = sorted(str(contract_id) for contract_id in set(contract_ids))
+        if ids and is_postgresql(self._session):
+            c = tables.contracts.c
+            await self._session.execute(
+                select(c.contract_id)
+                .where(c.contract_id.in_(ids))
+                .order_by(c.contract_id)
+                .with_for_update(read=True)
+            )
+
+    async def lock_for_billing(self, contract_id: UUID) -> None:
+        """Hold the copy alone until the transaction ends: no batch of its entries meanwhile."""
+        if is_postgresql(self._session):
+            c = tables.contracts.c
+            await self._session.execute(
+                select(c.contract_id).where(c.contract_id == str(contract_id)).with_for_update()
+            )
 
     async def versions(self, contract_ids: Iterable[UUID]) -> dict[UUID, int]:
         """The version of each copy kept, without reading the copies."""
@@ -127,7 +147,7 @@ class ContractCopies:
         query = (
             select(c.contract_id).where(c.next_bill_due_at <= now).order_by(c.next_bill_due_at).limit(limit)
         )
-        if _is_postgresql(self._session):
+        if is_postgresql(self._session):
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
@@ -145,7 +165,7 @@ class ContractCopies:
         """Contracts to review; on PostgreSQL each is claimed, so replicas review each once."""
         c = tables.contracts.c
         query = select(c.contract_id).where(c.review_pending.is_(True)).order_by(c.contract_id).limit(limit)
-        if _is_postgresql(self._session):
+        if is_postgresql(self._session):
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
@@ -288,7 +308,7 @@ class UsageLedger:
         """Until the transaction ends: shared by batches of entries, exclusive for copies of contracts
         and calendars, so an entry and the copy it is placed by never commit unseen by each other.
         SQLite already has one writer at a time."""
-        if _is_postgresql(self._session):
+        if is_postgresql(self._session):
             function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
             await self._session.execute(text(f"SELECT {function}(:key)"), {"key": _PLACEMENT_LOCK_KEY})
 
@@ -386,25 +406,6 @@ class UsageLedger:
             )
         )
         return [_usage_entry(row) for row in rows]
-
-    async def bill_entries(self, main: Bill | None, versions: Sequence[Bill]) -> None:
-        """Entries are billed by their period's main bill once it counts: unmarked from the period's
-        other versions, marked with the main."""
-        c = tables.usage_entries.c
-        await self._session.execute(
-            update(tables.usage_entries)
-            .where(c.billed_by.in_([str(bill.bill_id) for bill in versions]))
-            .values(billed_by=None)
-        )
-        if main is None or not main.counts:
-            return
-        entry_ids = list(main.time_entry_ids)
-        for start in range(0, len(entry_ids), _IN_CHUNK):
-            await self._session.execute(
-                update(tables.usage_entries)
-                .where(c.entry_id.in_(entry_ids[start : start + _IN_CHUNK]))
-                .values(billed_by=str(main.bill_id))
-            )
 
     async def standings(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], CycleStanding]:
         wanted = {(str(contract_id), index) for contract_id, index in keys}
@@ -534,7 +535,7 @@ class BillBook:
         changes of one period (a mark-main on two replicas) apply one after the other."""
         c = tables.bills.c
         query = select(*_BILL_COLUMNS).where(c.contract_id == str(contract_id), c.period == period)
-        if lock and _is_postgresql(self._session):
+        if lock and is_postgresql(self._session):
             query = query.with_for_update()
         rows = await self._session.execute(query.order_by(c.version))
         return PeriodBills(contract_id, period, [_bill(row) for row in rows])
@@ -608,7 +609,8 @@ class BillBook:
         return found
 
     async def drafts_due(self, now: datetime, limit: int) -> list[UUID]:
-        """Drafts whose grace period has ended; on PostgreSQL each is claimed, so replicas issue each once."""
+        """Drafts whose grace period has ended. Not claimed here: issuing takes the period's lock first,
+        as every writer of a period does, and a replica that comes second finds the draft issued."""
         c = tables.bills.c
         query = (
             select(c.bill_id)
@@ -616,8 +618,6 @@ class BillBook:
             .order_by(c.grace_ends_at)
             .limit(limit)
         )
-        if _is_postgresql(self._session):
-            query = query.with_for_update(skip_locked=True)
         return [UUID(bill_id) for bill_id in await self._session.scalars(query)]
 
     async def keep_draft(self, bill_id: UUID) -> None:
@@ -690,7 +690,3 @@ def _bill_row(bill: Bill) -> dict[str, Any]:
         "currency": bill.currency,
         "document": wire.bill_state(bill).model_dump(mode="json"),
     }
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"

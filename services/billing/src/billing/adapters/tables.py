@@ -82,7 +82,6 @@ usage_entries = Table(
     Column("other_charges", Numeric(18, 6), nullable=True),
     Column("currency", String(3), nullable=True),
     Column("version", Integer, nullable=False),
-    Column("billed_by", String(36), nullable=True),
     # Placed when the entry is recorded, so a cycle's usage is one SUM away: the cycle it starts in
     # and the minutes that draw on the allowance (operational ones only where the terms say so).
     Column("cycle_index", Integer, nullable=True),

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from billing.domain.allowance import AllowanceUsedUp, LevelReached, UsageNotice
+from billing.domain.allowance import AllowanceAvailableAgain, AllowanceUsedUp, LevelReached, UsageNotice
 from billing.domain.bill_versions import (
     Bill,
     BillEvent,
@@ -41,7 +42,7 @@ from billing.domain.terms import (
     allowance_units,
 )
 from billing.domain.usage import EntryChange, LoggedEntry, UsageEntry
-from contracts_schema import WireModel
+from contracts_schema import CloudEvent, WireModel
 from contracts_schema import billing as bills_wire
 from contracts_schema import contracts as contracts_wire
 from contracts_schema import timetracking as entries_wire
@@ -237,6 +238,7 @@ def bill_state(bill: Bill) -> bills_wire.BillState:
         notes=bill.notes,
         billing_email=bill.billing_email,
         grace_ends_at=bill.grace_ends_at,
+        void_reason=bill.void_reason or None,
     )
 
 
@@ -270,6 +272,7 @@ def bill(state: bills_wire.BillState, *, whole_period: bool) -> Bill:
         notes=state.notes,
         billing_email=state.billing_email,
         grace_ends_at=state.grace_ends_at,
+        void_reason=state.void_reason or "",
     )
 
 
@@ -279,9 +282,9 @@ def bill_event(event: BillEvent) -> WireModel:
             return bills_wire.BillDrafted(bill=bill_state(bill))
         case BillMade(bill=bill) | BillIssued(bill=bill):
             return bills_wire.BillIssued(bill=bill_state(bill))
-        case BillStatusChanged(bill=bill, previous=previous):
+        case BillStatusChanged(bill=bill, previous=previous, reason=reason):
             return bills_wire.BillStatusChanged(
-                bill=bill_state(bill), previous_status=bills_wire.BillStatus(previous.value)
+                bill=bill_state(bill), previous_status=bills_wire.BillStatus(previous.value), reason=reason
             )
         case MainBillChanged(contract_id=contract_id, period=period, main=main, previous=previous):
             return bills_wire.BillMainChanged(
@@ -367,4 +370,46 @@ def usage_notice(
                 account_id=contract.account_id,
                 cycle_index=cycle_index,
                 exhausted_at=now,
+                recipients=list(contract.recipients),
             )
+        case AllowanceAvailableAgain(used=used, allowance=allowance):
+            return bills_wire.AllowanceRestored(
+                contract_id=contract.contract_id,
+                account_id=contract.account_id,
+                cycle_index=cycle_index,
+                restored_at=now,
+                used=used,
+                allowance=allowance,
+            )
+
+
+def bill_changes(sent: Mapping[str, Any]) -> dict[str, Any]:
+    """The edit a REST body or an EditBill command asks for: the fields sent; a null means "leave it"
+    except for the billing email, which it clears."""
+    return {name: value for name, value in sent.items() if value is not None or name == "billing_email"}
+
+
+def bill_edit(command: bills_wire.EditBill) -> dict[str, Any]:
+    """The changes an EditBill command asks for: the fields it sent, as `bill_changes` reads them."""
+    return bill_changes(
+        {name: getattr(command, name) for name in command.model_fields_set - {"contract_id", "bill_id"}}
+    )
+
+
+def bill_command_rejected(
+    *,
+    contract_id: UUID | None,
+    period: str | None,
+    bill_id: UUID | None,
+    error: Exception,
+    command: CloudEvent | None,
+) -> bills_wire.BillCommandRejected:
+    return bills_wire.BillCommandRejected(
+        contract_id=contract_id,
+        period=period,
+        bill_id=bill_id,
+        reason=str(error),
+        error=type(error).__name__,
+        command_id=command.id if command else None,
+        command_type=command.type if command else None,
+    )

@@ -1,8 +1,9 @@
 """How a cycle's allowance is announced as it is used: levels reached and the allowance running out.
 
 Billing tells the help desk when a cycle's use of its allowance reaches a level (a percentage) and when
-the allowance is used up, once each per cycle. A top-up that grows the allowance starts the
-announcements afresh against the larger allowance.
+the allowance is used up, once each per cycle. A top-up that grows the allowance starts the levels
+afresh against the larger allowance; when a used-up allowance has some left again (a top-up, time
+deleted or made non-billable) that is announced too, and running out again is announced again.
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ class AllowanceUsedUp:
     allowance: int
 
 
-UsageNotice = LevelReached | AllowanceUsedUp
+@dataclass(frozen=True, slots=True)
+class AllowanceAvailableAgain:
+    """A cycle announced as used up has allowance left again: time went, or a top-up came."""
+
+    used: int
+    allowance: int
+
+
+UsageNotice = LevelReached | AllowanceUsedUp | AllowanceAvailableAgain
 
 
 def account_for_usage(
@@ -61,10 +70,14 @@ def account_for_usage(
     `levels` are in ascending order."""
     announced = previous.level_announced if previous else 0
     exhausted = previous.exhausted_announced if previous else False
-    if previous is not None and allowance > previous.allowance:
-        announced, exhausted = 0, False  # a top-up grew the allowance: announce against it anew
-    standing = CycleStanding(used, allowance, carried_in, announced, exhausted)
     notices: list[UsageNotice] = []
+    if exhausted and used < allowance:
+        # Coverage of a plan that blocks follows this: the help desk must hear that work is covered again.
+        notices.append(AllowanceAvailableAgain(used, allowance))
+        exhausted = False
+    if previous is not None and allowance > previous.allowance:
+        announced = 0  # a top-up grew the allowance: the levels are announced against it anew
+    standing = CycleStanding(used, allowance, carried_in, announced, exhausted)
     # Each level is announced, even when one batch of time crosses several: a help desk may act on
     # the contract's own level and on 100 % differently.
     for level in levels:

@@ -54,6 +54,14 @@ EDITABLE_FIELDS = frozenset({"due_date", "notes", "billing_email"})
 """What may change on a bill after it is made: nothing that is a figure."""
 
 
+def is_email_address(text: str) -> bool:
+    """Enough to catch a typo: one @ between a local part and a dotted domain, no spaces."""
+    local, at, domain = text.rpartition("@")
+    return bool(
+        at and local and "." in domain.strip(".") and len(text) <= 320 and not any(c.isspace() for c in text)
+    )
+
+
 def bill_number(contract_number: str, period: str, version: int) -> str:
     """C-1042-03-v1 for the third cycle's first version, C-1042-FINAL-v2 for a final bill's second."""
     label = FINAL_PERIOD.upper() if period == FINAL_PERIOD else f"{int(period):02d}"
@@ -98,6 +106,7 @@ class Bill:
     billing_email: str | None = None
     grace_ends_at: datetime | None = None
     """When a draft is issued; None once issued, or for a bill that was never a draft."""
+    void_reason: str = ""
 
     @classmethod
     def make(
@@ -109,12 +118,13 @@ class Bill:
         bill_id: UUID,
         version: int,
         made_at: datetime,
-        as_draft: bool = False,
+        draft_from: datetime | None = None,
     ) -> Bill:
-        """A new version, not yet anyone's main; `as_draft` makes it a draft for the contract's grace
-        period (an automatic bill of a contract that has one)."""
+        """A new version, not yet anyone's main, dated by `made_at` (a cycle boundary, say).
+        `draft_from` makes it a draft for the contract's grace period counted from then (an automatic
+        bill of a contract that has one: a back-dated bill made today is a draft for the days to come)."""
         bill_date = contract.bill_date(made_at)
-        grace_ends_at = made_at + contract.grace_period if as_draft and contract.grace_period else None
+        grace_ends_at = draft_from + contract.grace_period if draft_from and contract.grace_period else None
         bill = cls(
             bill_id=bill_id,
             number=bill_number(contract.contract_number, period.name, version),
@@ -195,8 +205,15 @@ class Bill:
         if self.status in (BillStatus.PAID, BillStatus.VOID):
             raise BillStatusConflict(f"bill {self.number} is {self.status} and no longer changes")
         due_date = changes.get("due_date", self.due_date)
-        if not isinstance(due_date, date) or due_date < self.bill_date:
+        if not isinstance(due_date, date):
+            raise InvalidBillChange("a due date is a date; it cannot be cleared")
+        if due_date < self.bill_date:
             raise InvalidBillChange(f"the due date {due_date} is before the bill date {self.bill_date}")
+        if not isinstance(changes.get("notes", ""), str):
+            raise InvalidBillChange("notes are text; send an empty text to clear them")
+        email = changes.get("billing_email")
+        if email is not None and (not isinstance(email, str) or not is_email_address(email)):
+            raise InvalidBillChange(f"{email!r} is not an email address")
         changed = [name for name, value in changes.items() if getattr(self, name) != value]
         for name in changed:
             setattr(self, name, changes[name])
@@ -249,6 +266,7 @@ class BillIssued:
 class BillStatusChanged:
     bill: Bill
     previous: BillStatus
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,17 +381,18 @@ class PeriodBills:
     def pay(self, bill_id: UUID) -> None:
         self._change_status(self.bill(bill_id), BillStatus.PAID)
 
-    def void(self, bill_id: UUID) -> None:
+    def void(self, bill_id: UUID, reason: str = "") -> None:
         """Void a version; voiding the main leaves the period without one until another is marked."""
         bill = self.bill(bill_id)
-        self._change_status(bill, BillStatus.VOID)
+        self._change_status(bill, BillStatus.VOID, reason)
+        bill.void_reason = reason
         if bill.is_main:
             bill.is_main = False
             self.events.append(MainBillChanged(self.contract_id, self.period, None, bill))
 
-    def _change_status(self, bill: Bill, to: BillStatus) -> None:
+    def _change_status(self, bill: Bill, to: BillStatus, reason: str = "") -> None:
         previous = bill._move(to)
-        self.events.append(BillStatusChanged(bill, previous))
+        self.events.append(BillStatusChanged(bill, previous, reason))
 
     @property
     def needs_review(self) -> bool:

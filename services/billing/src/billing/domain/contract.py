@@ -28,6 +28,12 @@ USUAL_ALLOWANCE_LEVELS = (50, 75, 90, 100)
 _CYCLE_NUMBER = re.compile(r"0*([1-9][0-9]{0,5})")
 
 
+def period_name(text: str) -> str:
+    """The one name of a period: "01" and "1" are period "1"; anything else is as written."""
+    number = _CYCLE_NUMBER.fullmatch(text)
+    return number.group(1) if number else text
+
+
 @dataclass(frozen=True)
 class BillPeriod:
     """What one bill carries: the base charge of `base_charge_cycle`, the usage of `usage_cycle`."""

@@ -41,3 +41,7 @@ class BillStatusConflict(Conflict):
 
 class InvalidBillChange(BillingDomainError):
     """A change of a bill that makes no sense whatever its state (a due date before the bill date)."""
+
+
+class BillIdTaken(Conflict):
+    """A new bill was asked for under the id of another contract's or period's bill."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from billing.adapters import printable, wire
 from billing.adapters.repositories import BillFilter
 from billing.domain.bill_versions import BillStatus
+from billing.domain.contract import period_name
 from billing.domain.errors import BillNotFound, NoSuchPeriod
 from billing.service_layer import bills, books
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -53,6 +54,10 @@ class RegenerationIn(ApiModel):
     new_bill_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
 
 
+class VoidIn(ApiModel):
+    reason: str = Field(default="", max_length=2000, description="why the bill is voided")
+
+
 class BillEditIn(ApiModel):
     """Only the fields sent change; figures never do. A billing_email of null clears it."""
 
@@ -61,8 +66,7 @@ class BillEditIn(ApiModel):
     billing_email: str | None = Field(default=None, max_length=320)
 
     def changes(self) -> dict[str, Any]:
-        sent = {name: getattr(self, name) for name in self.model_fields_set}
-        return {name: value for name, value in sent.items() if value is not None or name == "billing_email"}
+        return wire.bill_changes({name: getattr(self, name) for name in self.model_fields_set})
 
 
 class CycleOut(BaseModel):
@@ -216,7 +220,7 @@ async def list_bills(
     where = BillFilter(
         account_id,
         contract_id,
-        period,
+        period_name(period) if period is not None else None,
         BillStatus(status_.value) if status_ else None,
         main_only,
         needs_regeneration,
@@ -321,10 +325,14 @@ async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
     responses=_CONFLICT,
 )
-async def void_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
-    """Void a bill; voiding the main leaves its period without one, and its entries unbilled, until
-    another version is marked main."""
-    return await _change_status(units, bill_id, BillStatus.VOID, origin)
+async def void_bill(bill_id: UUID, units: Units, origin: Acting, body: VoidIn | None = None) -> BillState:
+    """Void a bill (saying why, if you like); voiding the main leaves its period without one, and its
+    entries unbilled, until another version is marked main."""
+    async with units.write() as uow:
+        bill = await bills.change_status(
+            uow, bill_id, BillStatus.VOID, origin=origin, reason=body.reason if body else ""
+        )
+    return wire.bill_state(bill)
 
 
 @router.post(

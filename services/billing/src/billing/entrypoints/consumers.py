@@ -101,6 +101,7 @@ def register(consumers: Consumers, units: Units, clock: Clock, contracts: Contra
                     _STATUS_OF_COMMAND[type(command)],
                     origin=origin,
                     contract_id=command.contract_id,
+                    reason=command.reason if isinstance(command, VoidBill) else "",
                 )
             case MarkBillMain(contract_id=contract_id, bill_id=bill_id):
                 await bills.mark_main(uow, bill_id, origin=origin, contract_id=contract_id)
@@ -114,11 +115,9 @@ def register(consumers: Consumers, units: Units, clock: Clock, contracts: Contra
                     contract_id=contract_id,
                 )
             case EditBill(contract_id=contract_id, bill_id=bill_id) as command:
-                changes = {
-                    name: getattr(command, name)
-                    for name in command.model_fields_set - {"contract_id", "bill_id"}
-                }
-                await bills.edit_bill(uow, bill_id, changes, origin=origin, contract_id=contract_id)
+                await bills.edit_bill(
+                    uow, bill_id, wire.bill_edit(command), origin=origin, contract_id=contract_id
+                )
             case ReconcileBill(contract_id=contract_id, bill_id=bill_id):
                 found = await bills.reconcile_bill(uow, bill_id, contract_id=contract_id)
                 uow.publish(

@@ -1,31 +1,25 @@
 """Bills made by the calendar: at each cycle boundary, on renewal, and for back-dated contracts at once.
 
-Each contract copy carries when its next bill falls due, so a tick reads only the contracts with a bill
-due, however many there are. A period that already has a bill (made on demand, or at renewal) is not
-billed again. Each contract is billed on its own (`servicekit.scheduler.run_item`): one that cannot be
-billed yet (its calendar has not arrived) is tried again later, one that fails on a bug is parked with
-the reason until someone looks, and neither holds up the others.
+Each contract copy carries when its next bill falls due, so a tick of the scheduler
+(`billing.entrypoints.scheduler`) reads only the contracts with a bill due, however many there are. A
+period that already has a bill (made on demand, or at renewal) is not billed again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from functools import partial
 
-from billing.domain.bill_versions import Bill, BillStatus
+from billing.domain.bill_versions import Bill
 from billing.domain.contract import BillingContract
-from billing.service_layer import handlers
-from billing.service_layer.bills import BillRequest, change_status, make_bill
-from billing.service_layer.contract_cache import ContractCache
+from billing.service_layer.bills import BillRequest, make_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.origin import Origin
-from servicekit.scheduler import Outcome, run_item
+from servicekit.scheduler import run_item
 
 SCHEDULER = Origin("billing-scheduler")
 JOB = "bill-run"
-RETRY_DEFERRED_AFTER = timedelta(minutes=5)
 
 
 async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract]) -> None:
@@ -39,50 +33,16 @@ async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract
         await uow.contracts.schedule_next_bill(contract.contract_id, due)
 
 
-@dataclass(frozen=True)
-class BillRun:
-    bills: list[Bill]
-    contracts_taken: int
-    """Contracts with a bill due that this run took up, billed or not."""
-
-
-async def make_due_bills(uow: BillingUnitOfWork, *, now: datetime, limit: int = 200) -> BillRun:
-    """Make every bill that has fallen due for up to `limit` contracts, dated at its boundary."""
-    contract_ids = await uow.contracts.due_for_billing(now, limit)
-    contracts = list((await uow.contracts.many(contract_ids)).values())
-    billed = await uow.bills.periods_billed(contract_ids)
-    made: list[Bill] = []
-    billed_contracts: list[BillingContract] = []
-    for contract in contracts:
-        due = [
-            (period, due_at)
-            for period, due_at in contract.bill_due_dates()
-            if due_at <= now and period not in billed[contract.contract_id]
-        ]
-        work = partial(_bill_periods, uow, contract, due, now)
-        result = await run_item(uow, JOB, f"contract {contract.contract_id}", work)
-        if result.outcome is Outcome.DONE:
-            made += result.value or []
-            billed_contracts.append(contract)
-        elif result.outcome is Outcome.DEFERRED:
-            # Tried again later, behind the others, so one that cannot be billed never holds up the rest.
-            await uow.contracts.schedule_next_bill(contract.contract_id, now + RETRY_DEFERRED_AFTER)
-        else:
-            await uow.contracts.park(contract.contract_id, now, result.reason)
-    await reschedule(uow, billed_contracts)
-    return BillRun(made, len(contract_ids))
-
-
-async def _bill_periods(
-    uow: BillingUnitOfWork,
-    contract: BillingContract,
-    due: Sequence[tuple[str, datetime]],
-    now: datetime,
+async def bill_due_periods(
+    uow: BillingUnitOfWork, contract: BillingContract, billed: Collection[str], now: datetime
 ) -> list[Bill]:
+    """Make each bill of `contract` that has fallen due by `now` and is not made yet, dated at its
+    boundary, in period order (a prepaid contract's first bills can fall due together)."""
     made: list[Bill] = []
-    for period, due_at in due:
-        request = BillRequest(contract.contract_id, period, made_at=due_at)
-        made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
+    for period, due_at in contract.bill_due_dates():
+        if due_at <= now and period not in billed:
+            request = BillRequest(contract.contract_id, period, made_at=due_at)
+            made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
     return made
 
 
@@ -98,32 +58,3 @@ async def bill_renewal(
     request = BillRequest(renewal.contract_id, "1", made_at=renewed_at)
     work = partial(make_bill, uow, request, origin=origin, now=now, automatic=True)
     await run_item(uow, "renewal-bill", f"contract {renewal.contract_id}", work)
-
-
-async def issue_due_drafts(uow: BillingUnitOfWork, *, now: datetime, limit: int = 200) -> int:
-    """Issue the drafts whose grace period has ended; returns how many were issued. A draft that fails
-    on a bug stays a draft, out of the scheduler's way, until it is issued by hand."""
-    issued = 0
-    for bill_id in await uow.bills.drafts_due(now, limit):
-        work = partial(change_status, uow, bill_id, BillStatus.ISSUED, origin=SCHEDULER)
-        result = await run_item(uow, "draft-issue", f"bill {bill_id}", work)
-        if result.outcome is Outcome.DONE:
-            issued += 1
-        else:
-            await uow.bills.keep_draft(bill_id)
-    return issued
-
-
-async def review_changed_contracts(
-    uow: BillingUnitOfWork, *, contracts: ContractCache, now: datetime, limit: int = 50
-) -> int:
-    """Review the contracts whose calendar changed: entries counted again, billed periods reviewed."""
-    reviewed = 0
-    for contract_id in await uow.contracts.due_for_review(limit):
-        work = partial(handlers.review_contract, uow, contract_id, contracts=contracts, now=now)
-        result = await run_item(uow, "calendar-review", f"contract {contract_id}", work)
-        if result.outcome is Outcome.DONE:
-            reviewed += 1
-        else:
-            await uow.contracts.reviewed(contract_id)
-    return reviewed

@@ -15,18 +15,17 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from billing.adapters import wire
-from billing.domain.bill_versions import Bill, BillIssued, BillMade, BillStatus, MainBillChanged, PeriodBills
+from billing.domain.bill_versions import Bill, BillStatus, PeriodBills
 from billing.domain.contract import ContractBook
-from billing.domain.errors import BillNotFound, BillStatusConflict
+from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict
 from billing.domain.reconciliation import Reconciliation, reconcile
 from billing.service_layer.books import contract_book, draft_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from contracts_schema import billing as bills_wire
 from servicekit.auth import AccountScope
 from servicekit.origin import Origin
 
-REVIEW = Origin("billing")
-"""Flags and recomputed drafts are billing's own doing, whatever change led to them."""
+BILLING = Origin("billing")
+"""Flags, recomputed drafts and usage notices are billing's own doing, whatever change led to them."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,22 @@ async def make_bill(
 ) -> Bill:
     """Make a bill for a contract's period; a period that already has bills gets a new version.
 
-    An automatic bill (the scheduler's, a renewal's) of a contract with a grace period is a draft;
-    any other is issued at once.
+    An automatic bill (the scheduler's, a renewal's) of a contract with a grace period is a draft, its
+    grace counted from now; any other is issued at once. A bill id given again for the same period is
+    a retry: the bill made the first time is the answer. A period whose main bill is paid is closed to
+    new versions asked for by hand.
     """
     book = await contract_book(uow, request.contract_id, origin.accounts)
     period = book.contract.period(request.period)
+    await uow.contracts.lock_for_billing(request.contract_id)
     bills = await uow.bills.period(request.contract_id, period.name, lock=True)
+    if request.bill_id is not None:
+        made_before = await _made_before(uow, bills, request.bill_id)
+        if made_before is not None:
+            return made_before
+    main = bills.main
+    if not automatic and main is not None and main.status is BillStatus.PAID:
+        raise BillStatusConflict(f"the main bill {main.number} is paid: its period takes no new version")
     bill = Bill.make(
         book.contract,
         period,
@@ -75,11 +84,21 @@ async def make_bill(
         bill_id=request.bill_id or uuid4(),
         version=bills.next_version,
         made_at=request.made_at or now,
-        as_draft=automatic,
+        draft_from=now if automatic else None,
     )
     bills.add(bill)
     await save(uow, bills, origin)
     return bill
+
+
+async def _made_before(uow: BillingUnitOfWork, bills: PeriodBills, bill_id: UUID) -> Bill | None:
+    """The bill a retried request made, or nothing; an id taken by another period's bill is a conflict."""
+    for version in bills.versions:
+        if version.bill_id == bill_id:
+            return version
+    if await uow.bills.where_is(bill_id) is not None:
+        raise BillIdTaken(f"bill id {bill_id} belongs to a bill of another contract or period")
+    return None
 
 
 async def regenerate_bill(
@@ -97,9 +116,6 @@ async def regenerate_bill(
     bill = bills.bill(bill_id)
     if bill.status is BillStatus.VOID:
         raise BillStatusConflict(f"bill {bill.number} is void: regenerate from a version that is not")
-    main = bills.main
-    if main is not None and main.status is BillStatus.PAID:
-        raise BillStatusConflict(f"the main bill {main.number} is paid: its period is closed")
     return await make_bill(
         uow, BillRequest(bill.contract_id, bill.period, bill_id=new_bill_id), origin=origin, now=now
     )
@@ -124,8 +140,9 @@ async def change_status(
     *,
     origin: Origin,
     contract_id: UUID | None = None,
+    reason: str = "",
 ) -> Bill:
-    """Issue a draft, send, pay or void a bill."""
+    """Issue a draft, send, pay or void a bill (a void may say why)."""
     bills = await _period_of(uow, bill_id, origin, contract_id=contract_id)
     match status:
         case BillStatus.ISSUED:
@@ -135,7 +152,7 @@ async def change_status(
         case BillStatus.PAID:
             bills.pay(bill_id)
         case BillStatus.VOID:
-            bills.void(bill_id)
+            bills.void(bill_id, reason)
             # The main may have counted on the voided version to carry what it lacks: look again.
             await _review(uow, bills, "time entries or terms changed since the main bill was made")
         case BillStatus.DRAFT:
@@ -170,8 +187,8 @@ async def _period_of(
 
 
 async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> None:
-    """Store what changed in the period's bills, keep billed entries in step with the main bill, and
-    publish the changes."""
+    """Store what changed in the period's bills and publish the changes (the main bill's events tell
+    time tracking which entries are billed)."""
     await uow.bills.save(bills)
     for event in bills.events:
         uow.publish(
@@ -180,8 +197,6 @@ async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> No
             subject=f"contract/{bills.contract_id}/period/{bills.period}",
             origin=origin,
         )
-    if any(isinstance(event, BillMade | BillIssued | MainBillChanged) for event in bills.events):
-        await uow.usage.bill_entries(bills.main, bills.versions)
     bills.events.clear()
 
 
@@ -195,7 +210,7 @@ async def review_periods(uow: BillingUnitOfWork, book: ContractBook, periods: Ma
     for period_name, reason in sorted(periods.items()):
         bills = await uow.bills.period(book.contract.contract_id, period_name, lock=True)
         await _review(uow, bills, reason, book)
-        await save(uow, bills, REVIEW)
+        await save(uow, bills, BILLING)
 
 
 async def _review(
@@ -233,16 +248,9 @@ def reject_bill_command(
     error: Exception,
 ) -> None:
     """Answer a bill command that could not be carried out, naming the rule and the reason."""
-    cause = origin.cause
     uow.publish(
-        bills_wire.BillCommandRejected(
-            contract_id=contract_id,
-            period=period,
-            bill_id=bill_id,
-            reason=str(error),
-            error=type(error).__name__,
-            command_id=cause.id if cause else None,
-            command_type=cause.type if cause else None,
+        wire.bill_command_rejected(
+            contract_id=contract_id, period=period, bill_id=bill_id, error=error, command=origin.cause
         ),
         key=str(contract_id),
         subject=f"contract/{contract_id}",

@@ -8,7 +8,7 @@ it is given.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -21,10 +21,6 @@ from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.contracts import BusinessCalendar, ContractState
 from contracts_schema.primitives import MoneyAmount
-from servicekit.origin import Origin
-
-ACCRUAL = Origin("billing")
-"""Usage notices are billing's own doing, whatever entries led to them."""
 
 # --- contract copies ------------------------------------------------------------------------------
 
@@ -72,15 +68,20 @@ async def accrue_time_entries(
     # Shared with other batches, exclusive with copies of contracts and calendars arriving: a contract
     # and its entries placed in two concurrent transactions would not see each other.
     await uow.usage.lock_placement(shared=True)
-    books = await _books(uow, contracts, {entry.contract_id for entry in entries if entry.contract_id})
+    changed = [entry.usage.entry_id for entry in entries if entry.change is not EntryChange.LOGGED]
+    earlier = await uow.usage.placements(changed)
+    contract_ids = {entry.contract_id for entry in entries if entry.contract_id}
+    contract_ids |= {contract_id for contract_id, _ in earlier.values()}
+    # Shared with other batches, exclusive with a bill being made: an entry recorded while its period's
+    # bill is drafted is either on the bill or reviewed against it, never neither.
+    await uow.contracts.lock_for_accrual(contract_ids)
+    books = await _books(uow, contracts, contract_ids)
     placed = [
         books[entry.contract_id].place(entry)
         if entry.contract_id in books
         else PlacedEntry(entry, None, entry.usage.minutes or 0)
         for entry in entries
     ]
-    changed = [entry.usage.entry_id for entry in entries if entry.change is not EntryChange.LOGGED]
-    earlier = await uow.usage.placements(changed)
     await uow.usage.record(placed)
     touched = _touched_cycles(placed) | set(earlier.values())
     await _account_for_usage(uow, books, touched, now=now)
@@ -108,6 +109,7 @@ async def review_contract(
 ) -> None:
     """After the contract's calendar changed: its entries counted again by the new calendar, its
     cycles' standing brought up to date, and every billed period reviewed."""
+    await uow.usage.lock_placement(shared=False)  # the entries are placed again: no batch meanwhile
     books = await _books(uow, contracts, {contract_id})
     book = books.get(contract_id)
     if book is not None:
@@ -130,7 +132,7 @@ def _touched_cycles(placed: Sequence[PlacedEntry]) -> set[tuple[UUID, int]]:
 
 
 async def _books(
-    uow: BillingUnitOfWork, contracts: ContractCache, contract_ids: set[UUID | None]
+    uow: BillingUnitOfWork, contracts: ContractCache, contract_ids: Iterable[UUID | None]
 ) -> dict[UUID | None, ContractBook]:
     """Books of the contracts whose calendar billing has; one query for all their calendars."""
     copies = await contracts.many(uow, {contract_id for contract_id in contract_ids if contract_id})
@@ -149,21 +151,26 @@ async def _review_bills(
     earlier: Mapping[str, tuple[UUID, int]],
 ) -> None:
     """Bills of the periods that entries came too late for: drafts recomputed, issued ones flagged.
-    A new entry that does not bill changes no bill; an edited or deleted one may, in its old cycle
-    and its new one. One query finds which periods have bills at all, which is usually none."""
+    A new entry that does not bill changes no bill; an edited or deleted one may, where it was and
+    where it is now (another cycle, or another contract). With carry-forward a cycle's use moves what
+    every later cycle has, so their bills are reviewed too. One query finds which periods have bills
+    at all, which is usually none."""
     reasons: dict[tuple[UUID, str], str] = {}
     for p in placed:
         entry = p.entry
-        if entry.contract_id not in books or (
-            entry.change is EntryChange.LOGGED and not entry.usage.billable
-        ):
+        if entry.change is EntryChange.LOGGED and not entry.usage.billable:
             continue
-        contract = books[entry.contract_id].contract
-        cycles = {p.cycle_index, (earlier.get(entry.usage.entry_id) or (None, None))[1]} - {None}
-        for cycle_index in cycles:
-            if cycle_index is not None:
+        places = [(entry.contract_id, p.cycle_index)]
+        places.append(earlier.get(entry.usage.entry_id, (None, None)))
+        for contract_id, cycle_index in places:
+            book = books.get(contract_id)
+            if book is None or cycle_index is None:
+                continue
+            contract = book.contract
+            last = len(contract.cycles) if book.terms.carry_forward else cycle_index
+            for index in range(cycle_index, last + 1):
                 reasons.setdefault(
-                    (contract.contract_id, contract.period_carrying(cycle_index)), entry.change.reason
+                    (contract.contract_id, contract.period_carrying(index)), entry.change.reason
                 )
     billed = await uow.bills.billed_periods(reasons)
     by_contract: dict[UUID, dict[str, str]] = defaultdict(dict)
@@ -210,7 +217,7 @@ async def _account_for_usage(
                 wire.usage_notice(notice, contract, index, now),
                 key=str(contract_id),
                 subject=f"contract/{contract_id}/cycle/{index}",
-                origin=ACCRUAL,
+                origin=bills.BILLING,
             )
     await uow.usage.save_standings(updated)
 

@@ -20,7 +20,7 @@ from contracts.domain.contracts import Contract, ContractActivity, ContractStatu
 from contracts.domain.coverage import Exhaustion
 from contracts.domain.plans import SupportPlan, TopUpPlan
 from servicekit.auth import AccountScope
-from servicekit.sql import as_utc, insert_on_conflict
+from servicekit.sql import as_utc, insert_on_conflict, is_postgresql
 
 # Advisory-lock key space of account sign-ups (servicekit's relay and migration locks use other keys).
 _ACCOUNT_LOCK_SPACE = 7_302
@@ -198,7 +198,7 @@ class ContractRepository:
     async def lock_account(self, account_id: str) -> None:
         """Serialise sign-ups of one account until the transaction ends, so two contracts checked for
         overlap at the same time cannot both pass. SQLite already has one writer at a time."""
-        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+        if is_postgresql(self._session):
             await self._session.execute(
                 text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
                 {"space": _ACCOUNT_LOCK_SPACE, "account": account_id},
@@ -361,7 +361,7 @@ class ActivityRepository:
 
 
 class ExhaustionRepository:
-    """The latest AllowanceExhausted event of each contract."""
+    """The latest AllowanceExhausted event of each contract, and when billing said it ended."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -370,14 +370,22 @@ class ExhaustionRepository:
         e = tables.exhausted_cycles.c
         row = (
             await self._session.execute(
-                select(e.cycle_index, e.exhausted_at).where(e.contract_id == str(contract_id))
+                select(e.cycle_index, e.exhausted_at, e.restored_at).where(e.contract_id == str(contract_id))
             )
         ).first()
-        return None if row is None else Exhaustion(row.cycle_index, as_utc(row.exhausted_at))
+        if row is None:
+            return None
+        restored_at = as_utc(row.restored_at) if row.restored_at is not None else None
+        return Exhaustion(row.cycle_index, as_utc(row.exhausted_at), restored_at)
 
     async def save(self, contract_id: UUID, exhaustion: Exhaustion) -> None:
         insert = insert_on_conflict(self._session)
-        values = {"cycle_index": exhaustion.cycle_index, "exhausted_at": as_utc(exhaustion.exhausted_at)}
+        restored_at = exhaustion.restored_at
+        values = {
+            "cycle_index": exhaustion.cycle_index,
+            "exhausted_at": as_utc(exhaustion.exhausted_at),
+            "restored_at": as_utc(restored_at) if restored_at is not None else None,
+        }
         statement = insert(tables.exhausted_cycles).values(contract_id=str(contract_id), **values)
         await self._session.execute(
             statement.on_conflict_do_update(index_elements=["contract_id"], set_=values)

@@ -94,4 +94,5 @@ exhausted_cycles = Table(
     Column("contract_id", String(36), primary_key=True),
     Column("cycle_index", Integer, nullable=False),
     Column("exhausted_at", DateTime(timezone=True), nullable=False),
+    Column("restored_at", DateTime(timezone=True), nullable=True),
 )

@@ -1,7 +1,8 @@
 """Coverage: which contract covers an account's work at an instant, and whether that work is covered.
 
 Exhaustion is billing's word: the contracts service only remembers the latest AllowanceExhausted event
-of each contract and the top-ups bought, and asks whether the instant falls in that exhausted cycle.
+of each contract (and the AllowanceRestored that may follow it) and the top-ups bought, and asks
+whether the instant falls in that exhausted cycle while nothing was left.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Exhaustion:
 
     cycle_index: int
     exhausted_at: datetime
+    restored_at: datetime | None = None
+    """When billing said the cycle has allowance left again (time deleted or made non-billable)."""
 
     def supersedes(self, other: Exhaustion | None) -> bool:
         """Events of a contract arrive in order, but a replay may bring an old one back."""
@@ -30,6 +33,13 @@ class Exhaustion:
             other.cycle_index,
             other.exhausted_at,
         )
+
+    def restored(self, cycle_index: int, at: datetime) -> Exhaustion | None:
+        """This exhaustion ended at `at`; nothing when the word is about another cycle or came before
+        it (a replay), which leaves the exhaustion as it was."""
+        if cycle_index != self.cycle_index or at < self.exhausted_at or self.restored_at is not None:
+            return None
+        return Exhaustion(self.cycle_index, self.exhausted_at, restored_at=at)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,8 @@ def coverage_at(
         return Coverage(contract, True, "the plan charges extra once the allowance is used up")
     if exhaustion is None or exhaustion.exhausted_at > at:
         return Coverage(contract, True, "allowance left in the cycle")
+    if exhaustion.restored_at is not None and exhaustion.restored_at <= at:
+        return Coverage(contract, True, "allowance left in the cycle again")
     cycle = _cycle_of(contract, at)
     if cycle != exhaustion.cycle_index:
         return Coverage(contract, True, "allowance left in the cycle")

@@ -16,7 +16,7 @@ from contracts.adapters import wire
 from contracts.service_layer import contracts, views
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import WireModel, registry
-from contracts_schema.billing import AllowanceExhausted, BillDrafted, BillIssued
+from contracts_schema.billing import AllowanceExhausted, AllowanceRestored, BillDrafted, BillIssued
 from contracts_schema.contracts import CreateContract, RenewContract, TerminateContract, TopUpContract
 from contracts_schema.timetracking import TimeEntryChanged, TimeEntryLogged
 from servicekit.api import UnitsOfWork
@@ -55,6 +55,10 @@ def subscribe(consumers: Consumers, units: UnitsOfWork[ContractsUnitOfWork], clo
                     case AllowanceExhausted() as exhausted:
                         await views.record_allowance_exhausted(
                             uow, exhausted.contract_id, wire.exhaustion(exhausted)
+                        )
+                    case AllowanceRestored() as restored:
+                        await views.record_allowance_restored(
+                            uow, restored.contract_id, restored.cycle_index, restored.restored_at
                         )
 
     consumers.subscribe(registry.CONTRACT_COMMANDS, on_contract_commands, name="contract-commands")

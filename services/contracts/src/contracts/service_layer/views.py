@@ -27,6 +27,15 @@ async def record_allowance_exhausted(
         await uow.exhaustions.save(contract_id, exhaustion)
 
 
+async def record_allowance_restored(
+    uow: ContractsUnitOfWork, contract_id: UUID, cycle_index: int, restored_at: datetime
+) -> None:
+    exhaustion = await uow.exhaustions.get(contract_id)
+    restored = exhaustion.restored(cycle_index, restored_at) if exhaustion else None
+    if restored is not None:
+        await uow.exhaustions.save(contract_id, restored)
+
+
 async def coverage(uow: ContractsUnitOfWork, account_id: str, product: str | None, at: datetime) -> Coverage:
     """Which contract covers the account's work on `product` at `at`, and is that work covered."""
     contract = find_covering_contract(await uow.contracts.of_account(account_id), product, at)
