@@ -40,26 +40,23 @@ KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 _started_broker: dict[str, str] | None = None
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start a broker when none answers. Here rather than in a fixture: the services' async fixtures
-    are torn down by their event loop, and must find the broker still up to leave their groups."""
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The broker, started for the session when none answers. It is stopped when the session ends,
+    not by this fixture: the services' async fixtures are torn down by their event loop, after the
+    plain ones, and must find the broker still up to leave their groups."""
     global _started_broker
-    if os.environ.get("PYTEST_XDIST_WORKER") or _answers(KAFKA_BOOTSTRAP):
-        return
-    port = KAFKA_BOOTSTRAP.rpartition(":")[2]
-    env = {**os.environ, "KAFKA_PORT": port, "KAFKA_HOME": str(ROOT / ".cache" / f"kafka-pytest-{port}")}
-    subprocess.run([ROOT / "scripts" / "kafka.sh", "start"], env=env, check=True)
-    _started_broker = env
+    if _started_broker is None and not _answers(KAFKA_BOOTSTRAP):
+        port = KAFKA_BOOTSTRAP.rpartition(":")[2]
+        env = {**os.environ, "KAFKA_PORT": port, "KAFKA_HOME": str(ROOT / ".cache" / f"kafka-pytest-{port}")}
+        subprocess.run([ROOT / "scripts" / "kafka.sh", "start"], env=env, check=True)
+        _started_broker = env
+    return KAFKA_BOOTSTRAP
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _started_broker is not None:
         subprocess.run([ROOT / "scripts" / "kafka.sh", "stop"], env=_started_broker, check=False)
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return KAFKA_BOOTSTRAP
 
 
 def database_kind() -> str:

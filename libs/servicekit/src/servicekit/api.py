@@ -7,11 +7,14 @@ names exactly what it uses and never reaches for the whole application object.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
 
 from servicekit.auth import Caller, Role
 from servicekit.db import Database
@@ -69,19 +72,53 @@ def authenticated(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None
 ) -> Caller:
     """The caller the bearer token names (verified once, by the authentication middleware)."""
-    found = request.state.caller if hasattr(request.state, CALLER) else None
+    found = getattr(request.state, CALLER, None)
     if isinstance(found, Caller):
         return found
-    raise found if isinstance(found, Unauthenticated) else Unauthenticated("this needs a bearer token")
+    raise Unauthenticated("this needs a bearer token")  # an open path asked for a caller
 
 
 def allow(*roles: Role) -> Any:
-    """`dependencies=[allow(Role.ADMIN, Role.BILLING)]`: who may call a route, declared beside it."""
+    """`dependencies=[allow(Role.ADMIN, Role.BILLING)]`: who may call a route, declared beside it and
+    shown in its OpenAPI operation (`document_roles`)."""
 
     def permitted(caller: Annotated[Caller, Depends(authenticated)]) -> None:
         caller.require(*roles)
 
+    permitted.roles = frozenset(roles)  # type: ignore[attr-defined]
     return Depends(permitted)
+
+
+def document_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Each operation of `routers` (included in `app` as they are) names the roles that may call it in
+    `app`'s OpenAPI document: in `x-roles`, for tools, and in its description, for readers."""
+    plain = app.openapi
+
+    def with_roles() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain()
+        for route in (route for router in routers for route in router.routes):
+            roles = _roles_of(route)
+            if roles is None or not isinstance(route, APIRoute):
+                continue
+            for method in route.methods or ():
+                operation = schema["paths"][route.path_format][method.lower()]
+                operation["x-roles"] = sorted(role.value for role in roles)
+                who = "any role" if roles == set(Role) else ", ".join(f"`{role}`" for role in sorted(roles))
+                operation["description"] = f"{operation.get('description', '')}\n\nRoles: {who}.".strip()
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = with_roles  # type: ignore[method-assign]
+
+
+def _roles_of(route: BaseRoute) -> frozenset[Role] | None:
+    for depends in getattr(route, "dependencies", []):
+        roles = getattr(depends.dependency, "roles", None)
+        if roles is not None:
+            return frozenset(roles)
+    return None
 
 
 def origin_of(caller: Annotated[Caller, Depends(authenticated)]) -> Origin:

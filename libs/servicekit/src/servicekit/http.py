@@ -1,24 +1,26 @@
 """ASGI middleware every service's HTTP app runs: response hygiene, a body size limit, and the caller.
 
 Outermost first: security headers on every response; a request body larger than the service takes is
-refused with 413 before anything reads it all; the bearer token, if any, is verified once and the
-caller kept in the request's state, where the Idempotency-Key middleware (which scopes keys to the
-caller) and the routes' `authenticated` dependency find it.
+refused with 413 before anything reads it all; the bearer token is verified once, a request without a
+valid one is refused with 401 before it reaches any route (so a route that forgets to ask for the
+caller still serves no one anonymous), and the caller is kept in the request's state, where the
+Idempotency-Key middleware (which scopes keys to the caller) and the routes' `authenticated`
+dependency find it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.auth import TokenVerifier
+from servicekit.auth import Caller, TokenVerifier
 from servicekit.errors import Unauthenticated
-from servicekit.problems import PROBLEM_JSON, Problem, problem_type
+from servicekit.problems import CHALLENGE, PROBLEM_JSON, Problem, problem_type
 
 CALLER = "caller"
-"""Key of the verified `Caller` (or the `Unauthenticated` error) in the request's state."""
+"""Key of the verified `Caller` in the request's state."""
 
 
 class SecurityHeadersMiddleware:
@@ -88,7 +90,8 @@ class BodyLimitMiddleware:
 
 class AuthenticationMiddleware:
     """Verify the bearer token of every request but those to `open_paths` (health, readiness, metrics,
-    the API's own documents); keep the caller, or why there is none, in the request's state."""
+    the API's own documents): refuse the request with 401 when there is none or it does not verify,
+    else keep the caller in the request's state."""
 
     def __init__(self, app: ASGIApp, verifier: TokenVerifier, open_paths: Collection[str]) -> None:
         self._app = app
@@ -97,19 +100,23 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self._open_paths:
-            state = scope.setdefault("state", {})
-            authorization = _header(scope, b"authorization")
-            scheme, _, token = (authorization or "").partition(" ")
-            if authorization is None:
-                state[CALLER] = Unauthenticated("this needs a bearer token (Authorization: Bearer ...)")
-            elif scheme.lower() != "bearer" or not token.strip():
-                state[CALLER] = Unauthenticated("the Authorization header must be 'Bearer <token>'")
-            else:
-                try:
-                    state[CALLER] = await self._verifier.verify(token.strip())
-                except Unauthenticated as error:
-                    state[CALLER] = error
+            try:
+                caller = await self._caller(_header(scope, b"authorization"))
+            except Unauthenticated as error:
+                await send_problem(
+                    send, scope, 401, "Unauthenticated", str(error), [(b"www-authenticate", CHALLENGE)]
+                )
+                return
+            scope.setdefault("state", {})[CALLER] = caller
         await self._app(scope, receive, send)
+
+    async def _caller(self, authorization: str | None) -> Caller:
+        if authorization is None:
+            raise Unauthenticated("this needs a bearer token (Authorization: Bearer ...)")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return await self._verifier.verify(token.strip())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -119,7 +126,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def send_problem(send: Send, scope: Scope, status: int, name: str, detail: str) -> None:
+async def send_problem(
+    send: Send,
+    scope: Scope,
+    status: int,
+    name: str,
+    detail: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
     body = Problem(
         type=problem_type(name), title=name, status=status, detail=detail, instance=scope.get("path")
     ).model_dump(exclude_none=True)
@@ -131,6 +145,7 @@ async def send_problem(send: Send, scope: Scope, status: int, name: str, detail:
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(payload)).encode()),
+                *headers,
             ],
         }
     )

@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException
 from servicekit.errors import DomainError, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
+CHALLENGE = b'Bearer realm="support-billing"'
+"""The WWW-Authenticate header of a 401."""
 TYPE_BASE = "https://support-billing.dev/problems/"
 MAX_FIELD_ERRORS = 20
 
@@ -72,9 +74,7 @@ def problem_response(
 
 
 async def domain_error(request: Request, error: DomainError) -> JSONResponse:
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="support-billing"'} if isinstance(error, Unauthenticated) else None
-    )
+    headers = {"WWW-Authenticate": CHALLENGE.decode()} if isinstance(error, Unauthenticated) else None
     return problem_response(request, error.status_code, type(error).__name__, str(error), headers=headers)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
-from servicekit import migrations, problems
+from servicekit import api, migrations, problems
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
@@ -139,6 +139,7 @@ class Service:
 
         for router in routers:
             app.include_router(router)
+        api.document_roles(app, routers)
         return app
 
     def serve(self, app: FastAPI) -> None:
