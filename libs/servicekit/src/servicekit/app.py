@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
+from servicekit import logs, tracing
 from servicekit.api import UnitsOfWork
 from servicekit.clock import Clock
 from servicekit.idempotency import IdempotencyMiddleware
@@ -67,11 +68,14 @@ class ServiceApp(Generic[U]):
 
 
 def run(bootstrap: Callable[[], ServiceApp[U]]) -> None:
-    """Entry point body of every service: configure logging, build, serve; bad config exits 2."""
+    """Entry point body of every service: build, configure logs and traces, serve; bad config exits 2."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         service_app = bootstrap()
-    except ValidationError as error:
+        settings = service_app.settings
+        logs.configure(settings.service_name, format_=settings.log_format, level=settings.log_level)
+        tracing.configure(settings.service_name)
+    except (ValidationError, ValueError) as error:
         print(f"configuration error:\n{error}", file=sys.stderr)
         raise SystemExit(2) from None
     service_app.service.serve(service_app.http_app())

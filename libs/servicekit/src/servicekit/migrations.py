@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
@@ -68,10 +69,22 @@ def _run_sync(connection: Connection, target_metadata: MetaData) -> None:
 
 def create_messaging_tables() -> None:
     """In a service's first revision: the outbox, inbox and idempotency tables, defined once in
-    servicekit.tables so that every service gets the same ones."""
+    servicekit.tables so that every service gets the same ones, as they were then (later revisions
+    add what came after, such as `add_outbox_headers`)."""
     metadata = MetaData()
-    MessagingTables(metadata)
+    MessagingTables(metadata, outbox_headers=False)
     metadata.create_all(op.get_bind())
+
+
+def add_outbox_headers() -> None:
+    """The revision that gives outbox rows the Kafka headers they are sent with (trace context)."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("headers", sa.Text(), nullable=True))
+
+
+def drop_outbox_headers() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("headers")
 
 
 def drop_messaging_tables() -> None:

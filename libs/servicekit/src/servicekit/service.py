@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 
-from servicekit import migrations
+from servicekit import migrations, operations
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
@@ -56,7 +57,7 @@ class Service:
         self.consumers = Consumers(
             self.broker, settings.service_name, max_records=settings.consumer_batch_size
         )
-        self._loops: list[BackgroundLoop] = [self.relay.run]
+        self._loops: list[BackgroundLoop] = [self.relay.run, partial(operations.watch_outbox, self.relay)]
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
@@ -125,8 +126,11 @@ class Service:
             checks = await self.is_ready()
             return JSONResponse(status_code=200 if all(checks.values()) else 503, content=checks)
 
+        name = self.settings.service_name
+        app.include_router(operations.operations_router(name, self.relay, lambda: self.consumers.topics))
         for router in routers:
             app.include_router(router)
+        app.add_middleware(operations.RequestTelemetry)
         return app
 
     def serve(self, app: FastAPI) -> None:
@@ -136,6 +140,7 @@ class Service:
             port=self.settings.http_port,
             log_level="info",
             access_log=False,
+            log_config=None,  # our handlers (servicekit.logs), not uvicorn's own
         )
 
 

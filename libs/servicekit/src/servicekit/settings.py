@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=2000, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     run_migrations: bool = True
+    log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
 
     @field_validator("database_url")
     @classmethod

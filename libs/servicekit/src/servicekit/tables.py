@@ -19,8 +19,13 @@ from sqlalchemy import (
 Id64 = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def outbox_table(metadata: MetaData) -> Table:
-    """Events written in the same transaction as the change they describe, until the relay sends them."""
+def outbox_table(metadata: MetaData, *, with_headers: bool = True) -> Table:
+    """Events written in the same transaction as the change they describe, until the relay sends them.
+    `with_headers=False` is the table as services first created it, before `headers` was added."""
+    headers = (
+        # Kafka headers sent with the event (W3C trace context), as a JSON object; none for most rows.
+        [Column("headers", Text, nullable=True)] if with_headers else []
+    )
     table = Table(
         "outbox",
         metadata,
@@ -29,6 +34,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("payload", Text, nullable=False),
+        *headers,
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True),
     )
@@ -69,7 +75,7 @@ def idempotency_table(metadata: MetaData) -> Table:
 class MessagingTables:
     """The shared tables, bound to one service's metadata."""
 
-    def __init__(self, metadata: MetaData) -> None:
-        self.outbox = outbox_table(metadata)
+    def __init__(self, metadata: MetaData, *, outbox_headers: bool = True) -> None:
+        self.outbox = outbox_table(metadata, with_headers=outbox_headers)
         self.inbox = inbox_table(metadata)
         self.idempotency = idempotency_table(metadata)

@@ -20,6 +20,7 @@ from contracts_schema.billing import BillState
 from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
 from servicekit.business_hours import BusinessCalendar
+from servicekit.metrics import BILLS_MADE
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, upsert
 
@@ -551,6 +552,8 @@ class BillBook:
             row = _bill_row(bill)
             if bill.bill_id in made:
                 await self._session.execute(insert(tables.bills).values(**row))
+                # Counted when written: a transaction rolled back after this (rare) still counts.
+                BILLS_MADE.labels(bill.status.value).inc()
             else:
                 await self._session.execute(
                     update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
