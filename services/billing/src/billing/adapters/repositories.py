@@ -131,6 +131,10 @@ class ContractCopies:
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
 
+    async def count_due_for_billing(self, now: datetime) -> int:
+        c = tables.contracts.c
+        return int(await self._session.scalar(select(func.count()).where(c.next_bill_due_at <= now)) or 0)
+
     async def review_on_calendar_change(self, calendar_ids: Iterable[UUID]) -> None:
         """Contracts on these calendars: to be reviewed by the scheduler."""
         ids = [str(calendar_id) for calendar_id in set(calendar_ids)]

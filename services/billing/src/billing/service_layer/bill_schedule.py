@@ -16,6 +16,7 @@ from functools import partial
 
 from billing.domain.bill_versions import Bill, BillStatus
 from billing.domain.contract import BillingContract
+from billing.domain.errors import BillRunInFuture
 from billing.service_layer import handlers
 from billing.service_layer.bills import BillRequest, change_status, make_bill
 from billing.service_layer.contract_cache import ContractCache
@@ -46,7 +47,9 @@ class BillRun:
     """Contracts with a bill due that this run took up, billed or not."""
 
 
-async def make_due_bills(uow: BillingUnitOfWork, *, now: datetime, limit: int = 200) -> BillRun:
+async def make_due_bills(
+    uow: BillingUnitOfWork, *, now: datetime, limit: int = 200, origin: Origin = SCHEDULER
+) -> BillRun:
     """Make every bill that has fallen due for up to `limit` contracts, dated at its boundary."""
     contract_ids = await uow.contracts.due_for_billing(now, limit)
     contracts = list((await uow.contracts.many(contract_ids)).values())
@@ -59,7 +62,7 @@ async def make_due_bills(uow: BillingUnitOfWork, *, now: datetime, limit: int = 
             for period, due_at in contract.bill_due_dates()
             if due_at <= now and period not in billed[contract.contract_id]
         ]
-        work = partial(_bill_periods, uow, contract, due, now)
+        work = partial(_bill_periods, uow, contract, due, now, origin)
         result = await run_item(uow, JOB, f"contract {contract.contract_id}", work)
         if result.outcome is Outcome.DONE:
             made += result.value or []
@@ -78,12 +81,29 @@ async def _bill_periods(
     contract: BillingContract,
     due: Sequence[tuple[str, datetime]],
     now: datetime,
+    origin: Origin,
 ) -> list[Bill]:
     made: list[Bill] = []
     for period, due_at in due:
         request = BillRequest(contract.contract_id, period, made_at=due_at)
-        made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
+        made.append(await make_bill(uow, request, origin=origin, now=now, automatic=True))
     return made
+
+
+async def run_bills_due_before(
+    uow: BillingUnitOfWork, *, due_before: datetime, now: datetime, origin: Origin, limit: int
+) -> BillRun:
+    """A bill run an operator asks for: the bills the scheduler would make, for up to `limit` contracts
+    whose bills fell due before the instant (to catch up after an outage, or before a deadline). Never
+    ahead of time: a cycle's bill is made once its boundary has passed."""
+    if due_before > now:
+        raise BillRunInFuture(f"due_before {due_before.isoformat()} is later than now ({now.isoformat()})")
+    return await make_due_bills(uow, now=due_before, limit=limit, origin=origin)
+
+
+async def contracts_with_bills_due(uow: BillingUnitOfWork, *, due_before: datetime) -> int:
+    """How many contracts have a bill that fell due before the instant (parked ones are not counted)."""
+    return await uow.contracts.count_due_for_billing(due_before)
 
 
 async def bill_renewal(
