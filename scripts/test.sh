@@ -129,7 +129,7 @@ start_postgres() {
 }
 
 lint_ruff() { uv run --no-sync ruff check . && uv run --no-sync ruff format --check .; }
-lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src; }
+lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src tools/supportctl/src; }
 
 # The published schemas must be up to date, and break no consumer of the first published version.
 schema_check() {
