@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts_schema import TOPICS
 from contracts_schema.cli import build_asyncapi, owning_service
-from servicekit import logs, tracing
+from servicekit import logs
 from servicekit.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_OLDEST_PENDING, OUTBOX_PENDING
 from servicekit.outbox import OutboxRelay
 
@@ -28,7 +28,8 @@ OUTBOX_GAUGE_SECONDS = 5.0
 
 class RequestTelemetry:
     """ASGI middleware: counts and times each request by route template (not by path, which would
-    make one series per bill id), runs it in a server span, and binds its context to log lines."""
+    make one series per bill id) and binds its context to log lines. The request's span is FastAPI's
+    own native OpenTelemetry span, made when tracing is on (`servicekit.tracing`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -49,20 +50,13 @@ class RequestTelemetry:
         started = time.perf_counter()
         headers = scope.get("headers") or []
         actor = next((value.decode("latin-1") for name, value in headers if name == b"x-actor"), None)
-        with (
-            tracing.serving(method, scope["path"], headers) as span,
-            logs.bound(http_method=method, http_path=scope["path"], actor=actor),
-        ):
+        with logs.bound(http_method=method, http_path=scope["path"], actor=actor):
             try:
                 await self.app(scope, receive, send_and_note)
             finally:
                 route = _route_of(scope)
                 HTTP_REQUESTS.labels(method, route, str(status)).inc()
                 HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
-                if span is not None:
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                    span.set_attribute("http.response.status_code", status)
 
 
 def _route_of(scope: Scope) -> str:

@@ -1,10 +1,12 @@
 """OpenTelemetry traces: a REST call followed through the outbox and Kafka into the other services.
 
-W3C trace context (`traceparent`, `tracestate`) travels as Kafka headers. The unit of work writes the
-context of the current span, or of the span of the message that caused the event, into the outbox row
-(`outbox.headers`); the relay sends it as headers from a producer span; a consumer starts its span as
-a child of what it finds in a record's headers. Events published while a batch is processed are linked
-to the message that caused each of them (`Origin.cause`), so a batch of many traces keeps them apart.
+A REST request's server span is FastAPI's own (its native OpenTelemetry support follows the tracer
+provider set here). W3C trace context (`traceparent`, `tracestate`) travels as Kafka headers. The
+unit of work writes the context of the current span, or of the span of the message that caused the
+event, into the outbox row (`outbox.headers`); the relay sends it as headers from a producer span; a
+consumer starts its span as a child of what it finds in a record's headers. Events published while a
+batch is processed are linked to the message that caused each of them (`Origin.cause`), so a batch of
+many traces keeps them apart.
 
 Off by default. `configure()` turns it on when `OTEL_TRACES_EXPORTER` names an exporter (`otlp`,
 over HTTP/protobuf, or `console`), with the other standard variables (`OTEL_SERVICE_NAME`,
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -88,15 +90,6 @@ def extract_kafka(headers: KafkaHeaders | None) -> Context | None:
         return None
     context = _propagator.extract(carrier)
     return context if trace.get_current_span(context).get_span_context().is_valid else None
-
-
-def extract_http(headers: Iterable[tuple[bytes, bytes]]) -> Context | None:
-    carrier = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in headers
-        if name in (b"traceparent", b"tracestate")
-    }
-    return _propagator.extract(carrier) if "traceparent" in carrier else None
 
 
 def outbox_headers(cause_id: str | None) -> dict[str, str] | None:
@@ -204,22 +197,6 @@ def producing(messages: Sequence[tuple[str, Mapping[str, str]]]) -> Iterator[lis
     finally:
         for span in spans:
             span.end()
-
-
-@contextmanager
-def serving(method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> Iterator[Span | None]:
-    """A server span around one REST request (None while tracing is off); the caller names it after
-    its route once routing is done."""
-    if not _enabled:
-        yield None
-        return
-    with _tracer.start_as_current_span(
-        f"{method} {path}",
-        context=extract_http(headers),
-        kind=SpanKind.SERVER,
-        attributes={"http.request.method": method, "url.path": path},
-    ) as span:
-        yield span
 
 
 def current_ids() -> dict[str, Any]:
