@@ -176,7 +176,10 @@ async def test_metrics_move_with_requests_messages_dead_letters_and_bills(
             dead = value(after["timetracking"], "kafka_messages_dead_lettered_total", kind="invalid") - value(
                 before["timetracking"], "kafka_messages_dead_lettered_total", kind="invalid"
             )
-            return after if dead >= 1 else None
+            ticks = value(after["billing"], "scheduler_ticks_total", outcome="ran") - value(
+                before["billing"], "scheduler_ticks_total", outcome="ran"
+            )
+            return after if dead >= 1 and ticks >= 1 else None  # a tick comes every second here
 
         after = await eventually(moved)
 
