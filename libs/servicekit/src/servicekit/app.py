@@ -16,6 +16,7 @@ from servicekit import logs, tracing
 from servicekit.api import UnitsOfWork
 from servicekit.clock import Clock
 from servicekit.idempotency import IdempotencyMiddleware
+from servicekit.operations import RequestTelemetry
 from servicekit.service import Service
 from servicekit.settings import ServiceSettings
 from servicekit.tables import MessagingTables
@@ -62,6 +63,8 @@ class ServiceApp(Generic[U]):
     def http_app(self) -> FastAPI:
         app = self.service.http_app(title=self.title, description=self.description, routers=self.routers)
         app.add_middleware(IdempotencyMiddleware, db=self.service.db, table=self.tables.idempotency)
+        # Added last, so outermost: a retried write answered from the idempotency table counts too.
+        app.add_middleware(RequestTelemetry)
         app.state.units = self.units
         app.state.clock = self.clock
         return app

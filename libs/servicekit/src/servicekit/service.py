@@ -130,7 +130,6 @@ class Service:
         app.include_router(operations.operations_router(name, self.relay, lambda: self.consumers.topics))
         for router in routers:
             app.include_router(router)
-        app.add_middleware(operations.RequestTelemetry)
         return app
 
     def serve(self, app: FastAPI) -> None:
