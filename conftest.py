@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.auth import JWKS_FILE
+
 ROOT = Path(__file__).resolve().parent
+# Services built in-process read it from their settings; services started as processes inherit it.
+os.environ.setdefault("AUTH_JWKS_FILE", str(JWKS_FILE))
 DatabaseUrlFactory = Callable[[str], str]
 
 

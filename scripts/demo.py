@@ -7,12 +7,14 @@ and one as a Kafka command; billing's usage of the cycle; an on-demand bill and 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,11 +22,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts_schema import CloudEvent, registry
 from contracts_schema.timetracking import LogTimeEntry
+from servicekit.dev_token import issue_token
 
 CONTRACTS = "http://127.0.0.1:8001"
 BILLING = "http://127.0.0.1:8002"
 TIMETRACKING = "http://127.0.0.1:8003"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+DEV_KEYS = Path(__file__).resolve().parents[1] / "var" / "dev-keys"
+
+
+def demo_token() -> str:
+    """An admin's bearer token, signed with the dev stack's own key (written by scripts/stack.sh)."""
+    private_key = json.loads((DEV_KEYS / "private.jwk.json").read_text())
+    return issue_token(private_key, subject="demo", roles=["admin"], accounts="*")
 
 
 def step(text: str) -> None:
@@ -59,7 +71,8 @@ async def main() -> None:
     def work_day(day: int) -> datetime:
         return datetime.combine(start + timedelta(days=day), clock_time(14), tzinfo=UTC)
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {demo_token()}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         calendar = await post(
             client,
             f"{CONTRACTS}/calendars",

@@ -10,6 +10,7 @@ import httpx
 
 from contracts_schema import registry
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import eventually, find_record
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
@@ -38,7 +39,7 @@ async def test_a_back_dated_contract_gets_the_bills_of_its_past_cycles_at_once(s
     today = datetime.now(UTC).date()
     first_of_month = today.replace(day=1)
     start = (first_of_month - timedelta(days=80)).replace(day=1)  # three whole months ago
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract = await sign_contract(
             client,
             stack["contracts"].url,
@@ -68,7 +69,7 @@ async def test_a_back_dated_contract_gets_the_bills_of_its_past_cycles_at_once(s
 async def test_a_prepaid_renewal_gets_its_first_bill_as_soon_as_it_is_published(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
@@ -102,7 +103,7 @@ async def test_a_prepaid_renewal_gets_its_first_bill_as_soon_as_it_is_published(
 
 
 async def test_termination_closes_the_current_cycle_on_the_termination_date(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import eventually
 from tests.support.scenario import WORKED_EXAMPLE_1_TERMS, created, new_account, sign_contract, work_day
 
@@ -25,7 +26,7 @@ async def test_a_late_entry_is_flagged_regenerated_marked_main_billed_sent_and_p
     contracts, billing, timetracking = (stack[name].url for name in ("contracts", "billing", "timetracking"))
     account = new_account()
     start = (datetime.now(UTC).date().replace(day=1) - timedelta(days=40)).replace(day=1)  # two months back
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=20, headers=bearer()) as client:
         contract = await sign_contract(
             client,
             contracts,

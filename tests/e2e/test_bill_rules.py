@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
     billing_knows,
@@ -28,7 +29,7 @@ ON_SITE_RULE = {
 
 async def test_a_plans_bill_rule_prices_matching_entries_on_a_line_of_their_own(stack: Stack) -> None:
     account = new_account()
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=20, headers=bearer()) as client:
         contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,

@@ -13,6 +13,7 @@ import httpx
 from contracts_schema import registry
 from contracts_schema.timetracking import LogTimeEntry
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import eventually, find_record, produce, produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
@@ -32,7 +33,7 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,
@@ -135,13 +136,13 @@ async def test_a_postpaid_cycle_is_billed_from_time_logged_over_rest_and_kafka(
 async def test_malformed_input_gets_a_clear_answer_and_the_consumer_goes_on(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         response = await client.post(
             f"{stack['timetracking'].url}/time-entries",
             json={"account_id": "x", "rep_id": "ann", "started_at": "yesterday"},
         )
     assert response.status_code == 422
-    problems = {tuple(item["loc"]) for item in response.json()["detail"]}
+    problems = {tuple(item["loc"]) for item in response.json()["errors"]}
     assert ("body", "request_id") in problems and ("body", "started_at") in problems
 
     marker = uuid.uuid4().hex

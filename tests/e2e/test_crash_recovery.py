@@ -10,6 +10,7 @@ import httpx
 from contracts_schema import registry
 from contracts_schema.timetracking import LogTimeEntry
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import produce_event
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
@@ -25,7 +26,7 @@ async def test_work_logged_while_billing_and_timetracking_are_down_is_billed_aft
     stack: Stack, kafka_bootstrap: str
 ) -> None:
     account = new_account()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract, start = await sign_running_contract(
             client,
             stack["contracts"].url,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import eventually
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
@@ -19,7 +20,7 @@ from tests.support.scenario import (
 async def test_entries_logged_before_the_contract_existed_are_attached_and_count(stack: Stack) -> None:
     account = new_account()
     start, expiry = current_cycle_dates()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         for day, minutes in ((1, 270), (2, 180), (3, 225)):
             response = await client.post(
                 f"{stack['timetracking'].url}/time-entries",

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contracts_schema import registry
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.kafka import eventually, produce
 from tests.support.scenario import (
     WORKED_EXAMPLE_1_TERMS,
@@ -66,7 +67,7 @@ async def test_one_trace_follows_a_rest_call_through_kafka_into_billing_and_time
     stack: Stack, trace_collector: TraceCollector
 ) -> None:
     contract_trace, caller_span, header = traceparent()
-    async with httpx.AsyncClient(timeout=10, headers={"traceparent": header}) as client:
+    async with httpx.AsyncClient(timeout=10, headers={"traceparent": header, **bearer()}) as client:
         contract, start = await sign_running_contract(
             client, stack["contracts"].url, account_id=new_account(), terms=WORKED_EXAMPLE_1_TERMS
         )
@@ -94,7 +95,7 @@ async def test_one_trace_follows_a_rest_call_through_kafka_into_billing_and_time
     assert ancestry(timetracking, spans)[-1].parent_span_id == caller_span
 
     entry_trace, _caller, header = traceparent()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         response = await client.post(
             f"{stack['timetracking'].url}/time-entries",
             headers={"traceparent": header},
@@ -138,7 +139,7 @@ def value(samples: Mapping[tuple[str, frozenset[tuple[str, str]]], float], name:
 async def test_metrics_move_with_requests_messages_dead_letters_and_bills(
     stack: Stack, kafka_bootstrap: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
 
         async def metrics(service: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
             response = await client.get(f"{stack[service].url}/metrics")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer, token
 from tests.support.scenario import WORKED_EXAMPLE_1_TERMS, billing_knows, new_account, sign_running_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def readme_recipes() -> str:
 async def test_the_readme_operations_recipes_run_on_the_stack(stack: Stack, kafka_bootstrap: str) -> None:
     if shutil.which("kcat") is None:
         pytest.fail("kcat is not installed (scripts/test.sh installs it)")
-    async with httpx.AsyncClient(timeout=10) as client:  # a bill, so that there is a contract to reconcile
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:  # a bill to reconcile
         contract, _start = await sign_running_contract(
             client, stack["contracts"].url, account_id=new_account(), terms=WORKED_EXAMPLE_1_TERMS
         )
@@ -43,6 +44,7 @@ async def test_the_readme_operations_recipes_run_on_the_stack(stack: Stack, kafk
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # uv puts supportctl here
         "KAFKA": kafka_bootstrap,
+        "SUPPORTCTL_TOKEN": token("admin"),
         "COLUMNS": "200",
         **{
             f"SUPPORTCTL_{name.upper()}_URL": stack[name].url

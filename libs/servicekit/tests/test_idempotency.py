@@ -10,9 +10,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import MetaData, insert
 
+from servicekit.auth import AuthSettings, TokenVerifier
 from servicekit.db import Database
+from servicekit.dev_token import AUDIENCE, ISSUER
+from servicekit.http import AuthenticationMiddleware
 from servicekit.idempotency import IdempotencyMiddleware
 from servicekit.tables import MessagingTables
+from tests.support.auth import JWKS_FILE, bearer
 
 
 @pytest.fixture
@@ -33,7 +37,12 @@ async def api(
         return {"charge": len(calls)}
 
     app.add_middleware(IdempotencyMiddleware, db=db, table=tables.idempotency)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    verifier = TokenVerifier(AuthSettings(ISSUER, AUDIENCE, 30, jwks_file=JWKS_FILE))
+    app.add_middleware(AuthenticationMiddleware, verifier=verifier, open_paths=())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=bearer(subject="ann")
+    ) as client:
         yield client, db, calls
     await db.dispose()
 
@@ -57,7 +66,7 @@ async def test_a_key_whose_request_died_half_way_can_be_retried_later(api) -> No
     async with db.transaction() as session:
         rows = (await session.execute(tables.idempotency.select())).mappings().all()
         fingerprint = next(row["request_fingerprint"] for row in rows if row["key"] == "probe")
-    stale = {"request_fingerprint": fingerprint, "status_code": 0, "response_body": b""}
+    stale = {"owner": "ann", "request_fingerprint": fingerprint, "status_code": 0, "response_body": b""}
     async with db.transaction() as session:
         for key, age in (("died", timedelta(minutes=5)), ("running", timedelta(seconds=5))):
             await session.execute(
@@ -68,3 +77,14 @@ async def test_a_key_whose_request_died_half_way_can_be_retried_later(api) -> No
     assert died.status_code == 201
     assert running.status_code == 409
     assert calls == [7, 7]
+
+
+async def test_a_key_belongs_to_its_caller_another_caller_using_it_gets_an_answer_of_their_own(api) -> None:  # type: ignore[no-untyped-def]
+    client, _, calls = api
+    ann = await client.post("/charges", json={"amount": 5}, headers={"Idempotency-Key": "shared"})
+    bob = await client.post(
+        "/charges", json={"amount": 5}, headers={"Idempotency-Key": "shared", **bearer(subject="bob")}
+    )
+    assert (ann.status_code, bob.status_code) == (201, 201)
+    assert "idempotent-replayed" not in bob.headers
+    assert (ann.json(), bob.json(), calls) == ({"charge": 1}, {"charge": 2}, [5, 5])

@@ -17,6 +17,7 @@ from contracts.bootstrap import bootstrap
 from contracts.config import ContractsSettings
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from servicekit.app import ServiceApp
+from tests.support.auth import bearer
 
 START_OF_TESTS = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -74,7 +75,9 @@ async def contracts_service(
 async def http(contracts_service: ServiceApp[ContractsUnitOfWork]) -> AsyncIterator[httpx.AsyncClient]:
     app = contracts_service.http_app()
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://contracts") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://contracts", headers=bearer()
+    ) as client:
         yield client
 
 

@@ -21,10 +21,13 @@ from typer.testing import CliRunner, Result
 from contracts_schema import CloudEvent
 from contracts_schema.billing import GenerateBill
 from contracts_schema.registry import Topic
+from servicekit import dev_token
+from servicekit.auth import AuthSettings, Role, TokenVerifier
 from servicekit.kafka import ensure_topics
 from supportctl import cli
 from supportctl.cli import app
 from supportctl.settings import Settings
+from tests.support.auth import bearer, token
 from tests.support.kafka import eventually, find_record
 from tests.support.scenario import WORKED_EXAMPLE_1_TERMS, billing_knows, new_account, sign_contract
 
@@ -224,6 +227,7 @@ async def cli_stack(
             f"SUPPORTCTL_{name.upper()}_URL": f"http://127.0.0.1:{port}",
         }
     env["BILLING_SCHEDULER_INTERVAL_SECONDS"] = "3600"  # bills are made by `bills run` here
+    env["SUPPORTCTL_TOKEN"] = token("admin")  # the services verify the tests' key set (AUTH_JWKS_FILE)
     env["KAFKA_PORT"] = kafka_bootstrap.rpartition(":")[2]
     env["STACK_VAR"] = str(var)
     up = await supportctl("stack", "up", "--no-demo", "--var", str(var), env=env)
@@ -265,7 +269,7 @@ async def test_bills_run_makes_the_bills_due_and_reconcile_finds_them_right(
 ) -> None:
     start = date.today().replace(day=1) - timedelta(days=70)
     start = start.replace(day=1)  # three monthly cycles back: two of them ended
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
         contract = await sign_contract(
             client,
             cli_stack["SUPPORTCTL_CONTRACTS_URL"],
@@ -314,7 +318,7 @@ async def test_stack_down_stops_the_services(cli_stack: dict[str, str]) -> None:
     assert ": up" in status.output  # the broker was left running
 
 
-async def test_rest_calls_carry_the_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rest_calls_carry_the_bearer_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: list[str | None] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -327,7 +331,15 @@ async def test_rest_calls_carry_the_bearer_token(monkeypatch: pytest.MonkeyPatch
         return httpx.Client(headers=settings.headers(), transport=httpx.MockTransport(record))
 
     monkeypatch.setattr(cli, "_client", client)
+    keys = tmp_path / "dev-keys"
+    jwks = dev_token.init(keys)  # what `supportctl stack up` makes for the dev stack
     by_option = await supportctl("--token", "t0ken", "outbox", "--service", "billing")
     by_env = await supportctl("outbox", "--service", "billing", env={"SUPPORTCTL_TOKEN": "fr0m-env"})
-    assert by_option.exit_code == 0 and by_env.exit_code == 0
-    assert seen == ["Bearer t0ken", "Bearer fr0m-env"]
+    by_dev_key = await supportctl("outbox", "--service", "billing", env={"SUPPORTCTL_DEV_KEYS": str(keys)})
+    assert by_option.exit_code == by_env.exit_code == by_dev_key.exit_code == 0
+    assert seen[:2] == ["Bearer t0ken", "Bearer fr0m-env"]
+    # Without a token, the dev stack's own key signs an admin token the stack's services accept.
+    caller = await TokenVerifier(
+        AuthSettings(issuer=dev_token.ISSUER, audience=dev_token.AUDIENCE, leeway_seconds=0, jwks_file=jwks)
+    ).verify(str(seen[2]).removeprefix("Bearer "))
+    assert caller.subject == "supportctl" and Role.ADMIN in caller.roles and caller.accounts is None

@@ -1,4 +1,5 @@
-"""What every service's REST routes are handed: its units of work, the time, and who is calling.
+"""What every service's REST routes are handed: its units of work, the time, and who is calling, with
+what roles and accounts.
 
 Routes declare these as dependencies (`Annotated` aliases in each service's api module), so a route
 names exactly what it uses and never reaches for the whole application object.
@@ -9,17 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from servicekit.auth import Caller, Role
 from servicekit.db import Database
+from servicekit.errors import Unauthenticated
+from servicekit.http import CALLER
 from servicekit.origin import Origin
 from servicekit.outbox import OutboxRelay
 from servicekit.tables import MessagingTables
 from servicekit.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
-
-ANONYMOUS = "anonymous"
 
 
 class UnitsOfWork(Generic[U]):
@@ -56,8 +59,31 @@ def now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-def caller(
-    x_actor: Annotated[str | None, Header(max_length=200, description="who is making the change")] = None,
-) -> Origin:
-    """Who is calling: the actor every event of the request is signed with."""
-    return Origin(actor=x_actor or ANONYMOUS)
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="a JWT from the identity provider (in the dev stack: `python -m servicekit.dev_token`)",
+)
+
+
+def authenticated(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None
+) -> Caller:
+    """The caller the bearer token names (verified once, by the authentication middleware)."""
+    found = request.state.caller if hasattr(request.state, CALLER) else None
+    if isinstance(found, Caller):
+        return found
+    raise found if isinstance(found, Unauthenticated) else Unauthenticated("this needs a bearer token")
+
+
+def allow(*roles: Role) -> Any:
+    """`dependencies=[allow(Role.ADMIN, Role.BILLING)]`: who may call a route, declared beside it."""
+
+    def permitted(caller: Annotated[Caller, Depends(authenticated)]) -> None:
+        caller.require(*roles)
+
+    return Depends(permitted)
+
+
+def origin_of(caller: Annotated[Caller, Depends(authenticated)]) -> Origin:
+    """The caller as the actor every event of the request is signed with."""
+    return caller.origin

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -12,17 +13,34 @@ from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
-from servicekit import logs, tracing
+from servicekit import idempotency, logs, tracing
 from servicekit.api import UnitsOfWork
+from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock
+from servicekit.http import AuthenticationMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from servicekit.idempotency import IdempotencyMiddleware
 from servicekit.operations import RequestTelemetry
+from servicekit.purge import purge_expired
+from servicekit.scheduler import every
 from servicekit.service import Service
 from servicekit.settings import ServiceSettings
 from servicekit.tables import MessagingTables
 from servicekit.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
+
+OPEN_PATHS = (
+    "/health",
+    "/ready",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/asyncapi.json",
+)
+"""What answers without a bearer token: probes, metrics and the API's own documents."""
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 class ServiceApp(Generic[U]):
@@ -51,6 +69,17 @@ class ServiceApp(Generic[U]):
         self.units = UnitsOfWork(
             unit_of_work, self.service.db, tables, self.service.relay, source=settings.service_name
         )
+        self.verifier = TokenVerifier(settings.auth)
+        self.service.add_background_loop(every(PURGE_INTERVAL_SECONDS, self._purge, job="purge"))
+
+    async def _purge(self) -> int:
+        return await purge_expired(
+            self.service.db,
+            self.tables,
+            now=self.clock(),
+            keys_kept_for=idempotency.KEPT_FOR,
+            inbox_kept_for=timedelta(days=self.settings.inbox_kept_days),
+        )
 
     def uow(self) -> U:
         """A unit of work that writes and publishes."""
@@ -62,8 +91,12 @@ class ServiceApp(Generic[U]):
 
     def http_app(self) -> FastAPI:
         app = self.service.http_app(title=self.title, description=self.description, routers=self.routers)
+        # Added innermost first: the caller is known before Idempotency-Key looks up its keys.
         app.add_middleware(IdempotencyMiddleware, db=self.service.db, table=self.tables.idempotency)
-        # Added last, so outermost: a retried write answered from the idempotency table counts too.
+        app.add_middleware(AuthenticationMiddleware, verifier=self.verifier, open_paths=OPEN_PATHS)
+        app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
+        app.add_middleware(SecurityHeadersMiddleware)
+        # Outermost: refusals (401, 413) and writes answered from the idempotency table count too.
         app.add_middleware(RequestTelemetry)
         app.state.units = self.units
         app.state.clock = self.clock

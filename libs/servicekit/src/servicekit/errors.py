@@ -15,3 +15,15 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Unauthenticated(DomainError):
+    """No bearer token, or one that does not verify."""
+
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    """The caller is known, but its roles or accounts do not allow this."""
+
+    status_code = 403

@@ -1,9 +1,10 @@
 """Idempotency-Key on REST writes: a retried request gets the first response back, not a second effect.
 
-The key is reserved before the request runs (so two concurrent requests with one key cannot both run)
-and the response is stored when it is final. Same key and same request: the stored response, replayed.
-Same key, different request (method, path, query or body): 422. Still running: 409. A server error
-releases the key, so the client may retry it.
+Keys belong to the caller (the token's subject): two callers using the same key never see each other's
+responses. The key is reserved before the request runs (so two concurrent requests with one key cannot
+both run) and the response is stored when it is final. Same key and same request: the stored response,
+replayed. Same key, different request (method, path, query or body): 422. Still running: 409. A server
+error releases the key, so the client may retry it. Keys are kept for `KEPT_FOR` and then purged.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header
 from sqlalchemy import Table, delete, select, update
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.auth import Caller
 from servicekit.db import Database
+from servicekit.http import CALLER, send_problem
 from servicekit.sql import as_utc, insert_on_conflict
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _IN_PROGRESS = 0
 # A reservation this old belongs to a request whose process died: a retry may take the key over.
 ABANDONED_AFTER = timedelta(minutes=2)
+KEPT_FOR = timedelta(hours=24)
+"""How long a response is replayed for its key; older keys are purged and may be used again."""
 
 
 def idempotency_key_header(
@@ -54,6 +59,7 @@ IDEMPOTENT_WRITE = [Depends(idempotency_key_header)]
 class StoredResponse:
     status_code: int
     body: bytes
+    content_type: str
 
 
 class IdempotencyMiddleware:
@@ -69,28 +75,46 @@ class IdempotencyMiddleware:
             await self._app(scope, receive, send)
             return
         key = _header(scope, HEADER.lower().encode())
-        if key is None:
-            await self._app(scope, receive, send)
+        caller = scope.get("state", {}).get(CALLER)
+        if key is None or not isinstance(caller, Caller):
+            await self._app(scope, receive, send)  # no key, or no caller: the route answers 401
             return
         if not key or len(key) > MAX_KEY_LENGTH:
-            await _send_json(send, 422, {"detail": f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters"})
+            await send_problem(
+                send,
+                scope,
+                422,
+                "InvalidIdempotencyKey",
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters",
+            )
             return
+        owner = caller.subject
         body = await _read_body(receive)
         fingerprint = _fingerprint(scope, body)
-        stored = await self._reserve(key, fingerprint)
+        stored = await self._reserve(owner, key, fingerprint)
         if isinstance(stored, StoredResponse):
-            await _send_raw(send, stored.status_code, stored.body, replayed=True)
+            await _send_raw(send, stored.status_code, stored.body, stored.content_type, replayed=True)
         elif stored == "reserved":
-            await self._run(scope, receive, body, send, key)
+            await self._run(scope, receive, body, send, owner, key)
         elif stored == "in progress":
-            await _send_json(send, 409, {"detail": f"a request with this {HEADER} is still being processed"})
+            await send_problem(
+                send,
+                scope,
+                409,
+                "IdempotencyKeyInUse",
+                f"a request with this {HEADER} is still being processed",
+            )
         else:
-            await _send_json(
-                send, 422, {"detail": f"this {HEADER} was already used with a different request"}
+            await send_problem(
+                send,
+                scope,
+                422,
+                "IdempotencyKeyReused",
+                f"this {HEADER} was already used with a different request",
             )
 
     async def _reserve(
-        self, key: str, fingerprint: str
+        self, owner: str, key: str, fingerprint: str
     ) -> StoredResponse | Literal["reserved", "in progress", "mismatch"]:
         t = self._table.c
         now = datetime.now(UTC)
@@ -99,10 +123,12 @@ class IdempotencyMiddleware:
             inserted = await session.execute(
                 insert(self._table)
                 .values(
+                    owner=owner,
                     key=key,
                     request_fingerprint=fingerprint,
                     status_code=_IN_PROGRESS,
                     response_body=b"",
+                    content_type="",
                     created_at=now,
                 )
                 .on_conflict_do_nothing()
@@ -112,9 +138,9 @@ class IdempotencyMiddleware:
                 return "reserved"
             row = (
                 await session.execute(
-                    select(t.request_fingerprint, t.status_code, t.response_body, t.created_at).where(
-                        t.key == key
-                    )
+                    select(
+                        t.request_fingerprint, t.status_code, t.response_body, t.content_type, t.created_at
+                    ).where(t.owner == owner, t.key == key)
                 )
             ).one()
             if row.request_fingerprint != fingerprint:
@@ -125,15 +151,23 @@ class IdempotencyMiddleware:
                 # The process that reserved the key died before answering: this retry takes it over.
                 taken = await session.execute(
                     update(self._table)
-                    .where(t.key == key, t.status_code == _IN_PROGRESS, t.created_at == row.created_at)
+                    .where(
+                        t.owner == owner,
+                        t.key == key,
+                        t.status_code == _IN_PROGRESS,
+                        t.created_at == row.created_at,
+                    )
                     .values(created_at=now)
                     .returning(t.key)
                 )
                 return "reserved" if taken.first() is not None else "in progress"
-        return StoredResponse(row.status_code, bytes(row.response_body))
+        return StoredResponse(row.status_code, bytes(row.response_body), row.content_type)
 
-    async def _run(self, scope: Scope, receive: Receive, body: bytes, send: Send, key: str) -> None:
+    async def _run(
+        self, scope: Scope, receive: Receive, body: bytes, send: Send, owner: str, key: str
+    ) -> None:
         status_code = 500
+        content_type = ""
         chunks: list[bytes] = []
         body_sent = False
 
@@ -145,9 +179,17 @@ class IdempotencyMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, content_type
             if message["type"] == "http.response.start":
                 status_code = message["status"]
+                content_type = next(
+                    (
+                        bytes(v).decode("latin-1")
+                        for n, v in message.get("headers", [])
+                        if n == b"content-type"
+                    ),
+                    "",
+                )
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
@@ -155,24 +197,30 @@ class IdempotencyMiddleware:
         try:
             await self._app(scope, replay_body, capture)
         except BaseException:
-            await self._release(key)
+            await self._release(owner, key)
             raise
         if status_code >= 500:
-            await self._release(key)
+            await self._release(owner, key)
         else:
-            await self._store(key, StoredResponse(status_code, b"".join(chunks)))
+            await self._store(owner, key, StoredResponse(status_code, b"".join(chunks), content_type))
 
-    async def _store(self, key: str, response: StoredResponse) -> None:
+    async def _store(self, owner: str, key: str, response: StoredResponse) -> None:
+        t = self._table.c
         async with self._db.transaction() as session:
             await session.execute(
                 update(self._table)
-                .where(self._table.c.key == key)
-                .values(status_code=response.status_code, response_body=response.body)
+                .where(t.owner == owner, t.key == key)
+                .values(
+                    status_code=response.status_code,
+                    response_body=response.body,
+                    content_type=response.content_type,
+                )
             )
 
-    async def _release(self, key: str) -> None:
+    async def _release(self, owner: str, key: str) -> None:
+        t = self._table.c
         async with self._db.transaction() as session:
-            await session.execute(delete(self._table).where(self._table.c.key == key))
+            await session.execute(delete(self._table).where(t.owner == owner, t.key == key))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -210,14 +258,10 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _send_json(send: Send, status_code: int, content: Any) -> None:
-    await _send_raw(send, status_code, json.dumps(content).encode(), replayed=False)
-
-
-async def _send_raw(send: Send, status_code: int, body: bytes, *, replayed: bool) -> None:
+async def _send_raw(send: Send, status_code: int, body: bytes, content_type: str, *, replayed: bool) -> None:
     headers = [(b"content-length", str(len(body)).encode())]
     if body:
-        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-type", (content_type or "application/json").encode("latin-1")))
     if replayed:
         headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": status_code, "headers": headers})

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts_schema import TOPICS, Topic
 from servicekit import tracing
+from servicekit.kafka_security import PLAINTEXT, KafkaSecurity
 from servicekit.metrics import MESSAGES_PRODUCED
 from servicekit.outbox import OutgoingMessage
 
@@ -21,11 +22,12 @@ log = logging.getLogger(__name__)
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 
 
-def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> KafkaBroker:
     """Idempotent producer with acks=all: a retried send never duplicates or reorders a record."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=security.for_faststream(),
         enable_idempotence=True,
         acks="all",
         logger=logging.getLogger(f"{client_id}.kafka"),
@@ -61,9 +63,13 @@ class KafkaSender:
             MESSAGES_PRODUCED.labels(topic).inc(count)
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic] = TOPICS) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[Topic] = TOPICS, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Create each topic and its `.dlq` twin with our partition counts; existing ones are left alone."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-setup", **security.for_aiokafka()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

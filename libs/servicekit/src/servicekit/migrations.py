@@ -5,14 +5,25 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    pool,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit.tables import MessagingTables
+from servicekit.tables import Id64, MessagingTables
 
 # Replicas starting together must not run the same migration twice.
 _MIGRATION_LOCK_KEY = 7_301_002
@@ -67,27 +78,74 @@ def _run_sync(connection: Connection, target_metadata: MetaData) -> None:
             connection.commit()
 
 
+def _first_messaging_tables(metadata: MetaData) -> None:
+    """The outbox, inbox and idempotency tables as every service's first revision made them. Frozen
+    here: later shapes come by later revision steps (below), as the tables in servicekit.tables change."""
+    Table(
+        "outbox",
+        metadata,
+        Column("id", Id64, primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+    Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("message_id", String(36), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(200), primary_key=True),
+        Column("request_fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response_body", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 def create_messaging_tables() -> None:
-    """In a service's first revision: the outbox, inbox and idempotency tables, defined once in
-    servicekit.tables so that every service gets the same ones, as they were then (later revisions
-    add what came after, such as `add_outbox_headers`)."""
+    """In a service's first revision: the outbox, inbox and idempotency tables, the same in every service."""
     metadata = MetaData()
-    MessagingTables(metadata, outbox_headers=False)
+    _first_messaging_tables(metadata)
     metadata.create_all(op.get_bind())
 
 
+def drop_messaging_tables() -> None:
+    metadata = MetaData()
+    _first_messaging_tables(metadata)
+    metadata.drop_all(op.get_bind())
+
+
+def scope_idempotency_keys_to_callers() -> None:
+    """A revision step of every service: idempotency keys belong to a caller and remember the response's
+    content type; inbox rows are found by age, for the purge. Stored keys are dropped: a key lives for a
+    day anyway, and one without its caller cannot be replayed to the right one."""
+    op.drop_table("idempotency_keys")
+    metadata = MetaData()
+    MessagingTables(metadata).idempotency.create(op.get_bind())
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
 def add_outbox_headers() -> None:
-    """The revision that gives outbox rows the Kafka headers they are sent with (trace context)."""
+    """A revision step of every service: outbox rows keep the Kafka headers they are sent with (the W3C
+    trace context of the change that wrote them)."""
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("headers", sa.Text(), nullable=True))
+        batch_op.add_column(Column("headers", Text(), nullable=True))
 
 
 def drop_outbox_headers() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("headers")
-
-
-def drop_messaging_tables() -> None:
-    metadata = MetaData()
-    MessagingTables(metadata)
-    metadata.drop_all(op.get_bind())

@@ -9,17 +9,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 
-from servicekit import migrations, operations
+from servicekit import migrations, operations, problems
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
+from servicekit.faults import is_transient
 from servicekit.kafka import KafkaSender, ensure_topics, make_broker
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
@@ -46,7 +50,9 @@ class Service:
         self.migrations_dir = migrations_dir
         _ensure_sqlite_folder(settings.database_url)
         self.db = Database(settings.database_url)
-        self.broker = make_broker(settings.kafka_bootstrap_servers, settings.service_name)
+        self.broker = make_broker(
+            settings.kafka_bootstrap_servers, settings.service_name, settings.kafka_security
+        )
         self.relay = OutboxRelay(
             self.db,
             tables,
@@ -67,7 +73,7 @@ class Service:
     async def start(self) -> None:
         if self.settings.run_migrations:
             await asyncio.to_thread(migrations.upgrade, self.settings.database_url, self.migrations_dir)
-        await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await ensure_topics(self.settings.kafka_bootstrap_servers, security=self.settings.kafka_security)
         await self.broker.start()
         self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
         self.started = True
@@ -102,20 +108,26 @@ class Service:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        docs = self.settings.docs_enabled
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="1.0.0",
+            lifespan=lifespan,
+            docs_url="/docs" if docs else None,
+            redoc_url="/redoc" if docs else None,
+            openapi_url="/openapi.json" if docs else None,
+        )
         app.state.service = self
-
-        @app.exception_handler(DomainError)
-        async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
-            return JSONResponse(status_code=error.status_code, content={"detail": str(error)})
-
-        @app.exception_handler(IntegrityError)
-        async def _conflict(_request: Request, error: IntegrityError) -> JSONResponse:
-            # Two writers raced for the same key (one number, one id): the loser may simply retry.
-            log.info("write lost a race: %s", error.orig)
-            return JSONResponse(
-                status_code=409, content={"detail": "conflicts with a concurrent change; retry the request"}
-            )
+        handlers: list[tuple[type[Exception], Any]] = [
+            (DomainError, problems.domain_error),
+            (RequestValidationError, problems.validation_error),
+            (HTTPException, problems.http_error),
+            (IntegrityError, _lost_a_race),
+            (Exception, _unexpected),
+        ]
+        for error_type, handler in handlers:
+            app.add_exception_handler(error_type, handler)
 
         @app.get("/health", tags=["operations"], summary="The process is up")
         async def health() -> dict[str, str]:
@@ -140,7 +152,33 @@ class Service:
             log_level="info",
             access_log=False,
             log_config=None,  # our handlers (servicekit.logs), not uvicorn's own
+            server_header=False,
         )
+
+
+async def _lost_a_race(request: Request, error: IntegrityError) -> JSONResponse:
+    # Two writers raced for the same key (one number, one id): the loser may simply retry.
+    log.info("write lost a race: %s", error.orig)
+    return problems.problem_response(
+        request, 409, "ConcurrentChange", "conflicts with a concurrent change; retry the request"
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A dependency out of reach is a 503 to retry; anything else is our bug, a 500 that says nothing more."""
+    if is_transient(error):
+        log.warning("%s %s: a dependency is out of reach: %r", request.method, request.url.path, error)
+        return problems.problem_response(
+            request,
+            503,
+            "ServiceUnavailable",
+            "a dependency of the service is out of reach; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+    log.exception("%s %s failed", request.method, request.url.path)
+    return problems.problem_response(
+        request, 500, "InternalError", "the service failed to answer this request"
+    )
 
 
 async def _supervised(loop: BackgroundLoop) -> None:

@@ -19,13 +19,8 @@ from sqlalchemy import (
 Id64 = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def outbox_table(metadata: MetaData, *, with_headers: bool = True) -> Table:
-    """Events written in the same transaction as the change they describe, until the relay sends them.
-    `with_headers=False` is the table as services first created it, before `headers` was added."""
-    headers = (
-        # Kafka headers sent with the event (W3C trace context), as a JSON object; none for most rows.
-        [Column("headers", Text, nullable=True)] if with_headers else []
-    )
+def outbox_table(metadata: MetaData) -> Table:
+    """Events written in the same transaction as the change they describe, until the relay sends them."""
     table = Table(
         "outbox",
         metadata,
@@ -34,7 +29,8 @@ def outbox_table(metadata: MetaData, *, with_headers: bool = True) -> Table:
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("payload", Text, nullable=False),
-        *headers,
+        # Kafka headers sent with the event (W3C trace context), as a JSON object; none for most rows.
+        Column("headers", Text, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True),
     )
@@ -55,27 +51,29 @@ def inbox_table(metadata: MetaData) -> Table:
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("message_id", String(36), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
     )
 
 
 def idempotency_table(metadata: MetaData) -> Table:
-    """Responses to REST writes that carried an Idempotency-Key, replayed on a retry."""
+    """Responses to REST writes that carried an Idempotency-Key, replayed on a retry by the same caller."""
     return Table(
         "idempotency_keys",
         metadata,
+        Column("owner", String(200), primary_key=True),
         Column("key", String(200), primary_key=True),
         Column("request_fingerprint", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
         Column("response_body", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("content_type", String(200), nullable=False, server_default=""),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     )
 
 
 class MessagingTables:
     """The shared tables, bound to one service's metadata."""
 
-    def __init__(self, metadata: MetaData, *, outbox_headers: bool = True) -> None:
-        self.outbox = outbox_table(metadata, with_headers=outbox_headers)
+    def __init__(self, metadata: MetaData) -> None:
+        self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
         self.idempotency = idempotency_table(metadata)

@@ -242,7 +242,8 @@ async def test_the_signed_terms_cannot_be_edited(setup, account_id) -> None:
 
     # The edit body has only the editable fields, so the refusal names the field that is not one.
     assert response.status_code == 422
-    assert [(error["loc"], error["type"]) for error in response.json()["detail"]] == [
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(error["loc"], error["type"]) for error in response.json()["errors"]] == [
         (["body", "expiry_date"], "extra_forbidden")
     ]
     assert (await setup.ok(await setup.api.get(f"/contracts/{contract['contract_id']}")))["expiry_date"] == (

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from contracts_schema import CloudEvent, Topic, WireModel, registry
 from contracts_schema.contracts import ContractCreated, ContractState
 from servicekit.app import ServiceApp
+from tests.support.auth import bearer
 from tests.support.kafka import Record, eventually, find_record, produce_event
 from timetracking.adapters.tables import messaging
 from timetracking.bootstrap import bootstrap
@@ -125,7 +126,9 @@ async def timetracking(
     http_app = service_app.http_app()
     async with http_app.router.lifespan_context(http_app):
         transport = httpx.ASGITransport(app=http_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://timetracking") as api:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://timetracking", headers=bearer()
+        ) as api:
             yield RunningTimeTracking(service_app, api, kafka_bootstrap)
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.auth import bearer
+
 pytestmark = pytest.mark.kafka
 
 LOGGED = "timetracking.time_entry.logged"
@@ -19,7 +21,7 @@ async def test_an_entry_logged_over_rest_is_stored_on_its_contract_and_announced
     await timetracking.sign(contract)
     command = make_log_command(account_id=account)
 
-    logged = await timetracking.log(command, **{"X-Actor": "desk-bot"})
+    logged = await timetracking.log(command, **bearer("integration", subject="desk-bot"))
 
     assert logged["contract_id"] == str(contract.contract_id)
     assert (logged["minutes"], logged["started_at"]) == (90, "2026-03-02T14:00:00Z")
@@ -29,14 +31,20 @@ async def test_an_entry_logged_over_rest_is_stored_on_its_contract_and_announced
     assert (announced.actor, announced.causationid) == ("desk-bot", None)
 
 
-async def test_an_entry_logged_without_an_actor_header_is_signed_by_its_rep(
+async def test_a_support_rep_logs_time_as_themselves_and_signs_it(
     timetracking, account, make_log_command
 ) -> None:
     command = make_log_command(account_id=account, rep_id="bob")
 
-    await timetracking.log(command)
+    await timetracking.log(command, **bearer("support_rep", accounts=[account], subject="bob"))
+    as_someone_else = await timetracking.api.post(
+        "/time-entries",
+        json=make_log_command(account_id=account, rep_id="ann").model_dump(mode="json"),
+        headers=bearer("support_rep", accounts=[account], subject="bob"),
+    )
 
     assert (await timetracking.reply(command.entry_id, LOGGED)).actor == "bob"
+    assert as_someone_else.status_code == 403
 
 
 async def test_an_entry_the_plan_does_not_allow_is_refused_with_422_and_not_stored(

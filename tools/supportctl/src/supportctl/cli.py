@@ -121,8 +121,9 @@ def stack_up(
     if result.returncode != 0:
         raise _fail(f"Kafka did not start:\n{result.stderr}")
     bootstrap = f"127.0.0.1:{kafka_port}"
+    jwks = stack.signing_keys(var / "dev-keys")
     for name in SERVICES:
-        pid = stack.start_service(var, name, bootstrap=bootstrap, log_format=log_format)
+        pid = stack.start_service(var, name, bootstrap=bootstrap, log_format=log_format, jwks=jwks)
         console.print(f"{name}: pid {pid}")
     try:
         for name in SERVICES:
@@ -136,6 +137,10 @@ def stack_up(
     for name in SERVICES:
         url = settings.urls[name]
         console.print(f"  {name:<13} {url}   (OpenAPI docs: {url}/docs, metrics: {url}/metrics)")
+    console.print(
+        "supportctl signs its own admin token with the stack's key; another one:"
+        " uv run python -m servicekit.dev_token --role admin"
+    )
     console.print("Stop it with: supportctl stack down")
     if demo:
         console.print()

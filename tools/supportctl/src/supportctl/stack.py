@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from servicekit import dev_token
 from supportctl.settings import ROOT, SERVICES, service_port
 
 
@@ -63,7 +64,12 @@ def _alive(pid: int | None) -> bool:
     return done == 0
 
 
-def start_service(var: Path, name: str, *, bootstrap: str, log_format: str) -> int:
+def signing_keys(folder: Path) -> Path:
+    """The dev stack's own token signing key, made once; returns the key set the services verify with."""
+    return dev_token.init(folder)
+
+
+def start_service(var: Path, name: str, *, bootstrap: str, log_format: str, jwks: Path) -> int:
     pid = _pid(var, name)
     if _alive(pid):
         assert pid is not None
@@ -75,6 +81,7 @@ def start_service(var: Path, name: str, *, bootstrap: str, log_format: str) -> i
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", log_format),
         f"{name.upper()}_HTTP_PORT": str(service_port(name)),
+        "AUTH_JWKS_FILE": os.environ.get("AUTH_JWKS_FILE", str(jwks)),
     }
     env.setdefault(f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{var / name}.db")
     with (var / "log" / f"{name}.log").open("ab") as log:

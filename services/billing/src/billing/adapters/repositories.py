@@ -19,6 +19,7 @@ from billing.domain.usage import LoggedEntry, PlacedEntry, UsageEntry
 from contracts_schema.billing import BillState
 from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
+from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.metrics import BILLS_MADE
 from servicekit.money import Money
@@ -485,10 +486,12 @@ class BillFilter:
     status: BillStatus | None = None
     main_only: bool = False
     needs_regeneration: bool | None = None
+    scope: AccountScope = None
+    """The accounts the caller may see; None: every account."""
 
     def conditions(self) -> list[Any]:
         c = tables.bills.c
-        found: list[Any] = []
+        found: list[Any] = [] if self.scope is None else [c.account_id.in_(sorted(self.scope))]
         if self.account_id is not None:
             found.append(c.account_id == self.account_id)
         if self.contract_id is not None:
@@ -541,12 +544,13 @@ class BillBook:
         rows = await self._session.execute(query.order_by(c.version))
         return PeriodBills(contract_id, period, [_bill(row) for row in rows])
 
-    async def where_is(self, bill_id: UUID) -> tuple[UUID, str] | None:
-        """The contract and period a bill belongs to."""
+    async def where_is(self, bill_id: UUID, scope: AccountScope = None) -> tuple[UUID, str] | None:
+        """The contract and period a bill belongs to; nothing for a bill of an account out of scope."""
         c = tables.bills.c
-        row = (
-            await self._session.execute(select(c.contract_id, c.period).where(c.bill_id == str(bill_id)))
-        ).first()
+        query = select(c.contract_id, c.period).where(c.bill_id == str(bill_id))
+        if scope is not None:
+            query = query.where(c.account_id.in_(sorted(scope)))
+        row = (await self._session.execute(query)).first()
         return None if row is None else (UUID(row.contract_id), row.period)
 
     async def save(self, bills: PeriodBills) -> None:
@@ -563,10 +567,12 @@ class BillBook:
                     update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
                 )
 
-    async def get(self, bill_id: UUID) -> Bill | None:
-        row = (
-            await self._session.execute(select(*_BILL_COLUMNS).where(tables.bills.c.bill_id == str(bill_id)))
-        ).first()
+    async def get(self, bill_id: UUID, scope: AccountScope = None) -> Bill | None:
+        c = tables.bills.c
+        query = select(*_BILL_COLUMNS).where(c.bill_id == str(bill_id))
+        if scope is not None:
+            query = query.where(c.account_id.in_(sorted(scope)))
+        row = (await self._session.execute(query)).first()
         return None if row is None else _bill(row)
 
     async def billed_periods(self, periods: Iterable[tuple[UUID, str]]) -> set[tuple[UUID, str]]:

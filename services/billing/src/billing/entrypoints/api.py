@@ -20,13 +20,23 @@ from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.billing import BillReconciled, BillState
 from contracts_schema.billing import BillStatus as WireBillStatus
 from contracts_schema.primitives import MoneyAmount
-from servicekit.api import UnitsOfWork, caller, now, units_of_work
+from servicekit import api
+from servicekit.auth import Caller, Role
+from servicekit.errors import Forbidden
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.origin import Origin
+from servicekit.problems import responses
 
-Units = Annotated[UnitsOfWork[BillingUnitOfWork], Depends(units_of_work)]
-Now = Annotated[datetime, Depends(now)]
-Caller = Annotated[Origin, Depends(caller)]
+Units = Annotated[api.UnitsOfWork[BillingUnitOfWork], Depends(api.units_of_work)]
+Now = Annotated[datetime, Depends(api.now)]
+Authenticated = Annotated[Caller, Depends(api.authenticated)]
+Acting = Annotated[Origin, Depends(api.origin_of)]
+"""The caller as the origin of a change: actor and accounts."""
+
+# Who may do what, declared once, beside the routes: reads are every role's, scoped to the caller's
+# accounts; bills are made and changed by the billing team.
+READERS = api.allow(*Role)
+BILLING_TEAM = api.allow(Role.ADMIN, Role.BILLING)
 
 PERIOD = "a cycle number (1 or 01, 2, ...) or 'final' for a prepaid closing bill"
 
@@ -119,23 +129,23 @@ class BillTotalsOut(BaseModel):
     total: MoneyAmount
 
 
-router = APIRouter()
-
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such bill or contract"}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    **_NOT_FOUND,
-    409: {"description": "the bill's status or its period's main bill does not allow it"},
-}
+router = APIRouter(responses=responses(401, 403, 422, 503))
+_NOT_FOUND = responses(404)
+_CONFLICT = responses(404, 409, 413)
 
 
-@router.get("/contracts/{contract_id}/usage", tags=["usage"], responses=_NOT_FOUND)
+@router.get("/contracts/{contract_id}/usage", tags=["usage"], responses=_NOT_FOUND, dependencies=[READERS])
 async def current_usage(
-    contract_id: UUID, units: Units, now: Now, cycle: Annotated[int | None, Query(ge=1, le=100_000)] = None
+    contract_id: UUID,
+    units: Units,
+    now: Now,
+    caller: Authenticated,
+    cycle: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> CycleUsageOut:
     """The allowance of a cycle (the current one unless `cycle` is given): total, carried forward,
     top-ups, used and remaining, and the minutes counted by category."""
     async with units.read() as uow:
-        book = await books.contract_book(uow, contract_id)
+        book = await books.contract_book(uow, contract_id, caller.accounts)
         current = book.contract.cycle_at(now) if cycle is None else book.contract.cycle(cycle)
         if current is None:
             raise NoSuchPeriod("the contract has no current cycle; ask for one by number")
@@ -160,11 +170,11 @@ async def current_usage(
     )
 
 
-@router.get("/contracts/{contract_id}/cycles", tags=["usage"], responses=_NOT_FOUND)
-async def contract_cycles(contract_id: UUID, units: Units) -> list[CycleOut]:
+@router.get("/contracts/{contract_id}/cycles", tags=["usage"], responses=_NOT_FOUND, dependencies=[READERS])
+async def contract_cycles(contract_id: UUID, units: Units, caller: Authenticated) -> list[CycleOut]:
     """The contract's cycles with their local dates, and which bill period carries each one's usage."""
     async with units.read() as uow:
-        book = await books.contract_book(uow, contract_id)
+        book = await books.contract_book(uow, contract_id, caller.accounts)
     contract = book.contract
     return [
         CycleOut(
@@ -181,11 +191,11 @@ async def contract_cycles(contract_id: UUID, units: Units) -> list[CycleOut]:
     "/contracts/{contract_id}/bills",
     status_code=status.HTTP_201_CREATED,
     tags=["bills"],
-    dependencies=IDEMPOTENT_WRITE,
-    responses=_NOT_FOUND,
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
 async def generate_bill(
-    contract_id: UUID, body: BillRequestIn, units: Units, origin: Caller, now: Now
+    contract_id: UUID, body: BillRequestIn, units: Units, origin: Acting, now: Now
 ) -> BillState:
     """Make a bill for the period now, issued at once; a period that has bills gets a new version,
     which is not its main bill until marked so."""
@@ -199,12 +209,16 @@ async def generate_bill(
 @router.post(
     "/bill-runs",
     tags=["bills"],
-    responses={422: {"description": "due_before is later than now"}},
+    dependencies=[BILLING_TEAM],
 )
-async def run_bills(body: BillRunIn, units: Units, origin: Caller, now: Now) -> BillRunOut:
+async def run_bills(
+    body: BillRunIn, units: Units, origin: Acting, caller: Authenticated, now: Now
+) -> BillRunOut:
     """Make the bills that fell due before an instant, as the scheduler does, for up to `limit`
     contracts; call again while `contracts_still_due` is not 0. Periods already billed are skipped, so
-    a repeated call makes nothing twice."""
+    a repeated call makes nothing twice. A run covers every account, so it needs a token for all."""
+    if caller.accounts is not None:
+        raise Forbidden("a bill run covers every account: it needs a token for all accounts")
     async with units.write() as uow:
         run = await bill_schedule.run_bills_due_before(
             uow, due_before=body.due_before, now=now, origin=origin, limit=body.limit
@@ -228,17 +242,24 @@ async def run_bills(body: BillRunIn, units: Units, origin: Caller, now: Now) -> 
     )
 
 
-@router.post("/contracts/{contract_id}/bills/preview", tags=["bills"], responses=_NOT_FOUND)
-async def preview_bill(contract_id: UUID, body: BillRequestIn, units: Units, now: Now) -> BillState:
+@router.post(
+    "/contracts/{contract_id}/bills/preview", tags=["bills"], responses=_NOT_FOUND, dependencies=[READERS]
+)
+async def preview_bill(
+    contract_id: UUID, body: BillRequestIn, units: Units, now: Now, caller: Authenticated
+) -> BillState:
     """The bill that would be made now, neither saved nor announced."""
     async with units.read() as uow:
-        bill = await bills.preview_bill(uow, bills.BillRequest(contract_id, body.period), now=now)
+        bill = await bills.preview_bill(
+            uow, bills.BillRequest(contract_id, body.period), now=now, scope=caller.accounts
+        )
     return wire.bill_state(bill)
 
 
-@router.get("/bills", tags=["bills"])
+@router.get("/bills", tags=["bills"], dependencies=[READERS])
 async def list_bills(
     units: Units,
+    caller: Authenticated,
     account_id: Annotated[str | None, Query(max_length=100)] = None,
     contract_id: UUID | None = None,
     period: Annotated[str | None, Query(max_length=20)] = None,
@@ -256,15 +277,17 @@ async def list_bills(
         BillStatus(status_.value) if status_ else None,
         main_only,
         needs_regeneration,
+        scope=caller.accounts,
     )
     async with units.read() as uow:
         found, total = await uow.bills.search(where, limit=limit, offset=offset)
     return BillPage(items=[wire.bill_state(bill) for bill in found], total=total, limit=limit, offset=offset)
 
 
-@router.get("/bills/totals", tags=["bills"])
+@router.get("/bills/totals", tags=["bills"], dependencies=[READERS])
 async def bill_totals(
     units: Units,
+    caller: Authenticated,
     account_id: Annotated[str | None, Query(max_length=100)] = None,
     dated_from: Annotated[date | None, Query(description="first bill date counted")] = None,
     dated_until: Annotated[date | None, Query(description="last bill date counted")] = None,
@@ -273,7 +296,9 @@ async def bill_totals(
     paid count (not drafts, other versions or void ones)."""
     async with units.read() as uow:
         totals = await uow.bills.totals(
-            BillFilter(account_id=account_id), dated_from=dated_from, dated_until=dated_until
+            BillFilter(account_id=account_id, scope=caller.accounts),
+            dated_from=dated_from,
+            dated_until=dated_until,
         )
     return [
         BillTotalsOut(
@@ -289,17 +314,19 @@ async def bill_totals(
     ]
 
 
-@router.get("/bills/{bill_id}", tags=["bills"], responses=_NOT_FOUND)
-async def get_bill(bill_id: UUID, units: Units) -> BillState:
+@router.get("/bills/{bill_id}", tags=["bills"], responses=_NOT_FOUND, dependencies=[READERS])
+async def get_bill(bill_id: UUID, units: Units, caller: Authenticated) -> BillState:
     async with units.read() as uow:
-        bill = await uow.bills.get(bill_id)
+        bill = await uow.bills.get(bill_id, caller.accounts)
     if bill is None:
         raise BillNotFound(f"no bill {bill_id}")
     return wire.bill_state(bill)
 
 
-@router.patch("/bills/{bill_id}", tags=["bills"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT)
-async def edit_bill(bill_id: UUID, body: BillEditIn, units: Units, origin: Caller) -> BillState:
+@router.patch(
+    "/bills/{bill_id}", tags=["bills"], dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM], responses=_CONFLICT
+)
+async def edit_bill(bill_id: UUID, body: BillEditIn, units: Units, origin: Acting) -> BillState:
     """Change the due date, notes or billing email; a paid or void bill no longer changes."""
     async with units.write() as uow:
         bill = await bills.edit_bill(uow, bill_id, body.changes(), origin=origin)
@@ -313,42 +340,57 @@ async def _change_status(units: Units, bill_id: UUID, to: BillStatus, origin: Or
 
 
 @router.post(
-    "/bills/{bill_id}/issue", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+    "/bills/{bill_id}/issue",
+    tags=["bill statuses"],
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
-async def issue_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+async def issue_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     """Issue a draft now, before its grace period ends."""
     return await _change_status(units, bill_id, BillStatus.ISSUED, origin)
 
 
 @router.post(
-    "/bills/{bill_id}/send", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+    "/bills/{bill_id}/send",
+    tags=["bill statuses"],
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
-async def send_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+async def send_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     """Record that the main bill was sent; only the main version of a period can be."""
     return await _change_status(units, bill_id, BillStatus.SENT, origin)
 
 
 @router.post(
-    "/bills/{bill_id}/pay", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+    "/bills/{bill_id}/pay",
+    tags=["bill statuses"],
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
-async def pay_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     """Record that the main bill, once sent, was paid; a paid bill never changes again."""
     return await _change_status(units, bill_id, BillStatus.PAID, origin)
 
 
 @router.post(
-    "/bills/{bill_id}/void", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+    "/bills/{bill_id}/void",
+    tags=["bill statuses"],
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
-async def void_bill(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+async def void_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     """Void a bill; voiding the main leaves its period without one, and its entries unbilled, until
     another version is marked main."""
     return await _change_status(units, bill_id, BillStatus.VOID, origin)
 
 
 @router.post(
-    "/bills/{bill_id}/mark-main", tags=["bill statuses"], dependencies=IDEMPOTENT_WRITE, responses=_CONFLICT
+    "/bills/{bill_id}/mark-main",
+    tags=["bill statuses"],
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    responses=_CONFLICT,
 )
-async def mark_main(bill_id: UUID, units: Units, origin: Caller) -> BillState:
+async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     """Make this issued version its period's main bill in place of the current one (not once that one
     is paid); its entries are billed, the previous main's are not."""
     async with units.write() as uow:
@@ -360,11 +402,11 @@ async def mark_main(bill_id: UUID, units: Units, origin: Caller) -> BillState:
     "/bills/{bill_id}/regenerate",
     status_code=status.HTTP_201_CREATED,
     tags=["bill statuses"],
-    dependencies=IDEMPOTENT_WRITE,
+    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
     responses=_CONFLICT,
 )
 async def regenerate_bill(
-    bill_id: UUID, body: RegenerationIn, units: Units, origin: Caller, now: Now
+    bill_id: UUID, body: RegenerationIn, units: Units, origin: Acting, now: Now
 ) -> BillState:
     """A new version of the bill's period from current time entries and terms; mark it main to bill it."""
     async with units.write() as uow:
@@ -372,12 +414,12 @@ async def regenerate_bill(
     return wire.bill_state(bill)
 
 
-@router.get("/bills/{bill_id}/reconciliation", tags=["bills"], responses=_NOT_FOUND)
-async def reconcile_bill(bill_id: UUID, units: Units) -> BillReconciled:
+@router.get("/bills/{bill_id}/reconciliation", tags=["bills"], responses=_NOT_FOUND, dependencies=[READERS])
+async def reconcile_bill(bill_id: UUID, units: Units, caller: Authenticated) -> BillReconciled:
     """The bill recomputed from the raw entries and current terms, compared line by line: no
     differences for a correct bill; a flagged one shows what time or terms changed since."""
     async with units.read() as uow:
-        found = await bills.reconcile_bill(uow, bill_id)
+        found = await bills.reconcile_bill(uow, bill_id, scope=caller.accounts)
     return wire.reconciliation(found)
 
 
@@ -389,15 +431,17 @@ async def reconcile_bill(bill_id: UUID, units: Units) -> BillReconciled:
         200: {"content": {"text/html": {}, "application/pdf": {}}, "description": "the bill as HTML or PDF"},
     },
     response_class=Response,
+    dependencies=[READERS],
 )
 async def printable_bill(
     bill_id: UUID,
     units: Units,
+    caller: Authenticated,
     format_: Annotated[str, Query(alias="format", pattern="^(html|pdf)$")] = "html",
 ) -> Response:
     """The bill to read or print, with the time entries it covers."""
     async with units.read() as uow:
-        bill = await uow.bills.get(bill_id)
+        bill = await uow.bills.get(bill_id, caller.accounts)
         if bill is None:
             raise BillNotFound(f"no bill {bill_id}")
         contract = await uow.contracts.get(bill.contract_id)

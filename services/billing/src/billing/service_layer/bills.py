@@ -22,6 +22,7 @@ from billing.domain.reconciliation import Reconciliation, reconcile
 from billing.service_layer.books import contract_book, draft_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema import billing as bills_wire
+from servicekit.auth import AccountScope
 from servicekit.origin import Origin
 
 REVIEW = Origin("billing")
@@ -37,9 +38,11 @@ class BillRequest:
     bill_id: UUID | None = None
 
 
-async def preview_bill(uow: BillingUnitOfWork, request: BillRequest, *, now: datetime) -> Bill:
+async def preview_bill(
+    uow: BillingUnitOfWork, request: BillRequest, *, now: datetime, scope: AccountScope = None
+) -> Bill:
     """The bill that would be made now, not saved and not announced."""
-    book = await contract_book(uow, request.contract_id)
+    book = await contract_book(uow, request.contract_id, scope)
     period = book.contract.period(request.period)
     bills = await uow.bills.period(request.contract_id, period.name, lock=False)
     bill = Bill.make(
@@ -62,7 +65,7 @@ async def make_bill(
     An automatic bill (the scheduler's, a renewal's) of a contract with a grace period is a draft;
     any other is issued at once.
     """
-    book = await contract_book(uow, request.contract_id)
+    book = await contract_book(uow, request.contract_id, origin.accounts)
     period = book.contract.period(request.period)
     bills = await uow.bills.period(request.contract_id, period.name, lock=True)
     bill = Bill.make(
@@ -90,7 +93,7 @@ async def regenerate_bill(
 ) -> Bill:
     """A new version of the bill's period from current time and terms; earlier versions stay. It is
     not the main bill until it is marked so."""
-    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills = await _period_of(uow, bill_id, origin, contract_id=contract_id)
     bill = bills.bill(bill_id)
     if bill.status is BillStatus.VOID:
         raise BillStatusConflict(f"bill {bill.number} is void: regenerate from a version that is not")
@@ -107,7 +110,7 @@ async def mark_main(
 ) -> Bill:
     """Make a version its period's main bill; the new main is reviewed at once, so a version made
     before later time arrived is flagged rather than silently leaving that time unbilled."""
-    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills = await _period_of(uow, bill_id, origin, contract_id=contract_id)
     bills.mark_main(bill_id)
     await _review(uow, bills, "time entries or terms changed since this version was made")
     await save(uow, bills, origin)
@@ -123,7 +126,7 @@ async def change_status(
     contract_id: UUID | None = None,
 ) -> Bill:
     """Issue a draft, send, pay or void a bill."""
-    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills = await _period_of(uow, bill_id, origin, contract_id=contract_id)
     match status:
         case BillStatus.ISSUED:
             bills.issue(bill_id)
@@ -149,18 +152,18 @@ async def edit_bill(
     origin: Origin,
     contract_id: UUID | None = None,
 ) -> Bill:
-    bills = await _period_of(uow, bill_id, contract_id=contract_id)
+    bills = await _period_of(uow, bill_id, origin, contract_id=contract_id)
     bills.edit(bill_id, changes)
     await save(uow, bills, origin)
     return bills.bill(bill_id)
 
 
 async def _period_of(
-    uow: BillingUnitOfWork, bill_id: UUID, *, contract_id: UUID | None = None
+    uow: BillingUnitOfWork, bill_id: UUID, origin: Origin, *, contract_id: UUID | None = None
 ) -> PeriodBills:
     """The locked bills of the period `bill_id` belongs to; `contract_id`, when given, must be its
-    contract (a command names both)."""
-    found = await uow.bills.where_is(bill_id)
+    contract (a command names both). A bill of an account the origin may not touch is not found."""
+    found = await uow.bills.where_is(bill_id, origin.accounts)
     if found is None or (contract_id is not None and found[0] != contract_id):
         raise BillNotFound(f"no bill {bill_id}" + (f" of contract {contract_id}" if contract_id else ""))
     return await uow.bills.period(*found, lock=True)
@@ -209,10 +212,10 @@ async def _review(
 
 
 async def reconcile_bill(
-    uow: BillingUnitOfWork, bill_id: UUID, *, contract_id: UUID | None = None
+    uow: BillingUnitOfWork, bill_id: UUID, *, contract_id: UUID | None = None, scope: AccountScope = None
 ) -> Reconciliation:
     """Recompute a bill from the raw entries and terms and compare it line by line."""
-    found = await uow.bills.where_is(bill_id)
+    found = await uow.bills.where_is(bill_id, scope)
     if found is None or (contract_id is not None and found[0] != contract_id):
         raise BillNotFound(f"no bill {bill_id}")
     bill = (await uow.bills.period(*found, lock=False)).bill(bill_id)

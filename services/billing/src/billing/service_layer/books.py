@@ -11,12 +11,16 @@ from billing.domain.contract import ContractBook
 from billing.domain.errors import ContractUnknown
 from billing.domain.usage import CycleUsage, TopUpPurchase, UsageEntry, calculate_cycle_usage
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from servicekit.auth import AccountScope
 from servicekit.cycles import Cycle
 
 
-async def contract_book(uow: BillingUnitOfWork, contract_id: UUID) -> ContractBook:
+async def contract_book(
+    uow: BillingUnitOfWork, contract_id: UUID, scope: AccountScope = None
+) -> ContractBook:
+    """A contract's book; one of an account outside `scope` is unknown, as if it did not exist."""
     contract = await uow.contracts.get(contract_id)
-    if contract is None:
+    if contract is None or (scope is not None and contract.account_id not in scope):
         raise ContractUnknown(f"billing has no contract {contract_id} (yet)")
     calendar = (await uow.contracts.calendars([contract.calendar_id])).get(contract.calendar_id)
     if calendar is None:

@@ -19,6 +19,7 @@ from contracts.domain.calendars import BusinessCalendar
 from contracts.domain.contracts import Contract, ContractActivity, ContractStatus, NoticeKind, TopUp
 from contracts.domain.coverage import Exhaustion
 from contracts.domain.plans import SupportPlan, TopUpPlan
+from servicekit.auth import AccountScope
 from servicekit.sql import as_utc, insert_on_conflict
 
 # Advisory-lock key space of account sign-ups (servicekit's relay and migration locks use other keys).
@@ -139,10 +140,13 @@ class ContractRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, contract_id: UUID, *, lock: bool = False) -> Contract | None:
+    async def get(
+        self, contract_id: UUID, *, lock: bool = False, scope: AccountScope = None
+    ) -> Contract | None:
         """`lock` holds the row until the transaction ends, so concurrent changes (a REST call and
-        the scheduler on another replica) apply one after the other instead of overwriting."""
-        query = self._select().where(tables.contracts.c.contract_id == str(contract_id))
+        the scheduler on another replica) apply one after the other instead of overwriting. A contract
+        of an account outside `scope` is not found."""
+        query = self._select().where(tables.contracts.c.contract_id == str(contract_id), *_in_scope(scope))
         if lock:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
@@ -221,9 +225,10 @@ class ContractRepository:
         expiring_by: date | None = None,
         limit: int = 50,
         offset: int = 0,
+        scope: AccountScope = None,
     ) -> tuple[list[Contract], int]:
         c = tables.contracts.c
-        conditions: list[Any] = []
+        conditions: list[Any] = _in_scope(scope)
         if account_id is not None:
             conditions.append(c.account_id == account_id)
         if status is not None:
@@ -268,6 +273,11 @@ class ContractRepository:
                 .where(tables.contracts.c.contract_id == str(contract.contract_id))
                 .values(**values)
             )
+
+
+def _in_scope(scope: AccountScope) -> list[Any]:
+    """The condition that keeps a query to the caller's accounts; none for every account."""
+    return [] if scope is None else [tables.contracts.c.account_id.in_(sorted(scope))]
 
 
 def _contract(row: Row[Any]) -> Contract:

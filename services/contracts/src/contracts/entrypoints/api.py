@@ -44,12 +44,26 @@ from contracts_schema.contracts import (
 )
 from contracts_schema.primitives import MoneyAmount, Percentage
 from servicekit import api
+from servicekit.auth import Caller as AuthCaller
+from servicekit.auth import Role
+from servicekit.errors import Forbidden
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.origin import Origin
+from servicekit.problems import responses
 
 Units = Annotated[api.UnitsOfWork[ContractsUnitOfWork], Depends(api.units_of_work)]
 Now = Annotated[datetime, Depends(api.now)]
-Caller = Annotated[Origin, Depends(api.caller)]
+Caller = Annotated[Origin, Depends(api.origin_of)]
+Authenticated = Annotated[AuthCaller, Depends(api.authenticated)]
+
+# Who may do what, declared once, beside the routes (PRODUCT.md, "Who may do what"). Reads are open to
+# every role but scoped to the caller's accounts; the catalog (calendars, plans, top-up plans) is shared.
+READERS = api.allow(*Role)
+ADMINS = api.allow(Role.ADMIN)
+CONTRACT_WRITERS = api.allow(Role.ADMIN, Role.INTEGRATION)
+COMMERCIAL_EDITORS = api.allow(Role.ADMIN, Role.INTEGRATION, Role.BILLING)
+COMMERCIAL_FIELDS = frozenset({"discount_percent", "tax_percent", "payment_terms_days", "billing_email"})
+"""What the billing role may change on a contract: its commercial fields, not its name or notices."""
 
 
 class ApiModel(BaseModel):
@@ -191,11 +205,18 @@ class ContractPage(BaseModel):
     offset: int
 
 
-router = APIRouter()
+router = APIRouter(responses=responses(401, 403, 422, 503))
+FOUND = responses(404)
+WRITE = responses(404, 409, 413)
+"""A write may name what does not exist, break a state rule or race (409), or send too much (413)."""
 
 
 @router.post(
-    "/calendars", status_code=status.HTTP_201_CREATED, tags=["calendars"], dependencies=IDEMPOTENT_WRITE
+    "/calendars",
+    status_code=status.HTTP_201_CREATED,
+    tags=["calendars"],
+    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    responses=WRITE,
 )
 async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
     async with units.write() as uow:
@@ -203,7 +224,9 @@ async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> Bus
     return wire.calendar_to_wire(calendar)
 
 
-@router.put("/calendars/{calendar_id}", tags=["calendars"], dependencies=IDEMPOTENT_WRITE)
+@router.put(
+    "/calendars/{calendar_id}", tags=["calendars"], dependencies=[*IDEMPOTENT_WRITE, ADMINS], responses=WRITE
+)
 async def replace_calendar(
     calendar_id: UUID, body: CalendarIn, units: Units, origin: Caller
 ) -> BusinessCalendar:
@@ -212,13 +235,13 @@ async def replace_calendar(
     return wire.calendar_to_wire(calendar)
 
 
-@router.get("/calendars", tags=["calendars"])
+@router.get("/calendars", tags=["calendars"], dependencies=[READERS])
 async def list_calendars(units: Units) -> list[BusinessCalendar]:
     async with units.read() as uow:
         return [wire.calendar_to_wire(calendar) for calendar in await uow.calendars.list()]
 
 
-@router.get("/calendars/{calendar_id}", tags=["calendars"])
+@router.get("/calendars/{calendar_id}", tags=["calendars"], dependencies=[READERS], responses=FOUND)
 async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
     async with units.read() as uow:
         calendar = await uow.calendars.get(calendar_id)
@@ -228,7 +251,11 @@ async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
 
 
 @router.post(
-    "/plans", status_code=status.HTTP_201_CREATED, tags=["support plans"], dependencies=IDEMPOTENT_WRITE
+    "/plans",
+    status_code=status.HTTP_201_CREATED,
+    tags=["support plans"],
+    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    responses=WRITE,
 )
 async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
     async with units.write() as uow:
@@ -236,20 +263,22 @@ async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlan
     return wire.plan_to_wire(plan)
 
 
-@router.put("/plans/{plan_id}", tags=["support plans"], dependencies=IDEMPOTENT_WRITE)
+@router.put(
+    "/plans/{plan_id}", tags=["support plans"], dependencies=[*IDEMPOTENT_WRITE, ADMINS], responses=WRITE
+)
 async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
     async with units.write() as uow:
         plan = await catalog.update_plan(uow, plan_id, body.details(), origin=origin)
     return wire.plan_to_wire(plan)
 
 
-@router.get("/plans", tags=["support plans"])
+@router.get("/plans", tags=["support plans"], dependencies=[READERS])
 async def list_plans(units: Units) -> list[SupportPlanState]:
     async with units.read() as uow:
         return [wire.plan_to_wire(plan) for plan in await uow.plans.list()]
 
 
-@router.get("/plans/{plan_id}", tags=["support plans"])
+@router.get("/plans/{plan_id}", tags=["support plans"], dependencies=[READERS], responses=FOUND)
 async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
     async with units.read() as uow:
         plan = await uow.plans.get(plan_id)
@@ -259,7 +288,11 @@ async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
 
 
 @router.post(
-    "/contracts", status_code=status.HTTP_201_CREATED, tags=["contracts"], dependencies=IDEMPOTENT_WRITE
+    "/contracts",
+    status_code=status.HTTP_201_CREATED,
+    tags=["contracts"],
+    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    responses=WRITE,
 )
 async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
     async with units.write() as uow:
@@ -267,10 +300,11 @@ async def create_contract(body: ContractIn, units: Units, origin: Caller, now: N
     return wire.contract_to_wire(contract)
 
 
-@router.get("/contracts", tags=["contracts"])
+@router.get("/contracts", tags=["contracts"], dependencies=[READERS])
 async def list_contracts(
     units: Units,
     now: Now,
+    caller: Authenticated,
     account_id: str | None = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
@@ -289,27 +323,36 @@ async def list_contracts(
             expiring_by=expiring_by,
             limit=limit,
             offset=offset,
+            scope=caller.accounts,
         )
     return ContractPage(
         items=[wire.contract_to_wire(contract) for contract in items], total=total, limit=limit, offset=offset
     )
 
 
-@router.get("/contracts/{contract_id}", tags=["contracts"])
-async def get_contract(contract_id: UUID, units: Units) -> ContractState:
+@router.get("/contracts/{contract_id}", tags=["contracts"], dependencies=[READERS], responses=FOUND)
+async def get_contract(contract_id: UUID, units: Units, caller: Authenticated) -> ContractState:
     async with units.read() as uow:
-        contract = await uow.contracts.get(contract_id)
+        contract = await uow.contracts.get(contract_id, scope=caller.accounts)
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
     return wire.contract_to_wire(contract)
 
 
-@router.patch("/contracts/{contract_id}", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
+@router.patch(
+    "/contracts/{contract_id}",
+    tags=["contracts"],
+    dependencies=[*IDEMPOTENT_WRITE, COMMERCIAL_EDITORS],
+    responses=WRITE,
+)
 async def edit_contract(
-    contract_id: UUID, body: ContractEditIn, units: Units, origin: Caller
+    contract_id: UUID, body: ContractEditIn, units: Units, caller: Authenticated
 ) -> ContractState:
+    changes = body.changes()
+    if not caller.has(Role.ADMIN, Role.INTEGRATION) and set(changes) - COMMERCIAL_FIELDS:
+        raise Forbidden(f"the billing role changes only {', '.join(sorted(COMMERCIAL_FIELDS))}")
     async with units.write() as uow:
-        contract = await contracts.edit_contract(uow, contract_id, body.changes(), origin=origin)
+        contract = await contracts.edit_contract(uow, contract_id, changes, origin=caller.origin)
     return wire.contract_to_wire(contract)
 
 
@@ -317,8 +360,9 @@ async def edit_contract(
     "/contracts/{contract_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["contracts"],
-    dependencies=IDEMPOTENT_WRITE,
+    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
     summary="Delete a contract nothing was billed, logged or bought against",
+    responses=WRITE,
 )
 async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Response:
     async with units.write() as uow:
@@ -330,7 +374,8 @@ async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Re
     "/contracts/{contract_id}/top-ups",
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
-    dependencies=IDEMPOTENT_WRITE,
+    dependencies=[*IDEMPOTENT_WRITE, COMMERCIAL_EDITORS],
+    responses=WRITE,
 )
 async def top_up_contract(
     contract_id: UUID, body: TopUpIn, units: Units, origin: Caller, now: Now
@@ -344,7 +389,8 @@ async def top_up_contract(
     "/contracts/{contract_id}/renewals",
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
-    dependencies=IDEMPOTENT_WRITE,
+    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    responses=WRITE,
 )
 async def renew_contract(
     contract_id: UUID, body: RenewalIn, units: Units, origin: Caller, now: Now
@@ -356,7 +402,12 @@ async def renew_contract(
     )
 
 
-@router.post("/contracts/{contract_id}/termination", tags=["contracts"], dependencies=IDEMPOTENT_WRITE)
+@router.post(
+    "/contracts/{contract_id}/termination",
+    tags=["contracts"],
+    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    responses=WRITE,
+)
 async def terminate_contract(
     contract_id: UUID, body: TerminationIn, units: Units, origin: Caller, now: Now
 ) -> ContractTerminated:
@@ -366,16 +417,22 @@ async def terminate_contract(
 
 
 @router.get(
-    "/coverage", tags=["coverage"], summary="Which contract covers an account's work, and is it covered"
+    "/coverage",
+    tags=["coverage"],
+    summary="Which contract covers an account's work, and is it covered",
+    dependencies=[READERS],
 )
 async def coverage(
     units: Units,
     now: Now,
+    caller: Authenticated,
     account_id: Annotated[str, Query(min_length=1, max_length=100)],
     product: Annotated[str | None, Query(description="requests with no product when omitted")] = None,
     at: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant; now when omitted")] = None,
 ) -> CoverageOut:
     instant = (at or now).astimezone(UTC)
+    if not caller.sees(account_id):
+        raise ContractNotFound(f"no contract of account {account_id!r}")
     async with units.read() as uow:
         answer = await views.coverage(uow, account_id, product, instant)
     contract = None if answer.contract is None else wire.contract_to_wire(answer.contract)
@@ -396,7 +453,11 @@ async def coverage(
 
 
 @router.post(
-    "/top-up-plans", status_code=status.HTTP_201_CREATED, tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE
+    "/top-up-plans",
+    status_code=status.HTTP_201_CREATED,
+    tags=["top-up plans"],
+    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    responses=WRITE,
 )
 async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
     async with units.write() as uow:
@@ -404,7 +465,12 @@ async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) ->
     return wire.top_up_plan_to_wire(top_up_plan)
 
 
-@router.put("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=IDEMPOTENT_WRITE)
+@router.put(
+    "/top-up-plans/{top_up_plan_id}",
+    tags=["top-up plans"],
+    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    responses=WRITE,
+)
 async def update_top_up_plan(
     top_up_plan_id: UUID, body: TopUpPlanIn, units: Units, origin: Caller
 ) -> TopUpPlanState:
@@ -413,13 +479,13 @@ async def update_top_up_plan(
     return wire.top_up_plan_to_wire(top_up_plan)
 
 
-@router.get("/top-up-plans", tags=["top-up plans"])
+@router.get("/top-up-plans", tags=["top-up plans"], dependencies=[READERS])
 async def list_top_up_plans(units: Units) -> list[TopUpPlanState]:
     async with units.read() as uow:
         return [wire.top_up_plan_to_wire(top_up_plan) for top_up_plan in await uow.top_up_plans.list()]
 
 
-@router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"])
+@router.get("/top-up-plans/{top_up_plan_id}", tags=["top-up plans"], dependencies=[READERS], responses=FOUND)
 async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
     async with units.read() as uow:
         top_up_plan = await uow.top_up_plans.get(top_up_plan_id)
@@ -432,8 +498,9 @@ async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
     "/top-up-plans/{top_up_plan_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["top-up plans"],
-    dependencies=IDEMPOTENT_WRITE,
+    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
     summary="Delete a top-up plan no support plan offers",
+    responses=WRITE,
 )
 async def delete_top_up_plan(top_up_plan_id: UUID, units: Units, origin: Caller) -> Response:
     async with units.write() as uow:

@@ -16,7 +16,7 @@ from contracts.adapters import wire
 from contracts.service_layer import contracts, views
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
 from contracts_schema import WireModel, registry
-from contracts_schema.billing import AllowanceExhausted, BillIssued
+from contracts_schema.billing import AllowanceExhausted, BillDrafted, BillIssued
 from contracts_schema.contracts import CreateContract, RenewContract, TerminateContract, TopUpContract
 from contracts_schema.timetracking import TimeEntryChanged, TimeEntryLogged
 from servicekit.api import UnitsOfWork
@@ -106,6 +106,6 @@ def _contract_with_time_logged(event: WireModel) -> UUID | None:
 
 def _contract_billed(event: WireModel) -> UUID | None:
     match event:
-        case BillIssued(bill=bill):
-            return bill.contract_id
+        case BillIssued(bill=bill) | BillDrafted(bill=bill):
+            return bill.contract_id  # a draft is a bill too: the contract must be kept
     return None

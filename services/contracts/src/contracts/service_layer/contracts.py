@@ -53,6 +53,7 @@ async def sign_contract(
     uow: ContractsUnitOfWork, request: NewContract, *, origin: Origin, now: datetime
 ) -> Contract:
     """The plan's terms (with the contract's overrides) are copied onto the contract for good."""
+    origin.require_account(request.account_id)
     plan = await (uow.plans.get(request.plan_id) if request.plan_id else uow.plans.default())
     if plan is None:
         raise PlanNotFound(
@@ -99,7 +100,7 @@ async def top_up_contract(
     uow: ContractsUnitOfWork, request: TopUpRequest, *, origin: Origin, now: datetime
 ) -> TopUpBought:
     """Add a top-up plan's units to the contract's current cycle; billing charges its price."""
-    contract = await locked_contract(uow, request.contract_id)
+    contract = await locked_contract(uow, request.contract_id, origin)
     top_up_plan = await uow.top_up_plans.get(request.top_up_plan_id)
     if top_up_plan is None:
         raise TopUpPlanNotFound(f"no top-up plan {request.top_up_plan_id}")
@@ -119,7 +120,7 @@ async def renew_contract(
     uow: ContractsUnitOfWork, request: RenewalRequest, *, origin: Origin, now: datetime
 ) -> Renewal:
     """A new contract linked both ways to the old one; billing makes its first bill on the event."""
-    old = await locked_contract(uow, request.contract_id)
+    old = await locked_contract(uow, request.contract_id, origin)
     overrides = TermOverrides(request.base_charge_override, request.allowance_override)
     if request.plan_id is None:
         plan_id, terms = old.plan_id, apply_overrides(old.terms, overrides)
@@ -160,7 +161,7 @@ async def terminate_contract(
 
     The status stays active until that day has passed, when the scheduler moves it to terminated.
     """
-    contract = await locked_contract(uow, request.contract_id)
+    contract = await locked_contract(uow, request.contract_id, origin)
     contract.terminate(now, request.termination_date)
     await uow.contracts.save(contract, new=False)
     publish_contract_event(
@@ -173,7 +174,7 @@ async def edit_contract(
     uow: ContractsUnitOfWork, contract_id: UUID, changes: Mapping[str, Any], *, origin: Origin
 ) -> Contract:
     """Change the editable fields; an edit that changes nothing publishes nothing."""
-    contract = await locked_contract(uow, contract_id)
+    contract = await locked_contract(uow, contract_id, origin)
     changed = contract.edit(changes)
     if changed:
         await uow.contracts.save(contract, new=False)
@@ -184,7 +185,7 @@ async def edit_contract(
 async def delete_contract(uow: ContractsUnitOfWork, contract_id: UUID, *, origin: Origin) -> None:
     """Only while nothing was billed, logged or bought against it; a deleted renewal unlinks its
     predecessor, which may then be renewed again."""
-    contract = await locked_contract(uow, contract_id)
+    contract = await locked_contract(uow, contract_id, origin)
     contract.ensure_deletable(await uow.activity.get(contract_id))
     if contract.renewed_from is not None:
         await _unlink_renewal(uow, contract.renewed_from, origin)
@@ -201,9 +202,10 @@ async def _unlink_renewal(uow: ContractsUnitOfWork, contract_id: UUID, origin: O
     publish_contract_event(uow, contract_id, wire.contract_updated(previous, ["renewed_to"]), origin)
 
 
-async def locked_contract(uow: ContractsUnitOfWork, contract_id: UUID) -> Contract:
-    """The contract, its row locked until the unit of work ends (see `ContractRepository.get`)."""
-    contract = await uow.contracts.get(contract_id, lock=True)
+async def locked_contract(uow: ContractsUnitOfWork, contract_id: UUID, origin: Origin) -> Contract:
+    """The contract, its row locked until the unit of work ends (see `ContractRepository.get`); one
+    of an account the origin may not touch is not found."""
+    contract = await uow.contracts.get(contract_id, lock=True, scope=origin.accounts)
     if contract is None:
         raise ContractNotFound(f"no contract {contract_id}")
     return contract

@@ -19,7 +19,7 @@ async def advance_contract_status(
     uow: ContractsUnitOfWork, contract_id: UUID, *, origin: Origin, now: datetime
 ) -> int:
     """Publish a ContractStatusChanged for every lifecycle step the dates call for; returns how many."""
-    contract = await locked_contract(uow, contract_id)
+    contract = await locked_contract(uow, contract_id, origin)
     changes = contract.advance_status(contract.local_today(now))
     if not changes:
         return 0  # its zone has not reached that day yet
@@ -33,7 +33,7 @@ async def send_expiry_notices(
     uow: ContractsUnitOfWork, contract_id: UUID, *, origin: Origin, now: datetime
 ) -> int:
     """Publish each expiry notice of the contract that fell due, once; returns how many."""
-    contract = await locked_contract(uow, contract_id)
+    contract = await locked_contract(uow, contract_id, origin)
     notices = contract.due_notices(contract.local_today(now))
     await uow.contracts.save(contract, new=False)
     for notice in notices:

@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import AccountScope
 from servicekit.sql import as_utc
 from timetracking.adapters import wire
 from timetracking.adapters.tables import covering_contracts, time_entries
@@ -48,10 +49,12 @@ class TimeEntryFilter:
     started_before: datetime | None = None
     billable: bool | None = None
     billed: bool | None = None
+    scope: AccountScope = None
+    """The accounts the caller may see; None: every account."""
 
     def conditions(self) -> list[Any]:
         c = time_entries.c
-        found: list[Any] = []
+        found: list[Any] = [] if self.scope is None else [c.account_id.in_(sorted(self.scope))]
         for column, value in (
             (c.account_id, self.account_id),
             (c.rep_id, self.rep_id),
@@ -88,10 +91,12 @@ class TimeEntryRepository:
         found = [wire.time_entry_of_document(row) for row in rows]
         return {entry.entry_id: entry for entry in found}
 
-    async def get(self, entry_id: UUID) -> TimeEntry | None:
-        document = await self._session.scalar(
-            select(time_entries.c.document).where(time_entries.c.entry_id == str(entry_id))
-        )
+    async def get(self, entry_id: UUID, scope: AccountScope = None) -> TimeEntry | None:
+        c = time_entries.c
+        query = select(c.document).where(c.entry_id == str(entry_id))
+        if scope is not None:
+            query = query.where(c.account_id.in_(sorted(scope)))
+        document = await self._session.scalar(query)
         return None if document is None else wire.time_entry_of_document(document)
 
     async def save(self, entry: TimeEntry) -> None:

@@ -10,18 +10,24 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel
 
 from contracts_schema.timetracking import TimeEntryFields, TimeEntryState
-from servicekit.api import ANONYMOUS, UnitsOfWork, caller, units_of_work
-from servicekit.errors import DomainError
+from servicekit import api
+from servicekit.auth import Caller, Role
+from servicekit.errors import DomainError, Forbidden
 from servicekit.idempotency import IDEMPOTENT_WRITE
-from servicekit.origin import Origin
+from servicekit.problems import responses
 from timetracking.adapters import wire
 from timetracking.adapters.repositories import TimeEntryFilter
 from timetracking.domain.errors import TimeEntryNotFound
 from timetracking.service_layer import handlers
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
-Units = Annotated[UnitsOfWork[TimeTrackingUnitOfWork], Depends(units_of_work)]
-Caller = Annotated[Origin, Depends(caller)]
+Units = Annotated[api.UnitsOfWork[TimeTrackingUnitOfWork], Depends(api.units_of_work)]
+Authenticated = Annotated[Caller, Depends(api.authenticated)]
+
+# Who may do what, declared once, beside the routes: reads are every role's, scoped to the caller's
+# accounts; a support rep logs time as themselves, an integration or an admin for any rep.
+READERS = api.allow(*Role)
+LOGGERS = api.allow(Role.ADMIN, Role.INTEGRATION, Role.SUPPORT_REP)
 
 
 class TimeEntryIn(TimeEntryFields):
@@ -35,14 +41,20 @@ class TimeEntryPage(BaseModel):
     offset: int
 
 
-router = APIRouter(tags=["time entries"])
+router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503))
 
 
-@router.post("/time-entries", status_code=status.HTTP_201_CREATED, dependencies=IDEMPOTENT_WRITE)
-async def log_time_entry(body: TimeEntryIn, units: Units, origin: Caller) -> TimeEntryState:
-    request = handlers.LogRequest(
-        body.entry_id or uuid4(), wire.work_log(body), _logged_by(origin, body.rep_id)
-    )
+@router.post(
+    "/time-entries",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    responses=responses(409, 413),
+)
+async def log_time_entry(body: TimeEntryIn, units: Units, caller: Authenticated) -> TimeEntryState:
+    caller.origin.require_account(body.account_id)
+    if not caller.has(Role.ADMIN, Role.INTEGRATION) and body.rep_id != caller.subject:
+        raise Forbidden("a support rep logs time as themselves: rep_id must be the token's subject")
+    request = handlers.LogRequest(body.entry_id or uuid4(), wire.work_log(body), caller.origin)
     async with units.write() as uow:
         (outcome,) = await handlers.log_time_entries(uow, [request])
         if isinstance(outcome, DomainError):
@@ -50,9 +62,10 @@ async def log_time_entry(body: TimeEntryIn, units: Units, origin: Caller) -> Tim
     return wire.time_entry_state(outcome)
 
 
-@router.get("/time-entries")
+@router.get("/time-entries", dependencies=[READERS])
 async def list_time_entries(
     units: Units,
+    caller: Authenticated,
     account_id: str | None = None,
     rep_id: str | None = None,
     request_id: str | None = None,
@@ -73,6 +86,7 @@ async def list_time_entries(
         _utc(started_before),
         billable,
         billed,
+        scope=caller.accounts,
     )
     async with units.read() as uow:
         items, total = await uow.time_entries.search(where, limit=limit, offset=offset)
@@ -81,18 +95,13 @@ async def list_time_entries(
     )
 
 
-@router.get("/time-entries/{entry_id}")
-async def get_time_entry(entry_id: UUID, units: Units) -> TimeEntryState:
+@router.get("/time-entries/{entry_id}", dependencies=[READERS], responses=responses(404))
+async def get_time_entry(entry_id: UUID, units: Units, caller: Authenticated) -> TimeEntryState:
     async with units.read() as uow:
-        entry = await uow.time_entries.get(entry_id)
+        entry = await uow.time_entries.get(entry_id, caller.accounts)
     if entry is None:
         raise TimeEntryNotFound(f"no time entry {entry_id}")
     return wire.time_entry_state(entry)
-
-
-def _logged_by(caller: Origin, rep_id: str) -> Origin:
-    """A rep logging their own time sends no X-Actor header: the entry is then the rep's doing."""
-    return caller if caller.actor != ANONYMOUS else Origin(actor=rep_id)
 
 
 def _utc(instant: datetime | None) -> datetime | None:

@@ -1,13 +1,12 @@
-"""outbox rows carry the Kafka headers they are sent with (W3C trace context)
+"""idempotency keys belong to their caller; inbox rows are purged by age
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 17:20:00
 """
 
 from collections.abc import Sequence
 
-from servicekit.migrations import add_outbox_headers, drop_outbox_headers
+from servicekit.migrations import scope_idempotency_keys_to_callers
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -16,8 +15,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    add_outbox_headers()
+    scope_idempotency_keys_to_callers()
 
 
 def downgrade() -> None:
-    drop_outbox_headers()
+    raise NotImplementedError("keys scoped to callers cannot go back to one key space")

@@ -1,7 +1,7 @@
 """outbox rows carry the Kafka headers they are sent with (W3C trace context)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 17:20:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from servicekit.migrations import add_outbox_headers, drop_outbox_headers
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
