@@ -343,3 +343,17 @@ async def test_rest_calls_carry_the_bearer_token(monkeypatch: pytest.MonkeyPatch
         AuthSettings(issuer=dev_token.ISSUER, audience=dev_token.AUDIENCE, leeway_seconds=0, jwks_file=jwks)
     ).verify(str(seen[2]).removeprefix("Bearer "))
     assert caller.subject == "supportctl" and Role.ADMIN in caller.roles and caller.accounts is None
+
+
+def test_kafka_clients_take_the_services_kafka_security_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "ops",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    options = Settings(bootstrap="broker:9092").kafka.client_options()
+    assert options["bootstrap_servers"] == "broker:9092" and options["client_id"] == "supportctl"
+    assert (options["security_protocol"], options["sasl_mechanism"]) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("ops", "s3cret")

@@ -14,15 +14,28 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from servicekit.kafka_security import PLAINTEXT, KafkaSecurity
+
 REPLAY_HEADER = "dlq-replayed-from"
 """Set on a replayed record: `<dlq topic>:<partition>:<offset>` of the dead letter it came from."""
 DLQ_SUFFIX = ".dlq"
 _CLIENT_ID = "supportctl"
 
 
+@dataclass(frozen=True)
+class Kafka:
+    """How to reach the broker: where, and with which security (the services' KAFKA_* settings)."""
+
+    bootstrap: str
+    security: KafkaSecurity = PLAINTEXT
+
+    def client_options(self) -> dict[str, Any]:
+        return {"bootstrap_servers": self.bootstrap, "client_id": _CLIENT_ID, **self.security.for_aiokafka()}
+
+
 @asynccontextmanager
-async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=_CLIENT_ID)
+async def admin_client(kafka: Kafka) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         yield admin
@@ -31,11 +44,9 @@ async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 @asynccontextmanager
-async def reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+async def reader(kafka: Kafka) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer in no group: it is assigned partitions and commits nothing."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, client_id=_CLIENT_ID, group_id=None, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         yield consumer
@@ -65,13 +76,13 @@ class TopicSize:
     end_offset: int
 
 
-async def list_topics(bootstrap: str) -> list[str]:
-    async with admin_client(bootstrap) as admin:
+async def list_topics(kafka: Kafka) -> list[str]:
+    async with admin_client(kafka) as admin:
         return sorted(name for name in await admin.list_topics() if not name.startswith("__"))
 
 
-async def describe_topics(bootstrap: str, topics: Sequence[str]) -> list[TopicSize]:
-    async with reader(bootstrap) as consumer:
+async def describe_topics(kafka: Kafka, topics: Sequence[str]) -> list[TopicSize]:
+    async with reader(kafka) as consumer:
         sizes: list[TopicSize] = []
         for topic in topics:
             partitions = await partitions_of(consumer, topic)
@@ -105,17 +116,17 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-async def consumer_lag(bootstrap: str, group_prefix: str | None = None) -> list[PartitionLag]:
+async def consumer_lag(kafka: Kafka, group_prefix: str | None = None) -> list[PartitionLag]:
     """For each consumer group (whose name starts with the prefix), each partition it has committed
     on: its committed offset, the partition's end, and the difference."""
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(kafka) as admin:
         groups = sorted(
             group
             for group, _protocol in await admin.list_consumer_groups()
             if group.startswith(group_prefix or "")
         )
         committed = {group: await admin.list_consumer_group_offsets(group) for group in groups}
-    async with reader(bootstrap) as consumer:
+    async with reader(kafka) as consumer:
         wanted = {tp for offsets in committed.values() for tp in offsets}
         ends = await consumer.end_offsets(list(wanted)) if wanted else {}
     lags: list[PartitionLag] = []
@@ -200,13 +211,13 @@ async def read_all(consumer: AIOKafkaConsumer, topic: str) -> AsyncIterator[Cons
                 remaining.discard(tp)
 
 
-async def dead_letters(bootstrap: str, topic: str, *, reason: str | None = None) -> list[DeadLetter]:
+async def dead_letters(kafka: Kafka, topic: str, *, reason: str | None = None) -> list[DeadLetter]:
     """The dead letters of a topic, one per original position (a record dead-lettered again, or by two
     consumer groups, is listed once with the others under `also`), optionally only those whose reason
     contains `reason` (case-insensitive)."""
     dlq = dlq_topic_of(topic)
     by_position: dict[Any, DeadLetter] = {}
-    async with reader(bootstrap) as consumer:
+    async with reader(kafka) as consumer:
         async for record in read_all(consumer, dlq):
             letter = DeadLetter(
                 dlq,
@@ -233,9 +244,9 @@ async def dead_letters(bootstrap: str, topic: str, *, reason: str | None = None)
     return letters
 
 
-async def dead_letter_at(bootstrap: str, topic: str, partition: int, offset: int) -> DeadLetter:
+async def dead_letter_at(kafka: Kafka, topic: str, partition: int, offset: int) -> DeadLetter:
     dlq = dlq_topic_of(topic)
-    async with reader(bootstrap) as consumer:
+    async with reader(kafka) as consumer:
         tp = TopicPartition(dlq, partition)
         await partitions_of(consumer, dlq)
         consumer.assign([tp])
@@ -256,14 +267,12 @@ async def dead_letter_at(bootstrap: str, topic: str, partition: int, offset: int
 
 
 async def replay(
-    bootstrap: str, letters: Iterable[DeadLetter], *, on_sent: Callable[[DeadLetter], None]
+    kafka: Kafka, letters: Iterable[DeadLetter], *, on_sent: Callable[[DeadLetter], None]
 ) -> int:
     """Send each dead letter's key and value back to its original topic, marked with where it came
     from; its trace context goes with it. Consumers skip what they applied before, so a replay that
     is run twice changes nothing twice."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, client_id=_CLIENT_ID, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True, acks="all")
     await producer.start()
     sent = 0
     try:
@@ -288,7 +297,7 @@ async def replay(
 
 
 async def tail(
-    bootstrap: str,
+    kafka: Kafka,
     topic: str,
     *,
     from_beginning: bool,
@@ -297,7 +306,7 @@ async def tail(
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Records of every partition as they arrive (after those held, with `from_beginning`); stops
     after `limit` records or `idle_seconds` without one, else runs until interrupted."""
-    async with reader(bootstrap) as consumer:
+    async with reader(kafka) as consumer:
         partitions = await partitions_of(consumer, topic)
         consumer.assign(partitions)
         if from_beginning:

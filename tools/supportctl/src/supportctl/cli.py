@@ -200,7 +200,7 @@ def stack_status(
 def topics_create(ctx: typer.Context) -> None:
     """Create every topic of the registry and its .dlq twin; existing ones are left as they are."""
     settings = _settings(ctx)
-    created = _run(ensure_topics(settings.bootstrap))
+    created = _run(ensure_topics(settings.bootstrap, security=settings.kafka.security))
     console.print(f"{len(created)} created" + (": " + ", ".join(created) if created else ""))
     for topic in TOPICS:
         console.print(f"  {topic.name} ({topic.partitions} partitions) and {topic.dlq}")
@@ -215,9 +215,9 @@ def topics_describe(
 ) -> None:
     """Partitions and records held per topic."""
     settings = _settings(ctx)
-    names = topics or _run(broker.list_topics(settings.bootstrap))
+    names = topics or _run(broker.list_topics(settings.kafka))
     try:
-        sizes = _run(broker.describe_topics(settings.bootstrap, names))
+        sizes = _run(broker.describe_topics(settings.kafka, names))
     except LookupError as error:
         raise _fail(str(error)) from None
     table = Table("topic", "partitions", "records held", "end offset (sum)")
@@ -237,7 +237,7 @@ def lag(
 ) -> None:
     """Consumer lag per group and partition: what is on the partition past the group's commit."""
     settings = _settings(ctx)
-    lags = _run(broker.consumer_lag(settings.bootstrap, group))
+    lags = _run(broker.consumer_lag(settings.kafka, group))
     if not lags:
         console.print("no consumer group has committed offsets" + (f" (prefix {group!r})" if group else ""))
         return
@@ -315,7 +315,7 @@ def dlq_list(ctx: typer.Context, topic: str, reason: Reason = None) -> None:
     """Dead letters of TOPIC, one per original position, oldest first."""
     settings = _settings(ctx)
     try:
-        letters = _run(broker.dead_letters(settings.bootstrap, topic, reason=reason))
+        letters = _run(broker.dead_letters(settings.kafka, topic, reason=reason))
     except LookupError as error:
         raise _fail(str(error)) from None
     table = Table("dlq position", "original position", "type", "key", "consumers", "times", "reason")
@@ -347,7 +347,7 @@ def dlq_show(
     """One dead letter: its headers, key and value (pretty when it is JSON)."""
     settings = _settings(ctx)
     try:
-        letter = _run(broker.dead_letter_at(settings.bootstrap, topic, partition, offset))
+        letter = _run(broker.dead_letter_at(settings.kafka, topic, partition, offset))
     except LookupError as error:
         raise _fail(str(error)) from None
     at = datetime.fromtimestamp(letter.timestamp_ms / 1000, UTC).isoformat()
@@ -376,7 +376,7 @@ def dlq_replay(
     the header `dlq-replayed-from: <dlq topic>:<partition>:<offset>`."""
     settings = _settings(ctx)
     try:
-        letters = _run(broker.dead_letters(settings.bootstrap, topic, reason=reason))
+        letters = _run(broker.dead_letters(settings.kafka, topic, reason=reason))
     except LookupError as error:
         raise _fail(str(error)) from None
     if offset:
@@ -396,9 +396,7 @@ def dlq_replay(
         raise typer.Exit(1)
     with _progress() as progress:
         task = progress.add_task("replaying", total=len(letters))
-        sent = _run(
-            broker.replay(settings.bootstrap, letters, on_sent=lambda _letter: progress.advance(task))
-        )
+        sent = _run(broker.replay(settings.kafka, letters, on_sent=lambda _letter: progress.advance(task)))
     console.print(f"replayed {sent} dead letters (header {broker.REPLAY_HEADER})")
 
 
@@ -517,7 +515,7 @@ def events_tail(
     async def follow() -> int:
         count = 0
         async for record in broker.tail(
-            settings.bootstrap, topic, from_beginning=from_beginning, limit=limit, idle_seconds=idle
+            settings.kafka, topic, from_beginning=from_beginning, limit=limit, idle_seconds=idle
         ):
             console.print(render_event(record))
             count += 1
