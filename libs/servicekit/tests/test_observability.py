@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from contracts_schema import CloudEvent, registry
 from contracts_schema.billing import BillCommandRejected, GenerateBill
@@ -28,17 +27,6 @@ from tests.support.kafka import eventually, find_record, produce
 
 TRACE_A = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TRACE_B = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-@pytest.fixture
-async def kit(database_url: Callable[[str], str]) -> AsyncIterator[tuple[Database, MessagingTables]]:
-    metadata = MetaData()
-    tables = MessagingTables(metadata)
-    db = Database(database_url("kit"))
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    yield db, tables
-    await db.dispose()
 
 
 def command() -> CloudEvent:

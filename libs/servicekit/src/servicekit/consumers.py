@@ -182,22 +182,13 @@ class Consumers:
                 )
         in_order = _records_of(deliveries, records)
         for done, (delivery, record) in enumerate(zip(deliveries, in_order, strict=True)):
-            if not await self._process_one(topic, group, handler, delivery, record):
+            with _bound_to(delivery):
+                applied = await self._process_one(topic, group, handler, delivery, record)
+            if not applied:
                 return in_order[done:]
         return []
 
     async def _process_one(
-        self,
-        topic: Topic,
-        group: str,
-        handler: BatchHandler,
-        delivery: Delivery,
-        record: ConsumerRecord[Any, Any],
-    ) -> bool:
-        with _bound_to(delivery):
-            return await self._apply_one(topic, group, handler, delivery, record)
-
-    async def _apply_one(
         self,
         topic: Topic,
         group: str,
