@@ -231,6 +231,7 @@ async def cli_stack(
     env["KAFKA_PORT"] = kafka_bootstrap.rpartition(":")[2]
     env["STACK_VAR"] = str(var)
     up = await supportctl("stack", "up", "--no-demo", "--var", str(var), env=env)
+    assert f"Kafka: {kafka_bootstrap}" in up.output  # the test's broker, from KAFKA_PORT
     assert up.exit_code == 0, up.output + _logs(var)
     try:
         yield env

@@ -98,23 +98,27 @@ def _progress() -> Progress:
 # --- stack ---------------------------------------------------------------------------------------
 
 VarDir = Annotated[Path, typer.Option(help="pid files, logs and SQLite databases")]
-KafkaPort = Annotated[int, typer.Option(help="the broker's port (scripts/kafka.sh) (env KAFKA_PORT)")]
+KafkaPort = Annotated[
+    int | None, typer.Option(help="the broker's port (scripts/kafka.sh) (env KAFKA_PORT, default 9092)")
+]
 
 
-def _kafka_port() -> int:
-    return int(os.environ.get("KAFKA_PORT", "9092"))
+def _kafka_port(given: int | None) -> int:
+    """The option, else KAFKA_PORT read when the command runs (not when the module is imported)."""
+    return given if given is not None else int(os.environ.get("KAFKA_PORT", "9092"))
 
 
 @stack_app.command("up")
 def stack_up(
     ctx: typer.Context,
     var: VarDir = ROOT / "var",
-    kafka_port: KafkaPort = _kafka_port(),  # noqa: B008 - read once, shown in --help
+    kafka_port: KafkaPort = None,
     demo: Annotated[bool, typer.Option(help="run scripts/demo.py once everything is ready")] = True,
     log_format: Annotated[str, typer.Option(help="console (readable) or json (env LOG_FORMAT)")] = "console",
 ) -> None:
     """Start Kafka and the three services (SQLite files under VAR), wait until each is ready."""
     settings = _settings(ctx)
+    kafka_port = _kafka_port(kafka_port)
     started = datetime.now(UTC)
     result = stack.kafka_script("start", kafka_port)
     console.print(result.stdout.strip() or result.stderr.strip())
@@ -155,10 +159,11 @@ def stack_up(
 @stack_app.command("down")
 def stack_down(
     var: VarDir = ROOT / "var",
-    kafka_port: KafkaPort = _kafka_port(),  # noqa: B008 - read once, shown in --help
+    kafka_port: KafkaPort = None,
     kafka: Annotated[bool, typer.Option(help="stop the broker too")] = True,
 ) -> None:
     """Stop the services (SIGTERM, then SIGKILL after 15 s) and the broker."""
+    kafka_port = _kafka_port(kafka_port)
     for name in SERVICES:
         if stack.stop_service(var, name):
             console.print(f"{name}: stopped")
@@ -170,9 +175,10 @@ def stack_down(
 @stack_app.command("status")
 def stack_status(
     var: VarDir = ROOT / "var",
-    kafka_port: KafkaPort = _kafka_port(),  # noqa: B008 - read once, shown in --help
+    kafka_port: KafkaPort = None,
 ) -> None:
     """What runs: each service's process and readiness, and the broker."""
+    kafka_port = _kafka_port(kafka_port)
     table = Table("service", "pid", "process", "ready")
     for found in stack.status(var):
         ready = (
