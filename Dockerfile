@@ -27,6 +27,7 @@ COPY libs/servicekit/pyproject.toml libs/servicekit/
 COPY services/contracts/pyproject.toml services/contracts/
 COPY services/billing/pyproject.toml services/billing/
 COPY services/timetracking/pyproject.toml services/timetracking/
+COPY tools/supportctl/pyproject.toml tools/supportctl/
 RUN uv sync --locked --no-dev --all-packages --no-install-workspace --no-cache
 
 # Then the workspace itself (editable installs: each service finds its Alembic migrations next to its source).
@@ -37,4 +38,4 @@ RUN uv sync --locked --no-dev --all-packages --no-cache \
 
 USER app
 EXPOSE 8001 8002 8003
-CMD ["python", "-c", "print('choose a command: contracts-service, billing-service, timetracking-service, python -m servicekit.admin create-topics')"]
+CMD ["python", "-c", "print('choose a command: contracts-service, billing-service, timetracking-service, supportctl, python -m servicekit.admin create-topics')"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # THE test command (README, .ci/run): everything from a fresh clone to a verdict.
 #   scripts/test.sh [PYTEST ARGS...]     e.g. scripts/test.sh -x -k billing
-# Steps: install missing tools (uv; Java and Maven for the broker; docker-compose for tests/test_compose.py),
+# Steps: install missing tools (uv; Java and Maven for the broker; docker-compose for tests/test_compose.py;
+# kcat for the README's recipes),
 # `uv sync --all-packages --locked`, a fresh Kafka broker on 127.0.0.1:19092 (.cache/kafka-test, wiped
 # every run, stopped on exit), PostgreSQL via scripts/postgres.sh (stopped on exit only if this run
 # started it), lint (ruff, mypy), then pytest twice: TEST_DATABASE=sqlite, then TEST_DATABASE=postgresql.
@@ -107,6 +108,7 @@ tools() {
     command -v java >/dev/null || apt_install default-jre-headless
     if [ ! -f "$root/.cache/kafka/libs/.complete" ] && ! command -v mvn >/dev/null; then apt_install maven; fi
     have_compose || apt_install docker-compose
+    command -v kcat >/dev/null || apt_install kcat  # the README's operations recipes use it
     ensure_pdf_libraries
     echo "uv $(uv --version | cut -d' ' -f2), $(java -version 2>&1 | head -n 1)"
 }
@@ -129,7 +131,7 @@ start_postgres() {
 }
 
 lint_ruff() { uv run --no-sync ruff check . && uv run --no-sync ruff format --check .; }
-lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src; }
+lint_mypy() { uv run --no-sync mypy contracts-schema/src libs/servicekit/src services/*/src tools/supportctl/src; }
 
 # The published schemas must be up to date, and break no consumer of the first published version.
 schema_check() {

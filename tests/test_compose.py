@@ -127,3 +127,38 @@ def test_kafka_does_not_create_topics_and_postgres_gets_the_databases(config: di
     mounts = json.dumps(services["postgres"].get("volumes", []))
     assert "docker-entrypoint-initdb.d" in mounts and "infra/postgres/init" in mounts
     assert (ROOT / "Dockerfile").is_file() and (ROOT / ".dockerignore").is_file()
+
+
+def test_services_have_the_dev_stacks_settings_json_logs_and_traces_off(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name in SERVICES:
+        env = _environment(services[name])
+        prefix = name.upper()
+        for setting, value in (
+            ("RELAY_POLL_SECONDS", "0.5"),
+            ("RELAY_BATCH_SIZE", "500"),
+            ("CONSUMER_BATCH_SIZE", "2000"),
+            ("SCHEDULER_INTERVAL_SECONDS", "30"),
+        ):
+            assert env[f"{prefix}_{setting}"] == value, (name, setting)
+        assert (env["LOG_FORMAT"], env["OTEL_TRACES_EXPORTER"], env["OTEL_SERVICE_NAME"]) == (
+            "json",
+            "none",
+            name,
+        )
+
+
+def test_prometheus_scrapes_each_service_and_kafka_ui_reads_the_broker(config: dict[str, Any]) -> None:
+    services = config["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    assert "infra/prometheus/prometheus.yml" in json.dumps(prometheus["volumes"])
+    scrape = (ROOT / "infra/prometheus/prometheus.yml").read_text()
+    for name, port in SERVICES.items():
+        assert f'"{name}:{port}"' in scrape, name
+    assert scrape.count("metrics_path: /metrics") == len(SERVICES)
+    assert set(_depends_on(prometheus)) == set(SERVICES)
+    ui = services["kafka-ui"]
+    assert ui["image"].startswith("kafbat/kafka-ui:")
+    assert _environment(ui)["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:9092"
+    assert _depends_on(ui) == {"kafka": "service_healthy"}

@@ -101,13 +101,16 @@ class Stack:
             service.stop()
 
 
-def make_stack(bootstrap: str, database_urls: dict[str, str], log_dir: Path) -> Stack:
+def make_stack(
+    bootstrap: str, database_urls: dict[str, str], log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Stack:
     stack = Stack()
     for name in SERVICES:
         prefix = name.upper()
         port = free_port()
         env = {
             **os.environ,
+            **(extra_env or {}),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             f"{prefix}_DATABASE_URL": database_urls[name],
             f"{prefix}_HTTP_PORT": str(port),

@@ -25,7 +25,7 @@ import pytest
 
 from servicekit.app import OPEN_PATHS
 from servicekit.auth import Role
-from tests.e2e.stack import Stack
+from tests.e2e.stack import SERVICES, Stack
 from tests.support.auth import bearer
 from tests.support.kafka import eventually
 from tests.support.scenario import WORKED_EXAMPLE_1_TERMS, created, new_account, sign_contract, work_day
@@ -41,7 +41,7 @@ TIME_LOGGERS = frozenset({Role.ADMIN, Role.INTEGRATION, Role.SUPPORT_REP})
 class Reach(Enum):
     ACCOUNT = "one account's resource: a caller of another account never gets a 2xx"
     LIST = "a list or total over accounts: answers, without anything of accounts outside the caller's"
-    CATALOG = "shared by every account (calendars, plans): only roles matter"
+    CATALOG = "shared by every account (calendars, plans, the service's own state): only roles matter"
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ TOP_UP_PLAN = {"name": "5 h", "price": {"amount": "250.00", "currency": "USD"}, 
 
 # Values in braces are the owner's: its account, contract, bill, entry, and the shared catalog's ids.
 RULES: dict[tuple[str, str, str], Rule] = {
+    **{(service, "GET", "/ops/outbox"): Rule(ADMIN, Reach.CATALOG) for service in SERVICES},
+    ("billing", "POST", "/bill-runs"): Rule(
+        BILLING_TEAM, Reach.CATALOG, body={"due_before": "2020-01-01T00:00:00Z", "limit": 1}
+    ),
     ("contracts", "POST", "/calendars"): Rule(ADMIN, Reach.CATALOG, body=CALENDAR),
     ("contracts", "GET", "/calendars"): Rule(EVERYONE, Reach.CATALOG),
     ("contracts", "PUT", "/calendars/{calendar_id}"): Rule(ADMIN, Reach.CATALOG, body=CALENDAR),

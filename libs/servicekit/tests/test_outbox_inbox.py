@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from contracts_schema import CloudEvent, registry
 from contracts_schema.billing import BillCommandRejected
@@ -19,17 +18,6 @@ from servicekit.outbox import OutboxRelay
 from servicekit.tables import MessagingTables
 from servicekit.uow import UnitOfWork
 from tests.support.kafka import find_record
-
-
-@pytest.fixture
-async def kit(database_url: Callable[[str], str]) -> AsyncIterator[tuple[Database, MessagingTables]]:
-    metadata = MetaData()
-    tables = MessagingTables(metadata)
-    db = Database(database_url("kit"))
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    yield db, tables
-    await db.dispose()
 
 
 def rejection(reason: str) -> BillCommandRejected:

@@ -13,12 +13,13 @@ from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
-from servicekit import idempotency
+from servicekit import idempotency, logs, tracing
 from servicekit.api import UnitsOfWork
 from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock
 from servicekit.http import AuthenticationMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from servicekit.idempotency import IdempotencyMiddleware
+from servicekit.operations import RequestTelemetry
 from servicekit.purge import purge_expired
 from servicekit.scheduler import every
 from servicekit.service import Service
@@ -28,7 +29,16 @@ from servicekit.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
 
-OPEN_PATHS = ("/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+OPEN_PATHS = (
+    "/health",
+    "/ready",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/asyncapi.json",
+)
 """What answers without a bearer token: probes, metrics and the API's own documents."""
 PURGE_INTERVAL_SECONDS = 3600.0
 
@@ -86,17 +96,22 @@ class ServiceApp(Generic[U]):
         app.add_middleware(AuthenticationMiddleware, verifier=self.verifier, open_paths=OPEN_PATHS)
         app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
         app.add_middleware(SecurityHeadersMiddleware)
+        # Outermost: refusals (401, 413) and writes answered from the idempotency table count too.
+        app.add_middleware(RequestTelemetry)
         app.state.units = self.units
         app.state.clock = self.clock
         return app
 
 
 def run(bootstrap: Callable[[], ServiceApp[U]]) -> None:
-    """Entry point body of every service: configure logging, build, serve; bad config exits 2."""
+    """Entry point body of every service: build, configure logs and traces, serve; bad config exits 2."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         service_app = bootstrap()
-    except ValidationError as error:
+        settings = service_app.settings
+        logs.configure(settings.service_name, format_=settings.log_format, level=settings.log_level)
+        tracing.configure(settings.service_name)
+    except (ValidationError, ValueError) as error:
         print(f"configuration error:\n{error}", file=sys.stderr)
         raise SystemExit(2) from None
     service_app.service.serve(service_app.http_app())

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,10 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from contracts_schema import CloudEvent, Topic, WireModel
+from servicekit import logs, tracing
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
+from servicekit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,8 @@ class Consumers:
         self._attempts: dict[tuple[str, int, int], int] = {}
         # Positions already dead-lettered in a batch that is being re-read, so they are sent once.
         self._dead_lettered: set[tuple[str, int, int]] = set()
+        self.topics: set[str] = set()
+        """Topics subscribed to, for the service's AsyncAPI document."""
 
     def group(self, name: str) -> str:
         """The consumer group of subscriber `name`: "usage-accrual" of billing is
@@ -106,6 +112,9 @@ class Consumers:
         One group per subscriber: two subscribers of one topic in a shared group would split its
         partitions between them instead of each seeing every message."""
         group = self.group(name)
+        self.topics.add(topic.name)
+        consumed = MESSAGES_CONSUMED.labels(topic.name, group)
+        handler_seconds = HANDLER_SECONDS.labels(topic.name, group)
 
         @self._broker.subscriber(
             topic.name,
@@ -120,13 +129,18 @@ class Consumers:
         )
         async def consume(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
-            try:
-                unfinished = await self._process(topic, group, handler, records)
-            except Exception as error:
-                # Nothing of the batch may be committed past: the framework would move on from it.
-                log.exception("batch on %s could not be finished; reading it again", topic.name)
-                await self._back_off(error)
-                unfinished = list(records)
+            consumed.inc(len(records))  # metrics per batch: the hot path reads thousands a second
+            started = time.perf_counter()
+            with logs.bound(topic=topic.name, consumer=group):
+                try:
+                    unfinished = await self._process(topic, group, handler, records)
+                except Exception as error:
+                    # Nothing of the batch may be committed past: the framework would move on from it.
+                    log.exception("batch on %s could not be finished; reading it again", topic.name)
+                    await self._back_off(error)
+                    unfinished = list(records)
+            handler_seconds.observe(time.perf_counter() - started)
+            _note_lag(message.consumer, records, group)
             if unfinished:
                 _rewind(message.consumer, unfinished)
             else:
@@ -142,7 +156,7 @@ class Consumers:
             try:
                 event, body = parse_record(topic, record.value)
             except InvalidMessage as error:
-                await self._dead_letter(topic, record, str(error))
+                await self._dead_letter(topic, group, record, str(error), kind="invalid")
                 continue
             key = record.key.decode(errors="replace") if record.key else None
             deliveries.append(
@@ -152,7 +166,9 @@ class Consumers:
             return []
         if len(deliveries) > 1:
             try:
-                await handler(deliveries)
+                traced = _traced(deliveries, records)
+                with tracing.consuming(group, traced), logs.bound(batch=len(deliveries)):
+                    await handler(deliveries)
                 return []
             except Exception as error:
                 if is_transient(error):
@@ -166,18 +182,26 @@ class Consumers:
                 )
         in_order = _records_of(deliveries, records)
         for done, (delivery, record) in enumerate(zip(deliveries, in_order, strict=True)):
-            if not await self._process_one(topic, handler, delivery, record):
+            with _bound_to(delivery):
+                applied = await self._process_one(topic, group, handler, delivery, record)
+            if not applied:
                 return in_order[done:]
         return []
 
     async def _process_one(
-        self, topic: Topic, handler: BatchHandler, delivery: Delivery, record: ConsumerRecord[Any, Any]
+        self,
+        topic: Topic,
+        group: str,
+        handler: BatchHandler,
+        delivery: Delivery,
+        record: ConsumerRecord[Any, Any],
     ) -> bool:
         position = (record.topic, record.partition, record.offset)
         try:
-            await handler([delivery])
+            with tracing.consuming(group, _traced([delivery], [record])):
+                await handler([delivery])
         except DomainError as error:
-            await self._dead_letter(topic, record, f"{type(error).__name__}: {error}")
+            await self._dead_letter(topic, group, record, f"{type(error).__name__}: {error}", kind="rejected")
         except Exception as error:
             if is_transient(error):
                 return await self._back_off(error)
@@ -189,7 +213,11 @@ class Consumers:
                 return False
             log.exception("%s failed %d times; dead-lettering", delivery.event.type, attempts)
             await self._dead_letter(
-                topic, record, f"failed {attempts} times: {type(error).__name__}: {error}"
+                topic,
+                group,
+                record,
+                f"failed {attempts} times: {type(error).__name__}: {error}",
+                kind="failed",
             )
         self._attempts.pop(position, None)
         return True
@@ -199,16 +227,26 @@ class Consumers:
         await asyncio.sleep(1.0)
         return False
 
-    async def _dead_letter(self, topic: Topic, record: ConsumerRecord[Any, Any], reason: str) -> None:
+    async def _dead_letter(
+        self, topic: Topic, group: str, record: ConsumerRecord[Any, Any], reason: str, *, kind: str
+    ) -> None:
         position = (record.topic, record.partition, record.offset)
         if position in self._dead_lettered:
             return
-        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+        with logs.bound(partition=record.partition, offset=record.offset):
+            log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+        # The record's trace context goes with it, so a replay continues the trace it belongs to.
+        trace_headers = {
+            name: value.decode(errors="replace")
+            for name, value in record.headers or ()
+            if name in tracing.TRACE_HEADERS
+        }
         await self._broker.publish(
             record.value or b"",
             topic=topic.dlq,
             key=record.key,
             headers={
+                **trace_headers,
                 "dlq-reason": reason[:2000],
                 "dlq-consumer": self._service,
                 "dlq-original-topic": record.topic,
@@ -217,6 +255,45 @@ class Consumers:
             },
         )
         self._dead_lettered.add(position)
+        MESSAGES_DEAD_LETTERED.labels(record.topic, group, kind).inc()
+
+
+def _traced(
+    deliveries: Sequence[Delivery], records: Sequence[ConsumerRecord[Any, Any]]
+) -> list[tracing.ConsumedMessage]:
+    headers = {(r.topic, r.partition, r.offset): r.headers for r in records}
+    return [
+        (str(d.event.id), d.topic, d.partition, d.offset, headers.get((d.topic, d.partition, d.offset)))
+        for d in deliveries
+    ]
+
+
+@contextmanager
+def _bound_to(delivery: Delivery) -> Iterator[None]:
+    """Log lines about one message say which it is, what it belongs to, and who sent it."""
+    event = delivery.event
+    with logs.bound(
+        partition=delivery.partition,
+        offset=delivery.offset,
+        message_id=str(event.id),
+        message_type=event.type,
+        correlation_id=event.correlationid,
+        causation_id=event.causationid,
+        actor=event.actor,
+    ):
+        yield
+
+
+def _note_lag(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]], group: str) -> None:
+    """Records left behind each partition of the batch: its high watermark past the last one read,
+    as the consumer last heard it (no request to the broker)."""
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        last[(record.topic, record.partition)] = record.offset
+    for (topic, partition), offset in last.items():
+        highwater = consumer.highwater(TopicPartition(topic, partition))
+        if highwater is not None:
+            CONSUMER_LAG.labels(topic, str(partition), group).set(max(0, highwater - offset - 1))
 
 
 def _records_of(

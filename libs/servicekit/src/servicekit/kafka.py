@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -11,7 +12,9 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from contracts_schema import TOPICS, Topic
+from servicekit import tracing
 from servicekit.kafka_security import PLAINTEXT, KafkaSecurity
+from servicekit.metrics import MESSAGES_PRODUCED
 from servicekit.outbox import OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -39,18 +42,25 @@ class KafkaSender:
         self._broker = broker
 
     async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
-        pending = [
-            await self._broker.publish(
-                message.payload,
-                topic=message.topic,
-                key=message.key.encode(),
-                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE, "ce_id": message.message_id},
-                correlation_id=message.message_id,
-                no_confirm=True,
-            )
-            for message in messages
-        ]
-        await asyncio.gather(*pending)
+        with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
+            pending = [
+                await self._broker.publish(
+                    message.payload,
+                    topic=message.topic,
+                    key=message.key.encode(),
+                    headers={
+                        **headers,
+                        "content-type": CLOUDEVENTS_CONTENT_TYPE,
+                        "ce_id": message.message_id,
+                    },
+                    correlation_id=message.message_id,
+                    no_confirm=True,
+                )
+                for message, headers in zip(messages, extra, strict=True)
+            ]
+            await asyncio.gather(*pending)
+        for topic, count in Counter(message.topic for message in messages).items():
+            MESSAGES_PRODUCED.labels(topic).inc(count)
 
 
 async def ensure_topics(

@@ -137,3 +137,15 @@ def scope_idempotency_keys_to_callers() -> None:
     metadata = MetaData()
     MessagingTables(metadata).idempotency.create(op.get_bind())
     op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def add_outbox_headers() -> None:
+    """A revision step of every service: outbox rows keep the Kafka headers they are sent with (the W3C
+    trace context of the change that wrote them)."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(Column("headers", Text(), nullable=True))
+
+
+def drop_outbox_headers() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("headers")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from sqlalchemy import Row, Select, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema import CloudEvent
+from servicekit import tracing
 from servicekit.db import Database
 from servicekit.tables import MessagingTables
 
@@ -33,6 +34,21 @@ class OutgoingMessage:
     topic: str
     key: str
     payload: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Kafka headers to send besides our own (the W3C trace context the row was written with)."""
+
+
+OutboxEntry = tuple[str, str, CloudEvent] | tuple[str, str, CloudEvent, Mapping[str, str] | None]
+"""(topic, key, event) and, optionally, the headers to send it with."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    pending: int
+    oldest_at: datetime | None
+
+    def age_seconds(self, now: datetime) -> float:
+        return max(0.0, (now - self.oldest_at).total_seconds()) if self.oldest_at is not None else 0.0
 
 
 class MessageSender(Protocol):
@@ -41,9 +57,9 @@ class MessageSender(Protocol):
 
 
 async def add_to_outbox(
-    session: AsyncSession, tables: MessagingTables, events: Sequence[tuple[str, str, CloudEvent]]
+    session: AsyncSession, tables: MessagingTables, events: Sequence[OutboxEntry]
 ) -> None:
-    """Write (topic, key, event) rows in the caller's transaction."""
+    """Write (topic, key, event[, headers]) rows in the caller's transaction."""
     if not events:
         return
     now = datetime.now(UTC)
@@ -51,13 +67,14 @@ async def add_to_outbox(
         insert(tables.outbox),
         [
             {
-                "message_id": str(event.id),
-                "topic": topic,
-                "key": key,
-                "payload": event.model_dump_json(),
+                "message_id": str(entry[2].id),
+                "topic": entry[0],
+                "key": entry[1],
+                "payload": entry[2].model_dump_json(),
+                "headers": tracing.headers_json(entry[3]) if len(entry) > 3 else None,
                 "created_at": now,
             }
-            for topic, key, event in events
+            for entry in events
         ],
     )
 
@@ -115,6 +132,7 @@ class OutboxRelay:
                 self._outbox.c.topic,
                 self._outbox.c.key,
                 self._outbox.c.payload,
+                self._outbox.c.headers,
             )
             .where(self._outbox.c.published_at.is_(None))
             .order_by(self._outbox.c.id)
@@ -151,6 +169,21 @@ class OutboxRelay:
             update(self._outbox).where(self._outbox.c.id.in_(ids)).values(published_at=func.now())
         )
 
+    async def backlog(self) -> OutboxBacklog:
+        """How many rows wait to be sent, and since when the oldest has."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(self._outbox.c.created_at)).where(
+                        self._outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        oldest = row[1]
+        if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
+            oldest = oldest.replace(tzinfo=UTC)
+        return OutboxBacklog(int(row[0] or 0), oldest)
+
     async def pending_count(self) -> int:
         async with self._db.read() as session:
             count = await session.scalar(
@@ -160,4 +193,6 @@ class OutboxRelay:
 
 
 def _message(row: Row[Any]) -> OutgoingMessage:
-    return OutgoingMessage(row.message_id, row.topic, row.key, row.payload.encode())
+    return OutgoingMessage(
+        row.message_id, row.topic, row.key, row.payload.encode(), tracing.headers_of_json(row.headers)
+    )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
-from servicekit.metrics import SCHEDULER_ITEMS
+from servicekit.metrics import SCHEDULER_ITEMS, SCHEDULER_TICKS
 from servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ def every(
 ) -> Callable[[], Awaitable[None]]:
     """A background loop that runs `tick` (which returns how much it did) every interval."""
 
+    ran = SCHEDULER_TICKS.labels(job, "ran")
+    skipped = SCHEDULER_TICKS.labels(job, "skipped")
+
     async def run() -> None:
         while True:
             try:
@@ -81,8 +84,10 @@ def every(
             except Exception as error:
                 if not is_transient(error):
                     raise  # a bug in the tick itself: the service's supervisor logs it and restarts
+                skipped.inc()
                 log.warning("%s: tick skipped, a dependency is out of reach: %r", job, error)
             else:
+                ran.inc()
                 if done:
                     log.info("%s: %d done", job, done)
             await asyncio.sleep(interval_seconds)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
-from servicekit import api, migrations, problems
+from servicekit import api, migrations, operations, problems
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
@@ -62,7 +63,7 @@ class Service:
         self.consumers = Consumers(
             self.broker, settings.service_name, max_records=settings.consumer_batch_size
         )
-        self._loops: list[BackgroundLoop] = [self.relay.run]
+        self._loops: list[BackgroundLoop] = [self.relay.run, partial(operations.watch_outbox, self.relay)]
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
@@ -137,9 +138,14 @@ class Service:
             checks = await self.is_ready()
             return JSONResponse(status_code=200 if all(checks.values()) else 503, content=checks)
 
-        for router in routers:
+        name = self.settings.service_name
+        every_router = [
+            operations.operations_router(name, self.relay, lambda: self.consumers.topics),
+            *routers,
+        ]
+        for router in every_router:
             app.include_router(router)
-        api.document_roles(app, routers)
+        api.document_roles(app, every_router)
         return app
 
     def serve(self, app: FastAPI) -> None:
@@ -149,6 +155,7 @@ class Service:
             port=self.settings.http_port,
             log_level="info",
             access_log=False,
+            log_config=None,  # our handlers (servicekit.logs), not uvicorn's own
             server_header=False,
         )
 

@@ -27,6 +27,13 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=2000, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     run_migrations: bool = True
+    # Logs (shared by the services: LOG_*).
+    log_format: Literal["json", "console"] = Field(
+        default="json", validation_alias=AliasChoices("LOG_FORMAT", "log_format")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
+    )
     docs_enabled: bool = Field(default=True, description="serve /docs, /redoc and /openapi.json")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     inbox_kept_days: int = Field(

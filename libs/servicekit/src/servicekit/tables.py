@@ -29,6 +29,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("payload", Text, nullable=False),
+        # Kafka headers sent with the event (W3C trace context), as a JSON object; none for most rows.
+        Column("headers", Text, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True),
     )

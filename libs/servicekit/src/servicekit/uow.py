@@ -10,11 +10,12 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema import CloudEvent, WireModel, topic_of
+from servicekit import tracing
 from servicekit.consumers import Delivery
 from servicekit.db import Database
 from servicekit.inbox import claim_unprocessed
 from servicekit.origin import Origin
-from servicekit.outbox import OutboxRelay, add_to_outbox
+from servicekit.outbox import OutboxEntry, OutboxRelay, add_to_outbox
 from servicekit.tables import MessagingTables
 
 
@@ -41,7 +42,7 @@ class UnitOfWork:
         self._tables = tables
         self._relay = relay
         self.source = source
-        self._events: list[tuple[str, str, CloudEvent]] = []
+        self._events: list[OutboxEntry] = []
 
     async def __aenter__(self) -> Self:
         self._transaction = self._db.read() if self.read_only else self._db.transaction()
@@ -112,5 +113,7 @@ class UnitOfWork:
             correlationid=cause.correlationid if cause is not None else None,
             causationid=str(cause.id) if cause is not None else None,
         )
-        self._events.append((topic_of(event.type).name, key, event))
+        # The trace context goes with it: its cause's when a consumer is processing that message.
+        headers = tracing.outbox_headers(str(cause.id) if cause is not None else None)
+        self._events.append((topic_of(event.type).name, key, event, headers))
         return event

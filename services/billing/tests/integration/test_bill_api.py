@@ -18,7 +18,6 @@ from billing.adapters import wire
 from billing.adapters.tables import messaging
 from billing.bootstrap import bootstrap
 from billing.config import BillingSettings
-from billing.entrypoints import scheduler
 from billing.service_layer import bill_schedule, handlers
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -79,7 +78,7 @@ class RunningBilling:
                 now=FEBRUARY,
             )
             # The module's service also copied other tests' contracts from the broker: pick ours.
-            made = (await scheduler.make_due_bills(uow, now=FEBRUARY)).bills
+            made = (await bill_schedule.make_due_bills(uow, now=FEBRUARY)).bills
             (bill,) = [bill for bill in made if bill.contract_id == contract.contract_id]
         response = await self.api.get(f"/bills/{bill.bill_id}")
         assert response.status_code == 200, response.text

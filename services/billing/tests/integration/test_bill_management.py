@@ -21,8 +21,7 @@ from billing.adapters.repositories import BillFilter
 from billing.adapters.tables import messaging
 from billing.domain.bill_versions import Bill, BillStatus
 from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict
-from billing.entrypoints import scheduler
-from billing.service_layer import bills, handlers
+from billing.service_layer import bill_schedule, bills, handlers
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.billing import EditBill
@@ -56,7 +55,7 @@ async def bill_january(db: Database, state: ContractState | None = None) -> Bill
     await sign(db, state or contract())
     await feed(db, *(TimeEntryLogged(entry=e) for e in JANUARY_WORK), now=FEBRUARY_FIRST)
     async with uow(db) as unit:
-        run = await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)
+        run = await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)
     (bill,) = run.bills
     return bill
 
@@ -214,10 +213,10 @@ async def test_a_draft_is_recomputed_in_place_during_its_grace_period_and_issued
     assert await billed_entries(db) == set()  # a draft bills nothing yet
 
     async with uow(db) as unit:
-        early = await scheduler.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3, minutes=-1))
+        early = await bill_schedule.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3, minutes=-1))
         assert early.done == 0
     async with uow(db) as unit:
-        assert (await scheduler.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3))).done == 1
+        assert (await bill_schedule.issue_due_drafts(unit, now=FEBRUARY_FIRST + timedelta(days=3))).done == 1
 
     (issued,) = await period_bills(db)
     assert issued.status is BillStatus.ISSUED and issued.grace_ends_at is None
@@ -260,7 +259,7 @@ async def test_a_top_up_bought_for_a_billed_cycle_flags_the_bill_that_carries_it
     prepaid = contract("prepaid")
     await sign(db, prepaid)
     async with uow(db) as unit:
-        run = await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)
+        run = await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)
     assert sorted(bill.period for bill in run.bills) == ["1", "2"]  # cycle 1's arrears are on bill 2
 
     async with uow(db) as unit:
@@ -289,14 +288,14 @@ async def test_a_calendar_change_has_the_scheduler_review_the_contracts_on_it(db
         now=FEBRUARY_FIRST,
     )
     async with uow(db) as unit:
-        (first,) = (await scheduler.make_due_bills(unit, now=FEBRUARY_FIRST)).bills
+        (first,) = (await bill_schedule.make_due_bills(unit, now=FEBRUARY_FIRST)).bills
     assert first.total == usd("682.00")  # 720 minutes: 120 over at 60.00/h, plus 10 % tax
     holiday = CALENDAR.model_copy(update={"holidays": [date(2026, 1, 7)]})
 
     async with uow(db) as unit:
         await handlers.keep_calendars(unit, [holiday])
     async with uow(db) as unit:
-        reviewed = await scheduler.review_changed_contracts(
+        reviewed = await bill_schedule.review_changed_contracts(
             unit, contracts=ContractCache(), now=FEBRUARY_FIRST
         )
 
@@ -419,7 +418,7 @@ async def test_with_carry_forward_a_late_entry_flags_every_later_period_it_chang
     february = [time_entry(date(2026, 2, day), 250) for day in (2, 3, 4, 5)]
     await feed(db, *(TimeEntryLogged(entry=e) for e in january + february), now=MARCH_FIRST)
     async with uow(db) as unit:
-        run = await scheduler.make_due_bills(unit, now=MARCH_FIRST)
+        run = await bill_schedule.make_due_bills(unit, now=MARCH_FIRST)
     assert [bill.period for bill in run.bills] == ["1", "2"]
 
     await feed(db, TimeEntryLogged(entry=time_entry(date(2026, 1, 20), 60)), now=MARCH_FIRST)
@@ -476,7 +475,7 @@ async def test_bills_of_a_back_dated_contract_made_today_are_drafts_whose_grace_
     await sign(db, with_grace)
     today = datetime(2026, 4, 10, 8, tzinfo=UTC)
     async with uow(db) as unit:
-        run = await scheduler.make_due_bills(unit, now=today)
+        run = await bill_schedule.make_due_bills(unit, now=today)
 
     assert [bill.period for bill in run.bills] == ["1", "2", "3"]
     assert {(bill.status, bill.grace_ends_at) for bill in run.bills} == {

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from billing.adapters import tables
 from billing.domain.bill_versions import Bill
-from billing.entrypoints import scheduler
 from billing.service_layer import bill_schedule, bills
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.timetracking import TimeEntryState
@@ -24,7 +23,7 @@ from .conftest import CONTRACT_ID, accrue, contract, sign, uow, usd
 
 async def run_scheduler(db: Database, now: datetime) -> list[str]:
     async with uow(db) as unit:
-        run = await scheduler.make_due_bills(unit, now=now)
+        run = await bill_schedule.make_due_bills(unit, now=now)
     return [bill.period for bill in run.bills]
 
 

@@ -21,6 +21,7 @@ from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
+from servicekit.metrics import BILLS_MADE
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, is_postgresql, upsert
 
@@ -150,6 +151,10 @@ class ContractCopies:
         if is_postgresql(self._session):
             query = query.with_for_update(skip_locked=True)
         return [UUID(contract_id) for contract_id in await self._session.scalars(query)]
+
+    async def count_due_for_billing(self, now: datetime) -> int:
+        c = tables.contracts.c
+        return int(await self._session.scalar(select(func.count()).where(c.next_bill_due_at <= now)) or 0)
 
     async def review_on_calendar_change(self, calendar_ids: Iterable[UUID]) -> None:
         """Contracts on these calendars: to be reviewed by the scheduler."""
@@ -556,6 +561,8 @@ class BillBook:
             row = _bill_row(bill)
             if bill.bill_id in made:
                 await self._session.execute(insert(tables.bills).values(**row))
+                # Counted when written: a transaction rolled back after this (rare) still counts.
+                BILLS_MADE.labels(bill.status.value).inc()
             else:
                 await self._session.execute(
                     update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)

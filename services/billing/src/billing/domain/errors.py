@@ -35,6 +35,10 @@ class NoSuchPeriod(BillingDomainError):
     """The contract has no cycle (or no final bill) by that name."""
 
 
+class BillRunInFuture(BillingDomainError):
+    """A bill run asked for bills that are not due yet."""
+
+
 class BillStatusConflict(Conflict):
     """A status change or main-bill change that the bill's state does not allow."""
 

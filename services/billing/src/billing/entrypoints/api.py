@@ -9,20 +9,21 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from billing.adapters import printable, wire
 from billing.adapters.repositories import BillFilter
 from billing.domain.bill_versions import BillStatus
 from billing.domain.contract import period_name
 from billing.domain.errors import BillNotFound, NoSuchPeriod
-from billing.service_layer import bills, books
+from billing.service_layer import bill_schedule, bills, books
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.billing import BillReconciled, BillState
 from contracts_schema.billing import BillStatus as WireBillStatus
 from contracts_schema.primitives import MoneyAmount
 from servicekit import api
 from servicekit.auth import Caller, Role
+from servicekit.errors import Forbidden
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.origin import Origin
 from servicekit.problems import responses
@@ -67,6 +68,26 @@ class BillEditIn(ApiModel):
 
     def changes(self) -> dict[str, Any]:
         return wire.bill_changes({name: getattr(self, name) for name in self.model_fields_set})
+
+
+class BillRunIn(ApiModel):
+    due_before: AwareDatetime = Field(description="bills due before this instant, not later than now")
+    limit: int = Field(default=50, ge=1, le=200, description="contracts taken up by this call")
+
+
+class BillMadeOut(BaseModel):
+    bill_id: UUID
+    number: str
+    contract_id: UUID
+    period: str
+    status: str
+
+
+class BillRunOut(BaseModel):
+    due_before: datetime
+    contracts_taken: int = Field(description="contracts with a bill due that this call took up")
+    bills: list[BillMadeOut]
+    contracts_still_due: int = Field(description="contracts with a bill due before the instant still")
 
 
 class CycleOut(BaseModel):
@@ -187,6 +208,42 @@ async def generate_bill(
             uow, bills.BillRequest(contract_id, body.period, bill_id=body.bill_id), origin=origin, now=now
         )
     return wire.bill_state(bill)
+
+
+@router.post(
+    "/bill-runs",
+    tags=["bills"],
+    dependencies=[BILLING_TEAM],
+)
+async def run_bills(
+    body: BillRunIn, units: Units, origin: Acting, caller: Authenticated, now: Now
+) -> BillRunOut:
+    """Make the bills that fell due before an instant, as the scheduler does, for up to `limit`
+    contracts; call again while `contracts_still_due` is not 0. Periods already billed are skipped, so
+    a repeated call makes nothing twice. A run covers every account, so it needs a token for all."""
+    if caller.accounts is not None:
+        raise Forbidden("a bill run covers every account: it needs a token for all accounts")
+    async with units.write() as uow:
+        run = await bill_schedule.run_bills_due_before(
+            uow, due_before=body.due_before, now=now, origin=origin, limit=body.limit
+        )
+    async with units.read() as uow:
+        still_due = await bill_schedule.contracts_with_bills_due(uow, due_before=body.due_before)
+    return BillRunOut(
+        due_before=body.due_before,
+        contracts_taken=run.taken,
+        bills=[
+            BillMadeOut(
+                bill_id=bill.bill_id,
+                number=bill.number,
+                contract_id=bill.contract_id,
+                period=bill.period,
+                status=bill.status.value,
+            )
+            for bill in run.bills
+        ],
+        contracts_still_due=still_due,
+    )
 
 
 @router.post(

@@ -1,25 +1,50 @@
 """Bills made by the calendar: at each cycle boundary, on renewal, and for back-dated contracts at once.
 
-Each contract copy carries when its next bill falls due, so a tick of the scheduler
-(`billing.entrypoints.scheduler`) reads only the contracts with a bill due, however many there are. A
-period that already has a bill (made on demand, or at renewal) is not billed again.
+Each contract copy carries when its next bill falls due, so a bill run (the scheduler's tick, or one an
+operator asks for) reads only the contracts with a bill due, however many there are. A period that
+already has a bill (made on demand, or at renewal) is not billed again. Each contract is billed on its
+own (`servicekit.scheduler.run_item`): one that cannot be billed yet (its calendar has not arrived) is
+tried again a little later, one that fails on a bug is parked with the reason until someone looks, and
+neither holds up the others. The due contracts are claimed with SKIP LOCKED, so replicas running the
+same tick share the work instead of doing it twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
-from billing.domain.bill_versions import Bill
+from billing.domain.bill_versions import Bill, BillStatus
 from billing.domain.contract import BillingContract
-from billing.service_layer.bills import BillRequest, make_bill
+from billing.domain.errors import BillRunInFuture
+from billing.service_layer import handlers
+from billing.service_layer.bills import BillRequest, change_status, make_bill
+from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.origin import Origin
-from servicekit.scheduler import run_item
+from servicekit.scheduler import Outcome, run_item
 
 SCHEDULER = Origin("billing-scheduler")
 JOB = "bill-run"
+BATCH = 200
+"""Contracts (or drafts) per transaction: a tick with more goes on with the next batch at once."""
+REVIEW_BATCH = 20
+"""Contracts reviewed per transaction: a review recounts every entry of a contract."""
+RETRY_DEFERRED_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    taken: int
+    """Items the batch took up, done or not: fewer than asked for means none are left."""
+    done: int
+
+
+@dataclass(frozen=True)
+class BillRun(BatchDone):
+    bills: list[Bill]
 
 
 async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract]) -> None:
@@ -33,17 +58,58 @@ async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract
         await uow.contracts.schedule_next_bill(contract.contract_id, due)
 
 
-async def bill_due_periods(
-    uow: BillingUnitOfWork, contract: BillingContract, billed: Collection[str], now: datetime
+async def make_due_bills(
+    uow: BillingUnitOfWork, *, now: datetime, limit: int = BATCH, origin: Origin = SCHEDULER
+) -> BillRun:
+    """Make every bill that has fallen due by `now` for up to `limit` contracts, dated at its boundary."""
+    contract_ids = await uow.contracts.due_for_billing(now, limit)
+    contracts = await uow.contracts.many(contract_ids)
+    billed = await uow.bills.periods_billed(contract_ids)
+    made: list[Bill] = []
+    billed_contracts: list[BillingContract] = []
+    for contract_id in sorted(contracts):  # id order: replicas lock the same rows in the same order
+        contract = contracts[contract_id]
+        work = partial(_bill_due_periods, uow, contract, billed[contract_id], now, origin)
+        result = await run_item(uow, JOB, f"contract {contract_id}", work)
+        if result.outcome is Outcome.DONE:
+            made += result.value or []
+            billed_contracts.append(contract)
+        elif result.outcome is Outcome.DEFERRED:
+            # Tried again later, behind the others, so one that cannot be billed never holds up the rest.
+            await uow.contracts.schedule_next_bill(contract_id, now + RETRY_DEFERRED_AFTER)
+        else:
+            await uow.contracts.park(contract_id, now, result.reason)
+    await reschedule(uow, billed_contracts)
+    return BillRun(taken=len(contract_ids), done=len(made), bills=made)
+
+
+async def _bill_due_periods(
+    uow: BillingUnitOfWork, contract: BillingContract, billed: Collection[str], now: datetime, origin: Origin
 ) -> list[Bill]:
-    """Make each bill of `contract` that has fallen due by `now` and is not made yet, dated at its
-    boundary, in period order (a prepaid contract's first bills can fall due together)."""
+    """Each bill of `contract` that has fallen due by `now` and is not made yet, in period order (a
+    prepaid contract's first bills can fall due together)."""
     made: list[Bill] = []
     for period, due_at in contract.bill_due_dates():
         if due_at <= now and period not in billed:
             request = BillRequest(contract.contract_id, period, made_at=due_at)
-            made.append(await make_bill(uow, request, origin=SCHEDULER, now=now, automatic=True))
+            made.append(await make_bill(uow, request, origin=origin, now=now, automatic=True))
     return made
+
+
+async def run_bills_due_before(
+    uow: BillingUnitOfWork, *, due_before: datetime, now: datetime, origin: Origin, limit: int
+) -> BillRun:
+    """A bill run an operator asks for: the bills the scheduler would make, for up to `limit` contracts
+    whose bills fell due before the instant (to catch up after an outage, or before a deadline). Never
+    ahead of time: a cycle's bill is made once its boundary has passed."""
+    if due_before > now:
+        raise BillRunInFuture(f"due_before {due_before.isoformat()} is later than now ({now.isoformat()})")
+    return await make_due_bills(uow, now=due_before, limit=limit, origin=origin)
+
+
+async def contracts_with_bills_due(uow: BillingUnitOfWork, *, due_before: datetime) -> int:
+    """How many contracts have a bill that fell due before the instant (parked ones are not counted)."""
+    return await uow.contracts.count_due_for_billing(due_before)
 
 
 async def bill_renewal(
@@ -58,3 +124,34 @@ async def bill_renewal(
     request = BillRequest(renewal.contract_id, "1", made_at=renewed_at)
     work = partial(make_bill, uow, request, origin=origin, now=now, automatic=True)
     await run_item(uow, "renewal-bill", f"contract {renewal.contract_id}", work)
+
+
+async def issue_due_drafts(uow: BillingUnitOfWork, *, now: datetime, limit: int = BATCH) -> BatchDone:
+    """Issue the drafts whose grace period has ended. A draft that fails on a bug stays a draft, out of
+    the scheduler's way, until it is issued by hand; one that cannot be issued yet is tried next tick."""
+    due = await uow.bills.drafts_due(now, limit)
+    issued = 0
+    for bill_id in due:
+        work = partial(change_status, uow, bill_id, BillStatus.ISSUED, origin=SCHEDULER)
+        result = await run_item(uow, "draft-issue", f"bill {bill_id}", work)
+        if result.outcome is Outcome.DONE:
+            issued += 1
+        elif result.outcome is Outcome.PARKED:
+            await uow.bills.keep_draft(bill_id)
+    return BatchDone(taken=len(due), done=issued)
+
+
+async def review_changed_contracts(
+    uow: BillingUnitOfWork, *, contracts: ContractCache, now: datetime, limit: int = REVIEW_BATCH
+) -> BatchDone:
+    """Review the contracts whose calendar changed: entries counted again, billed periods reviewed."""
+    due = await uow.contracts.due_for_review(limit)
+    reviewed = 0
+    for contract_id in due:
+        work = partial(handlers.review_contract, uow, contract_id, contracts=contracts, now=now)
+        result = await run_item(uow, "calendar-review", f"contract {contract_id}", work)
+        if result.outcome is Outcome.DONE:
+            reviewed += 1
+        else:
+            await uow.contracts.reviewed(contract_id)
+    return BatchDone(taken=len(due), done=reviewed)

@@ -1,0 +1,1 @@
+"""supportctl: the operators' command line."""
