@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from contracts_schema import CloudEvent, Topic, WireModel, registry
+from contracts_schema.billing import BillIssued
 from contracts_schema.contracts import ContractCreated, ContractState
 from servicekit.app import ServiceApp
 from tests.support.kafka import Record, eventually, find_record, produce_event
@@ -26,6 +27,8 @@ from timetracking.adapters.tables import messaging
 from timetracking.bootstrap import bootstrap
 from timetracking.config import TimeTrackingSettings
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
+
+from ..conftest import bill
 
 OPERATOR = "ops"
 """The actor of every message the tests produce."""
@@ -99,6 +102,27 @@ class RunningTimeTracking:
 
         record = await find_record(self.kafka, registry.TIME_ENTRIES.name, about_entry)
         return CloudEvent.model_validate_json(record.value)
+
+    async def answers(self, cause: CloudEvent, account_id: str, count: int = 1) -> list[CloudEvent]:
+        """The events published about the account's entries in answer to `cause`, once there are `count`."""
+
+        async def found() -> list[CloudEvent] | None:
+            events = [e for e in await self.published(account_id) if e.causationid == str(cause.id)]
+            return events if len(events) >= count else None
+
+        answered: list[CloudEvent] = await eventually(found)
+        return answered
+
+    async def bill(self, account_id: str, entry_ids: list[UUID]) -> None:
+        """Issue a main bill with the entries, as billing would; wait until timetracking has them billed."""
+        issued = bill(account_id=account_id, time_entry_ids=entry_ids)
+        await self.send(registry.BILLS, BillIssued(bill=issued), str(issued.contract_id))
+
+        async def all_billed() -> bool:
+            entries = [await self.entry(entry_id) for entry_id in entry_ids]
+            return all(entry is not None and entry["billed"] for entry in entries)
+
+        await eventually(all_billed)
 
     async def published(self, account_id: str) -> list[CloudEvent]:
         """Every event the service has written to its outbox about the account's entries, oldest first."""

@@ -69,7 +69,7 @@ async def test_every_command_of_a_batch_gets_its_own_answer_signed_by_its_own_or
     timetracking, account, make_log_command
 ) -> None:
     accepted = [make_log_command(account_id=account) for _ in range(4)]
-    refused = [make_log_command(account_id=account, time_taken_minutes=30) for _ in range(2)]
+    refused = [make_log_command(account_id=account, ended_at=None, duration_minutes=0) for _ in range(2)]
 
     sent = await asyncio.gather(*(timetracking.send(COMMANDS, c, account) for c in accepted + refused))
 
