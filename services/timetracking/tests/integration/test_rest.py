@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -452,3 +453,32 @@ async def test_the_openapi_document_lists_every_status_each_route_can_answer(tim
     assert statuses("/time-entries/{entry_id}/audit", "get") == {"200", "404", "422"}
     assert statuses("/time-entries/{entry_id}", "patch") == {"200", "404", "409", "422"}
     assert statuses("/time-entries/{entry_id}", "delete") == {"200", "404", "409", "422"}
+
+
+# --- concurrent changes -------------------------------------------------------------------------------
+
+
+async def test_concurrent_edits_of_one_entry_apply_one_after_the_other_and_neither_is_lost(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    path = f"/time-entries/{command.entry_id}"
+
+    responses = await asyncio.gather(
+        timetracking.api.patch(path, json={"description": "printer jam"}),
+        timetracking.api.patch(path, json={"rate_type": "on-site"}),
+        timetracking.bill(account, [command.entry_id]),
+    )
+
+    assert [response.status_code for response in responses[:2]] == [200, 200]
+    entry = await timetracking.entry(command.entry_id)
+    assert entry is not None
+    assert (entry["description"], entry["rate_type"], entry["billed"], entry["version"]) == (
+        "printer jam",
+        "on-site",
+        True,
+        3,
+    )
+    audit = (await timetracking.api.get(f"{path}/audit")).json()
+    assert [record["version"] for record in audit] == [1, 2, 3]
