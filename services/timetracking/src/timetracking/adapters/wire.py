@@ -53,22 +53,27 @@ from timetracking.domain.time_entries import (
 
 def work_log(fields: TimeEntryFields) -> WorkLog:
     """What the rep entered, from a log command or a REST body (both are `TimeEntryFields`)."""
+    return _work(fields, _span(fields))
+
+
+def _work(source: TimeEntryFields | TimeEntryState, span: Span) -> WorkLog:
+    """What the rep entered, as a log command states it or as it is stored: the fields share names."""
     return WorkLog(
-        request_id=fields.request_id,
-        task_id=fields.task_id,
-        account_id=fields.account_id,
-        product=fields.product,
-        rep_id=fields.rep_id,
-        started_at=fields.started_at,
-        span=_span(fields),
-        time_taken_minutes=fields.time_taken_minutes,
-        billable=fields.billable,
-        include_non_operational=fields.include_non_operational,
-        other_charges=_money(fields.other_charges),
-        description=fields.description,
-        work_log_type=fields.work_log_type,
-        rate_type=fields.rate_type,
-        custom_fields=dict(fields.custom_fields),
+        request_id=source.request_id,
+        task_id=source.task_id,
+        account_id=source.account_id,
+        product=source.product,
+        rep_id=source.rep_id,
+        started_at=source.started_at,
+        span=span,
+        time_taken_minutes=source.time_taken_minutes,
+        billable=source.billable,
+        include_non_operational=source.include_non_operational,
+        other_charges=_money(source.other_charges),
+        description=source.description,
+        work_log_type=source.work_log_type,
+        rate_type=source.rate_type,
+        custom_fields=dict(source.custom_fields),
     )
 
 
@@ -245,23 +250,7 @@ def time_entry_state(entry: TimeEntry) -> TimeEntryState:
 def time_entry(state: TimeEntryState) -> TimeEntry:
     return TimeEntry(
         entry_id=state.entry_id,
-        work=WorkLog(
-            request_id=state.request_id,
-            task_id=state.task_id,
-            account_id=state.account_id,
-            product=state.product,
-            rep_id=state.rep_id,
-            started_at=state.started_at,
-            span=_kept_span(state),
-            time_taken_minutes=state.time_taken_minutes,
-            billable=state.billable,
-            include_non_operational=state.include_non_operational,
-            other_charges=_money(state.other_charges),
-            description=state.description,
-            work_log_type=state.work_log_type,
-            rate_type=state.rate_type,
-            custom_fields=dict(state.custom_fields),
-        ),
+        work=_work(state, _kept_span(state)),
         contract_id=state.contract_id,
         minutes=state.minutes,
         billed=state.billed,
