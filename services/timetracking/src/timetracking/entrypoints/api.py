@@ -123,9 +123,11 @@ _INVALID: Responses = {
     }
 }
 _NOT_FOUND: Responses = {404: {"model": Problem, "description": "no such time entry"}}
+_RETRY = "a request with the same Idempotency-Key is still running, or a concurrent write won: retry"
+_WRITE: Responses = {409: {"model": Problem, "description": _RETRY}, **_INVALID}
 _CHANGE: Responses = {
     **_NOT_FOUND,
-    409: {"model": Problem, "description": "the entry was deleted: it changes no more"},
+    409: {"model": Problem, "description": f"the entry was deleted: it changes no more; or {_RETRY}"},
     **_INVALID,
 }
 
@@ -139,7 +141,7 @@ router = APIRouter(tags=["time entries"])
     responses={
         409: {
             "model": Problem,
-            "description": "the entry id is taken by other values, or by a deleted entry",
+            "description": f"the entry id is taken by other values, or by a deleted entry; or {_RETRY}",
         },
         **_INVALID,
     },
@@ -165,7 +167,7 @@ async def log_time_entry(body: TimeEntryIn, units: Units, origin: Caller, now: N
     responses={
         201: {"description": "every entry was logged"},
         207: {"model": BatchOut, "description": "some entries were refused: each result says why"},
-        **_INVALID,
+        **_WRITE,
     },
 )
 async def log_time_entries(
@@ -190,7 +192,7 @@ async def log_time_entries(
     return BatchOut(logged=len(outcomes) - refused, refused=refused, results=results)
 
 
-@router.post("/time-entries/billable", dependencies=IDEMPOTENT_WRITE, responses=_INVALID)
+@router.post("/time-entries/billable", dependencies=IDEMPOTENT_WRITE, responses=_WRITE)
 async def mark_time_entries_billable(
     body: MarkTimeEntriesBillable, units: Units, origin: Caller, now: Now
 ) -> TimeEntriesMarked:
