@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,10 +23,13 @@ from contracts_schema import CloudEvent, Topic, WireModel, registry
 from contracts_schema.billing import BillIssued
 from contracts_schema.contracts import ContractCreated, ContractState
 from servicekit.app import ServiceApp
+from servicekit.origin import Origin
 from tests.support.kafka import Record, eventually, find_record, produce_event
+from timetracking.adapters import wire
 from timetracking.adapters.tables import messaging
 from timetracking.bootstrap import bootstrap
 from timetracking.config import TimeTrackingSettings
+from timetracking.service_layer import views
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
 from ..conftest import bill
@@ -56,6 +60,15 @@ class RunningTimeTracking:
         )
         await eventually(lambda: self.keeps(contract))
         return created
+
+    async def know_quietly(self, contract: ContractState) -> None:
+        """Put a contract straight into timetracking's read model, unannounced. A contract whose calendar
+        is on the shared calendars topic is one any billing service reading the topics would bill, other
+        test modules' included: tests that announce a calendar keep its contracts off the topic."""
+        async with self.app.uow() as uow:
+            await views.keep_contracts(
+                uow, [wire.announced_contract(contract)], origin=Origin("tests"), now=datetime.now(UTC)
+            )
 
     async def keeps(self, contract: ContractState) -> bool:
         """Whether timetracking's read model holds this version of the contract."""

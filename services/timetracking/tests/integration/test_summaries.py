@@ -1,5 +1,8 @@
 """Summaries per rep and per account over REST, with minutes by the category of the contract's calendar
-as timetracking learned it from contracts.calendars.v1."""
+as timetracking learned it from contracts.calendars.v1.
+
+The contracts are put straight into timetracking's read model (`know_quietly`): announced beside their
+calendars, they would be billed by any billing service that reads the shared topics."""
 
 from __future__ import annotations
 
@@ -61,7 +64,7 @@ async def test_time_is_summed_per_rep_by_the_categories_of_the_contracts_calenda
     calendar_id = uuid.uuid4()
     await _save_calendar(timetracking, office(calendar_id))
     terms = make_plan_terms(calendar_id=calendar_id, reps_may_add_other_charges=True)
-    await timetracking.sign(make_contract_state(account_id=account, terms=terms))
+    await timetracking.know_quietly(make_contract_state(account_id=account, terms=terms))
     monday = make_log_command(
         account_id=account,
         started_at=MONDAY_4PM,
@@ -105,7 +108,7 @@ async def test_a_calendar_change_is_reflected_and_time_without_a_contract_is_unc
     contract = make_contract_state(
         account_id=account, start_date=date(2026, 3, 2), terms=make_plan_terms(calendar_id=calendar_id)
     )
-    await timetracking.sign(contract)
+    await timetracking.know_quietly(contract)
     on_contract = make_log_command(
         account_id=account, started_at=MONDAY_4PM, ended_at=None, duration_minutes=120
     )
