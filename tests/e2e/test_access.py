@@ -36,6 +36,7 @@ BILLING_TEAM = frozenset({Role.ADMIN, Role.BILLING})
 CONTRACT_WRITERS = frozenset({Role.ADMIN, Role.INTEGRATION})
 COMMERCIAL_EDITORS = frozenset({Role.ADMIN, Role.INTEGRATION, Role.BILLING})
 TIME_LOGGERS = frozenset({Role.ADMIN, Role.INTEGRATION, Role.SUPPORT_REP})
+BILLABLE_MARKERS = frozenset({Role.ADMIN, Role.INTEGRATION, Role.BILLING})
 
 
 class Reach(Enum):
@@ -49,10 +50,17 @@ class Rule:
     roles: frozenset[Role]
     reach: Reach
     query: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | list[Any] | None = None
 
 
 CALENDAR = {"name": "Matrix", "time_zone": "Etc/UTC", "working_hours": [{"start": "09:00", "end": "17:00"}]}
+FOREIGN_ENTRY = {
+    "request_id": "REQ-FOREIGN",
+    "account_id": "{account_id}",
+    "rep_id": "{subject}",
+    "started_at": "{work_started_at}",
+    "duration_minutes": 30,
+}
 TOP_UP_PLAN = {"name": "5 h", "price": {"amount": "250.00", "currency": "USD"}, "hour_units": 5}
 
 # Values in braces are the owner's: its account, contract, bill, entry, and the shared catalog's ids.
@@ -125,17 +133,28 @@ RULES: dict[tuple[str, str, str], Rule] = {
     ("billing", "POST", "/bills/{bill_id}/regenerate"): Rule(BILLING_TEAM, Reach.ACCOUNT, body={}),
     ("billing", "GET", "/bills/{bill_id}/reconciliation"): Rule(EVERYONE, Reach.ACCOUNT),
     ("billing", "GET", "/bills/{bill_id}/printable"): Rule(EVERYONE, Reach.ACCOUNT),
-    ("timetracking", "POST", "/time-entries"): Rule(
-        TIME_LOGGERS,
+    ("timetracking", "POST", "/time-entries"): Rule(TIME_LOGGERS, Reach.ACCOUNT, body=FOREIGN_ENTRY),
+    ("timetracking", "POST", "/time-entries/batch"): Rule(TIME_LOGGERS, Reach.ACCOUNT, body=[FOREIGN_ENTRY]),
+    ("timetracking", "POST", "/time-entries/billable"): Rule(
+        BILLABLE_MARKERS,
         Reach.ACCOUNT,
-        body={
-            "request_id": "REQ-FOREIGN",
+        body={"account_id": "{account_id}", "billable": False, "entry_ids": ["{entry_id}"]},
+    ),
+    ("timetracking", "GET", "/time-entries/summary"): Rule(
+        EVERYONE,
+        Reach.LIST,
+        query={
+            "group_by": "account",
             "account_id": "{account_id}",
-            "rep_id": "{subject}",
-            "started_at": "{work_started_at}",
-            "duration_minutes": 30,
+            "started_from": "{summary_from}",
+            "started_before": "{summary_before}",
         },
     ),
+    ("timetracking", "GET", "/time-entries/{entry_id}/audit"): Rule(EVERYONE, Reach.ACCOUNT),
+    ("timetracking", "PATCH", "/time-entries/{entry_id}"): Rule(
+        TIME_LOGGERS, Reach.ACCOUNT, body={"description": "not yours"}
+    ),
+    ("timetracking", "DELETE", "/time-entries/{entry_id}"): Rule(TIME_LOGGERS, Reach.ACCOUNT),
     ("timetracking", "GET", "/time-entries"): Rule(
         EVERYONE, Reach.LIST, query={"account_id": "{account_id}"}
     ),
@@ -153,6 +172,8 @@ class Owner:
     def fill(self, template: Any, subject: str) -> Any:
         if isinstance(template, dict):
             return {key: self.fill(value, subject) for key, value in template.items()}
+        if isinstance(template, list):
+            return [self.fill(value, subject) for value in template]
         if isinstance(template, str) and template.startswith("{") and template.endswith("}"):
             name = template[1:-1]
             return subject if name == "subject" else self.values[name]
@@ -213,6 +234,8 @@ async def owner(stack: Stack) -> Owner:
         "entry_id": entry["entry_id"],
         "terms": plan["terms"],
         "work_started_at": work_day(start, 4),
+        "summary_from": f"{start.isoformat()}T00:00:00Z",
+        "summary_before": f"{(start + timedelta(days=60)).isoformat()}T00:00:00Z",
     }
     secrets = {
         account,

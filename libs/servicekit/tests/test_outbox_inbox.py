@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -94,6 +95,27 @@ async def test_a_row_that_commits_after_a_newer_one_was_sent_is_still_sent(
     relay = OutboxRelay(db, tables, Recorder())
     assert await relay.relay_once() == 1
     assert sent == ["m5"]
+
+
+async def test_the_relay_stops_when_cancelled_as_a_commit_wakes_it(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    """A service stopping just after a commit: the wake-up and the cancellation arrive together."""
+    db, tables = kit
+
+    class Nothing:
+        async def send_all(self, messages):  # type: ignore[no-untyped-def]
+            pass
+
+    relay = OutboxRelay(db, tables, Nothing(), poll_seconds=30)
+    running = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.2)  # idle, waiting to be woken
+
+    relay.wake()
+    running.cancel()
+
+    done, _ = await asyncio.wait({running}, timeout=5)
+    assert running in done and running.cancelled()
 
 
 async def test_the_inbox_lets_a_message_through_once(kit: tuple[Database, MessagingTables]) -> None:

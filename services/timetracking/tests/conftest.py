@@ -28,11 +28,14 @@ from contracts_schema.contracts import (
 )
 from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import LogTimeEntry
-from timetracking.domain.time_entries import CoveringContract, EndedAt, WorkLog
+from timetracking.domain.contracts import CoveringContract
+from timetracking.domain.time_entries import EndedAt, WorkLog
 
 STARTED_AT = datetime(2026, 3, 2, 14, 0, 59, tzinfo=UTC)
 ENDED_AT = datetime(2026, 3, 2, 15, 30, 1, tzinfo=UTC)
 """90 whole minutes of work on 2 March 2026, inside every contract built here."""
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+"""When the unit tests' entries are logged: a week after the work."""
 
 
 def usd(amount: str) -> MoneyAmount:
@@ -54,6 +57,7 @@ def covering_contract(**changes: Any) -> CoveringContract:
         "reps_may_override_time_taken": False,
         "reps_may_add_other_charges": False,
         "version": 1,
+        "calendar_id": None,
     }
     fields.update(changes)
     return CoveringContract(**fields)
@@ -75,6 +79,8 @@ def work(**changes: Any) -> WorkLog:
         "other_charges": None,
         "description": "",
         "work_log_type": None,
+        "rate_type": None,
+        "custom_fields": {},
     }
     fields.update(changes)
     return WorkLog(**fields)

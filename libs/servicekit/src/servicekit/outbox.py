@@ -112,8 +112,11 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(self._poll_seconds)
             if sent < self._batch_size:
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+                # wake-up does (a commit just before shutdown), and the relay would never stop.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 self._wake.clear()

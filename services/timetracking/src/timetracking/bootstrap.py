@@ -29,5 +29,5 @@ def bootstrap(
         routers=[router],
         clock=clock,
     )
-    consumers.register(service_app.service.consumers, service_app.units)
+    consumers.register(service_app.service.consumers, service_app.units, service_app.clock)
     return service_app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,14 +20,20 @@ import pytest
 from sqlalchemy import select
 
 from contracts_schema import CloudEvent, Topic, WireModel, registry
+from contracts_schema.billing import BillIssued
 from contracts_schema.contracts import ContractCreated, ContractState
 from servicekit.app import ServiceApp
+from servicekit.origin import Origin
 from tests.support.auth import bearer
 from tests.support.kafka import Record, eventually, find_record, produce_event
+from timetracking.adapters import wire
 from timetracking.adapters.tables import messaging
 from timetracking.bootstrap import bootstrap
 from timetracking.config import TimeTrackingSettings
+from timetracking.service_layer import views
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
+
+from ..conftest import bill
 
 OPERATOR = "ops"
 """The actor of every message the tests produce."""
@@ -54,6 +61,15 @@ class RunningTimeTracking:
         )
         await eventually(lambda: self.keeps(contract))
         return created
+
+    async def know_quietly(self, contract: ContractState) -> None:
+        """Put a contract straight into timetracking's read model, unannounced. A contract whose calendar
+        is on the shared calendars topic is one any billing service reading the topics would bill, other
+        test modules' included: tests that announce a calendar keep its contracts off the topic."""
+        async with self.app.uow() as uow:
+            await views.keep_contracts(
+                uow, [wire.announced_contract(contract)], origin=Origin("tests"), now=datetime.now(UTC)
+            )
 
     async def keeps(self, contract: ContractState) -> bool:
         """Whether timetracking's read model holds this version of the contract."""
@@ -100,6 +116,27 @@ class RunningTimeTracking:
 
         record = await find_record(self.kafka, registry.TIME_ENTRIES.name, about_entry)
         return CloudEvent.model_validate_json(record.value)
+
+    async def answers(self, cause: CloudEvent, account_id: str, count: int = 1) -> list[CloudEvent]:
+        """The events published about the account's entries in answer to `cause`, once there are `count`."""
+
+        async def found() -> list[CloudEvent] | None:
+            events = [e for e in await self.published(account_id) if e.causationid == str(cause.id)]
+            return events if len(events) >= count else None
+
+        answered: list[CloudEvent] = await eventually(found)
+        return answered
+
+    async def bill(self, account_id: str, entry_ids: list[UUID]) -> None:
+        """Issue a main bill with the entries, as billing would; wait until timetracking has them billed."""
+        issued = bill(account_id=account_id, time_entry_ids=entry_ids)
+        await self.send(registry.BILLS, BillIssued(bill=issued), str(issued.contract_id))
+
+        async def all_billed() -> bool:
+            entries = [await self.entry(entry_id) for entry_id in entry_ids]
+            return all(entry is not None and entry["billed"] for entry in entries)
+
+        await eventually(all_billed)
 
     async def published(self, account_id: str) -> list[CloudEvent]:
         """Every event the service has written to its outbox about the account's entries, oldest first."""

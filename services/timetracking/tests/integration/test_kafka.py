@@ -17,6 +17,7 @@ from contracts_schema.contracts import (
     ContractScope,
     ContractUpdated,
 )
+from contracts_schema.timetracking import DeleteTimeEntry, EditTimeEntry
 from tests.support.kafka import eventually, find_record, produce
 
 from .conftest import RunningTimeTracking
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.kafka
 COMMANDS = registry.TIME_ENTRY_COMMANDS
 LOGGED = "timetracking.time_entry.logged"
 CHANGED = "timetracking.time_entry.changed"
+DELETED = "timetracking.time_entry.deleted"
 REJECTED = "timetracking.time_entry.rejected"
 
 
@@ -69,7 +71,7 @@ async def test_every_command_of_a_batch_gets_its_own_answer_signed_by_its_own_or
     timetracking, account, make_log_command
 ) -> None:
     accepted = [make_log_command(account_id=account) for _ in range(4)]
-    refused = [make_log_command(account_id=account, time_taken_minutes=30) for _ in range(2)]
+    refused = [make_log_command(account_id=account, ended_at=None, duration_minutes=0) for _ in range(2)]
 
     sent = await asyncio.gather(*(timetracking.send(COMMANDS, c, account) for c in accepted + refused))
 
@@ -298,3 +300,169 @@ async def _not_billed(timetracking: RunningTimeTracking, entry_id: UUID) -> bool
 async def _billed(timetracking: RunningTimeTracking, entry_id: UUID) -> bool:
     entry = await timetracking.entry(entry_id)
     return entry is not None and entry["billed"]
+
+
+# --- commands that change entries ---------------------------------------------------------------------
+
+
+async def test_an_edit_command_is_answered_by_time_entry_changed_caused_by_it(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    edit = EditTimeEntry(
+        entry_id=command.entry_id, account_id=account, duration_minutes=30, rate_type="remote"
+    )
+
+    sent = await timetracking.send(COMMANDS, edit, account)
+
+    (changed,) = await timetracking.answers(sent, account)
+    assert (changed.type, changed.actor) == (CHANGED, "ops")
+    assert (changed.data["entry"]["minutes"], changed.data["entry"]["rate_type"]) == (30, "remote")
+    assert (changed.data["previous"]["minutes"], changed.data["entry"]["version"]) == (90, 2)
+    assert await timetracking.entry(command.entry_id) == changed.data["entry"]
+
+
+async def test_an_edit_of_a_billed_entry_without_a_reason_is_rejected_naming_the_rule(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    logged = await timetracking.log(command)
+    await timetracking.bill(account, [command.entry_id])
+
+    sent = await timetracking.send(
+        COMMANDS, EditTimeEntry(entry_id=command.entry_id, account_id=account, duration_minutes=30), account
+    )
+
+    (rejected,) = await timetracking.answers(sent, account)
+    assert rejected.type == REJECTED
+    assert (rejected.data["entry_id"], rejected.data["error"]) == (str(command.entry_id), "ReasonRequired")
+    assert rejected.data["command_type"] == "timetracking.time_entry.edit"
+    assert (await timetracking.entry(command.entry_id))["minutes"] == logged["minutes"]
+
+
+async def test_a_command_on_an_entry_of_another_account_is_rejected_as_not_found(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+
+    sent = await timetracking.send(
+        COMMANDS, DeleteTimeEntry(entry_id=command.entry_id, account_id="someone-else"), account
+    )
+
+    (rejected,) = await timetracking.answers(sent, "someone-else")  # the reply is of the command's account
+    assert (rejected.type, rejected.data["error"]) == (REJECTED, "TimeEntryNotFound")
+    assert not (await timetracking.entry(command.entry_id))["deleted"]
+
+
+async def test_a_delete_command_is_answered_by_time_entry_deleted_with_its_reason(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    await timetracking.bill(account, [command.entry_id])
+
+    sent = await timetracking.send(
+        COMMANDS, DeleteTimeEntry(entry_id=command.entry_id, account_id=account, reason="duplicate"), account
+    )
+
+    (deleted,) = await timetracking.answers(sent, account)
+    assert (deleted.type, deleted.data["reason"]) == (DELETED, "duplicate")
+    assert (deleted.data["entry"]["deleted"], deleted.data["entry"]["billed"]) == (True, True)
+
+
+async def test_commands_on_one_account_are_applied_in_the_order_they_were_sent(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    edit = EditTimeEntry(entry_id=command.entry_id, account_id=account, description="first edit")
+    delete = DeleteTimeEntry(entry_id=command.entry_id, account_id=account)
+
+    for message in (command, edit, delete):  # one key, one partition: read in this order
+        await timetracking.send(COMMANDS, message, account)
+
+    deleted = await timetracking.reply(command.entry_id, DELETED)
+    assert (deleted.data["entry"]["description"], deleted.data["entry"]["version"]) == ("first edit", 3)
+    assert [event.type for event in await timetracking.published(account)] == [LOGGED, CHANGED, DELETED]
+
+
+async def test_bad_input_in_a_command_is_answered_by_a_rejection_naming_the_rule(
+    timetracking, account, make_log_command
+) -> None:
+    zero = make_log_command(account_id=account, ended_at=None, duration_minutes=0)
+    old = make_log_command(
+        account_id=account,
+        started_at=datetime(1999, 6, 1, 9, tzinfo=UTC),
+        ended_at=datetime(1999, 6, 1, 10, tzinfo=UTC),
+    )
+    for command in (zero, old):
+        await timetracking.send(COMMANDS, command, account)
+
+    assert (await timetracking.reply(zero.entry_id, REJECTED)).data["error"] == "InvalidSpan"
+    assert (await timetracking.reply(old.entry_id, REJECTED)).data["error"] == "StartOutOfRange"
+    assert await timetracking.entry(zero.entry_id) is None
+
+
+# --- a contract that arrives after the entries it covers ----------------------------------------------
+
+
+async def test_an_override_logged_before_its_contract_is_attached_when_the_plan_allows_it(
+    timetracking, account, make_contract_state, make_plan_terms, make_log_command
+) -> None:
+    command = make_log_command(account_id=account, time_taken_minutes=30)
+    await timetracking.send(COMMANDS, command, account)
+    logged = await timetracking.reply(command.entry_id, LOGGED)
+    assert logged.data["entry"]["note"] == "no covering contract known yet"
+    contract = make_contract_state(
+        account_id=account, terms=make_plan_terms(reps_may_override_time_taken=True)
+    )
+
+    await timetracking.sign(contract)
+
+    changed = await timetracking.reply(command.entry_id, CHANGED)
+    assert (changed.data["entry"]["contract_id"], changed.data["entry"]["note"]) == (
+        str(contract.contract_id),
+        None,
+    )
+
+
+async def test_an_entry_a_new_contracts_plan_forbids_is_held_back_saying_why_and_attached_once_edited(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    command = make_log_command(account_id=account, time_taken_minutes=30)
+    await timetracking.log(command)
+    contract = make_contract_state(account_id=account)  # reps may not override the time taken
+
+    created = await timetracking.sign(contract)
+
+    held, rejected = await timetracking.answers(created, account, count=2)
+    note = (
+        f"not attached to contract {contract.contract_number}: the contract's plan does not let reps override"
+    )
+    assert (held.type, held.data["entry"]["contract_id"]) == (CHANGED, None)
+    assert held.data["entry"]["note"].startswith(note)
+    assert (rejected.type, rejected.data["entry_id"], rejected.data["error"]) == (
+        REJECTED,
+        str(command.entry_id),
+        "PlanForbidsOverride",
+    )
+    assert rejected.data["reason"] == held.data["entry"]["note"]
+
+    # The contract announced again changes nothing; the rep drops the override and it is attached.
+    again = await timetracking.send(
+        registry.CONTRACTS,
+        ContractUpdated(contract=contract.model_copy(update={"version": 2}), changed_fields=["name"]),
+        str(contract.contract_id),
+    )
+    await eventually(lambda: timetracking.keeps(contract.model_copy(update={"version": 2})))
+    assert [e for e in await timetracking.published(account) if e.causationid == str(again.id)] == []
+    response = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}", json={"time_taken_minutes": None}
+    )
+    attached = response.json()
+    assert (attached["contract_id"], attached["minutes"], attached["note"]) == (
+        str(contract.contract_id),
+        90,
+        None,
+    )

@@ -1,17 +1,29 @@
-"""Time entries over REST, on the running service: logged, refused, found and listed."""
+"""Time entries over REST, on the running service: logged, refused, edited, deleted, audited, listed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from contracts_schema.primitives import MoneyAmount
 from tests.support.auth import bearer
 
 pytestmark = pytest.mark.kafka
 
 LOGGED = "timetracking.time_entry.logged"
+CHANGED = "timetracking.time_entry.changed"
+DELETED = "timetracking.time_entry.deleted"
+
+
+def _body(command: Any, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = command.model_dump(mode="json")
+    body.update(changes)
+    return body
 
 
 async def test_an_entry_logged_over_rest_is_stored_on_its_contract_and_announced_by_the_caller(
@@ -31,34 +43,138 @@ async def test_an_entry_logged_over_rest_is_stored_on_its_contract_and_announced
     assert (announced.actor, announced.causationid) == ("desk-bot", None)
 
 
-async def test_a_support_rep_logs_time_as_themselves_and_signs_it(
+async def test_an_entry_keeps_every_field_the_rep_gave_with_the_end_as_typed(
     timetracking, account, make_log_command
 ) -> None:
-    command = make_log_command(account_id=account, rep_id="bob")
+    command = make_log_command(
+        account_id=account,
+        task_id="T-7",
+        product="printer",
+        include_non_operational=False,
+        description="paper jam",
+        work_log_type="call",
+        rate_type="on-site",
+        custom_fields={"ticket": "HD-42", "site": "Berlin"},
+    )
 
-    await timetracking.log(command, **bearer("support_rep", accounts=[account], subject="bob"))
+    logged = await timetracking.log(command)
+
+    assert (logged["ended_at"], logged["duration_minutes"], logged["time_taken_minutes"]) == (
+        "2026-03-02T15:30:00Z",
+        None,
+        None,
+    )
+    assert (logged["task_id"], logged["product"], logged["description"]) == ("T-7", "printer", "paper jam")
+    assert (logged["work_log_type"], logged["rate_type"]) == ("call", "on-site")
+    assert logged["custom_fields"] == {"ticket": "HD-42", "site": "Berlin"}
+    assert (logged["include_non_operational"], logged["deleted"]) == (False, False)
+
+
+async def test_a_support_rep_logs_and_changes_time_as_themselves_and_signs_it(
+    timetracking, account, make_log_command
+) -> None:
+    bob = bearer("support_rep", accounts=[account], subject="bob")
+    command = make_log_command(account_id=account, rep_id="bob")
+    anns = make_log_command(account_id=account, rep_id="ann")
+    await timetracking.log(anns)
+
+    await timetracking.log(command, **bob)
     as_someone_else = await timetracking.api.post(
         "/time-entries",
         json=make_log_command(account_id=account, rep_id="ann").model_dump(mode="json"),
-        headers=bearer("support_rep", accounts=[account], subject="bob"),
+        headers=bob,
     )
+    edit_own = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}", json={"description": "mine"}, headers=bob
+    )
+    edit_anns = await timetracking.api.patch(
+        f"/time-entries/{anns.entry_id}", json={"description": "hers"}, headers=bob
+    )
+    delete_anns = await timetracking.api.delete(f"/time-entries/{anns.entry_id}", headers=bob)
 
     assert (await timetracking.reply(command.entry_id, LOGGED)).actor == "bob"
-    assert as_someone_else.status_code == 403
+    assert (as_someone_else.status_code, edit_own.status_code) == (403, 200)
+    assert (edit_anns.status_code, delete_anns.status_code) == (403, 403)
+    assert (await timetracking.entry(anns.entry_id))["deleted"] is False
 
 
-async def test_an_entry_the_plan_does_not_allow_is_refused_with_422_and_not_stored(
+async def test_an_entry_the_plan_does_not_allow_is_refused_with_422_naming_the_plan_and_not_stored(
     timetracking, account, make_contract_state, make_log_command
 ) -> None:
     await timetracking.sign(make_contract_state(account_id=account))
     command = make_log_command(account_id=account, time_taken_minutes=30)
 
-    response = await timetracking.api.post("/time-entries", json=command.model_dump(mode="json"))
+    response = await timetracking.api.post("/time-entries", json=_body(command))
 
     assert response.status_code == 422
-    assert "override the time taken" in response.json()["detail"]
+    assert "plan does not let reps override the time taken" in response.json()["detail"]
     assert await timetracking.entry(command.entry_id) is None
     assert await timetracking.published(account) == []
+
+
+async def test_an_override_before_its_contract_is_known_is_accepted_saying_no_contract_is_known_yet(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account, time_taken_minutes=30)
+
+    logged = await timetracking.log(command)
+
+    assert (logged["contract_id"], logged["minutes"]) == (None, 30)
+    assert logged["note"] == "no covering contract known yet"
+
+
+FUTURE = datetime.now(UTC) + timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"ended_at": None, "duration_minutes": 0}, "at least one minute"),
+        ({"ended_at": "2026-03-02T14:00:59Z"}, "at or before its start"),
+        ({"ended_at": "2026-03-02T14:00:59.5Z"}, "within one minute"),
+        ({"started_at": FUTURE.isoformat(), "ended_at": (FUTURE + timedelta(hours=1)).isoformat()}, "a day"),
+        ({"started_at": "1999-12-31T10:00:00Z", "ended_at": "1999-12-31T11:00:00Z"}, "before 2000-01-01"),
+        ({"product": "p" * 101}, "product is longer than 100"),
+        ({"ended_at": "2026-04-15T14:00:00Z"}, "more than 44640 minutes"),
+        ({"other_charges": {"amount": "10.00", "currency": "EUR"}}, "in EUR, the contract bills in USD"),
+        ({"other_charges": {"amount": "10.005", "currency": "USD"}}, "more decimals than USD"),
+    ],
+)
+async def test_bad_input_is_refused_with_422_saying_why_and_nothing_is_written(
+    timetracking, account, make_contract_state, make_plan_terms, make_log_command, changes, detail
+) -> None:
+    terms = make_plan_terms(reps_may_add_other_charges=True)
+    await timetracking.sign(make_contract_state(account_id=account, terms=terms))
+    command = make_log_command(account_id=account)
+
+    response = await timetracking.api.post("/time-entries", json=_body(command, **changes))
+
+    assert response.status_code == 422, response.text
+    assert detail in response.json()["detail"]
+    assert await timetracking.entry(command.entry_id) is None
+    assert await timetracking.published(account) == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ended_at": "2026-03-02T13:00:00Z"},  # before the start: the message model refuses it
+        {"ended_at": None, "duration_minutes": -5},
+        {"custom_fields": {f"field{n}": "x" for n in range(21)}},
+        {"description": "d" * 4001},
+    ],
+)
+async def test_a_malformed_body_is_refused_with_422_naming_the_field(
+    timetracking, account, make_log_command, changes
+) -> None:
+    command = make_log_command(account_id=account)
+
+    response = await timetracking.api.post("/time-entries", json=_body(command, **changes))
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]  # each field at fault
+    assert await timetracking.entry(command.entry_id) is None
 
 
 async def test_logging_an_entry_again_answers_what_was_logged_and_other_values_under_its_id_conflict(
@@ -68,9 +184,7 @@ async def test_logging_an_entry_again_answers_what_was_logged_and_other_values_u
     first = await timetracking.log(command)
 
     again = await timetracking.log(command)
-    changed = await timetracking.api.post(
-        "/time-entries", json=command.model_copy(update={"billable": False}).model_dump(mode="json")
-    )
+    changed = await timetracking.api.post("/time-entries", json=_body(command, billable=False))
 
     assert again == first
     assert changed.status_code == 409
@@ -84,6 +198,174 @@ async def test_an_entry_without_an_id_is_given_one(timetracking, account, make_l
 
     assert response.status_code == 201
     assert await timetracking.entry(uuid.UUID(response.json()["entry_id"])) == response.json()
+
+
+# --- edits --------------------------------------------------------------------------------------------
+
+
+async def test_an_unbilled_entry_is_edited_freely_and_the_change_is_announced_and_audited(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    logged = await timetracking.log(command)
+
+    response = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}",
+        json={"duration_minutes": 30, "description": "shorter", "rate_type": "remote"},
+        headers=bearer(subject="lead"),
+    )
+
+    assert response.status_code == 200, response.text
+    edited = response.json()
+    assert (edited["minutes"], edited["duration_minutes"], edited["ended_at"]) == (30, 30, None)
+    assert (edited["description"], edited["rate_type"], edited["version"]) == ("shorter", "remote", 2)
+    assert await timetracking.entry(command.entry_id) == edited
+    *_, changed = await timetracking.published(account)
+    assert (changed.type, changed.actor) == (CHANGED, "lead")
+    assert (changed.data["entry"], changed.data["previous"]) == (edited, logged)
+    audit = (await timetracking.api.get(f"/time-entries/{command.entry_id}/audit")).json()
+    assert [(r["version"], r["action"], r["actor"]) for r in audit] == [
+        (1, "logged", "tester"),  # the caller that logged it, as its token names it
+        (2, "edited", "lead"),
+    ]
+    assert (audit[1]["before"], audit[1]["after"]) == (logged, edited)
+
+
+async def test_a_billed_entry_is_edited_only_with_a_reason_which_its_audit_trail_and_event_keep(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    await timetracking.bill(account, [command.entry_id])
+    path = f"/time-entries/{command.entry_id}"
+
+    refused = await timetracking.api.patch(path, json={"duration_minutes": 30, "reason": "  "})
+    edited = await timetracking.api.patch(
+        path,
+        json={"duration_minutes": 30, "reason": "the call was 30 minutes"},
+        headers=bearer(subject="lead"),
+    )
+
+    assert refused.status_code == 422 and "give a reason" in refused.json()["detail"]
+    assert edited.status_code == 200
+    assert (edited.json()["minutes"], edited.json()["billed"], edited.json()["version"]) == (30, True, 2)
+    *_, changed = await timetracking.published(account)
+    assert (changed.data["reason"], changed.data["previous"]["minutes"]) == ("the call was 30 minutes", 90)
+    last = (await timetracking.api.get(f"{path}/audit")).json()[-1]
+    assert (last["actor"], last["action"], last["reason"]) == ("lead", "edited", "the call was 30 minutes")
+    assert (last["before"]["minutes"], last["after"]["minutes"]) == (90, 30)
+    assert datetime.fromisoformat(last["at"]) > datetime.now(UTC) - timedelta(minutes=1)
+
+
+async def test_an_edit_that_moves_the_start_to_another_contracts_days_moves_the_entry_to_it(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    first_quarter = make_contract_state(account_id=account, expiry_date=date(2026, 3, 31))
+    rest_of_year = make_contract_state(account_id=account, start_date=date(2026, 4, 1))
+    for contract in (first_quarter, rest_of_year):
+        await timetracking.sign(contract)
+    command = make_log_command(account_id=account)
+    assert (await timetracking.log(command))["contract_id"] == str(first_quarter.contract_id)
+
+    response = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}",
+        json={"started_at": "2026-04-02T14:00:00Z", "duration_minutes": 45},
+    )
+
+    assert response.json()["contract_id"] == str(rest_of_year.contract_id)
+
+
+async def test_an_edit_sending_null_clears_an_optional_field_and_leaves_the_others(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account, time_taken_minutes=30, product="printer")
+    await timetracking.log(command)
+
+    response = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}", json={"time_taken_minutes": None, "rep_id": None}
+    )
+
+    edited = response.json()
+    assert (edited["time_taken_minutes"], edited["minutes"]) == (None, 90)
+    assert (edited["rep_id"], edited["product"]) == ("ann", "printer")
+
+
+async def test_an_edit_that_breaks_a_rule_is_refused_and_changes_nothing(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    logged = await timetracking.log(command)
+    path = f"/time-entries/{command.entry_id}"
+
+    zero = await timetracking.api.patch(path, json={"duration_minutes": 0})
+    both = await timetracking.api.patch(
+        path, json={"duration_minutes": 5, "ended_at": "2026-03-02T16:00:00Z"}
+    )
+    unknown = await timetracking.api.patch(f"/time-entries/{uuid.uuid4()}", json={"description": "x"})
+
+    assert (zero.status_code, both.status_code, unknown.status_code) == (422, 422, 404)
+    assert "at most one of ended_at or duration_minutes" in both.json()["detail"]
+    assert await timetracking.entry(command.entry_id) == logged
+    assert [event.type for event in await timetracking.published(account)] == [LOGGED]
+
+
+# --- deletion -----------------------------------------------------------------------------------------
+
+
+async def test_a_deleted_entry_is_announced_kept_readable_and_left_out_of_lists(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+
+    response = await timetracking.api.delete(
+        f"/time-entries/{command.entry_id}", headers=bearer(subject="lead")
+    )
+
+    assert response.status_code == 200
+    deleted = response.json()
+    assert (deleted["deleted"], deleted["version"]) == (True, 2)
+    assert await timetracking.entry(command.entry_id) == deleted
+    *_, announced = await timetracking.published(account)
+    assert (announced.type, announced.actor, announced.data["entry"]) == (DELETED, "lead", deleted)
+    listed = (await timetracking.api.get("/time-entries", params={"account_id": account})).json()
+    with_deleted = (
+        await timetracking.api.get("/time-entries", params={"account_id": account, "include_deleted": True})
+    ).json()
+    assert (listed["total"], with_deleted["total"]) == (0, 1)
+    again = await timetracking.api.delete(f"/time-entries/{command.entry_id}")
+    edit = await timetracking.api.patch(f"/time-entries/{command.entry_id}", json={"description": "x"})
+    assert (again.status_code, edit.status_code) == (409, 409)
+
+
+async def test_a_billed_entry_is_deleted_only_with_a_reason(timetracking, account, make_log_command) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    await timetracking.bill(account, [command.entry_id])
+    path = f"/time-entries/{command.entry_id}"
+
+    refused = await timetracking.api.delete(path)
+    deleted = await timetracking.api.delete(path, params={"reason": "logged twice"})
+
+    assert refused.status_code == 422
+    assert deleted.status_code == 200 and deleted.json()["deleted"]
+    *_, announced = await timetracking.published(account)
+    assert (announced.type, announced.data["reason"]) == (DELETED, "logged twice")
+    audit = (await timetracking.api.get(f"{path}/audit")).json()
+    assert [(r["action"], r["reason"]) for r in audit] == [("logged", None), ("deleted", "logged twice")]
+
+
+async def test_an_entry_that_was_never_logged_is_not_found(timetracking) -> None:
+    entry_id = uuid.uuid4()
+    for response in (
+        await timetracking.api.get(f"/time-entries/{entry_id}"),
+        await timetracking.api.get(f"/time-entries/{entry_id}/audit"),
+        await timetracking.api.delete(f"/time-entries/{entry_id}"),
+    ):
+        assert response.status_code == 404
+
+
+# --- lists --------------------------------------------------------------------------------------------
 
 
 async def test_entries_are_listed_by_rep_billable_and_start_in_start_order(
@@ -116,7 +398,112 @@ async def test_entries_are_listed_by_rep_billable_and_start_in_start_order(
     assert (page["total"], page["limit"], page["offset"]) == (2, 100, 0)
 
 
-async def test_an_entry_that_was_never_logged_is_not_found(timetracking) -> None:
-    response = await timetracking.api.get(f"/time-entries/{uuid.uuid4()}")
+async def test_entries_are_filtered_by_request_contract_and_billed_state(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account, start_date=date(2026, 3, 3))
+    await timetracking.sign(contract)
+    on_contract = make_log_command(
+        account_id=account,
+        request_id="R2",
+        started_at=datetime(2026, 3, 3, 9, tzinfo=UTC),
+        ended_at=None,
+        duration_minutes=5,
+    )
+    before_contract = make_log_command(account_id=account)
+    for command in (on_contract, before_contract):
+        await timetracking.log(command)
+    await timetracking.bill(account, [before_contract.entry_id])
 
-    assert response.status_code == 404
+    async def ids(**params: Any) -> list[str]:
+        page = (await timetracking.api.get("/time-entries", params={"account_id": account, **params})).json()
+        return [item["entry_id"] for item in page["items"]]
+
+    assert await ids(request_id="R2") == [str(on_contract.entry_id)]
+    assert await ids(contract_id=str(contract.contract_id)) == [str(on_contract.entry_id)]
+    assert await ids(billed=True) == [str(before_contract.entry_id)]
+    assert await ids(billed=False) == [str(on_contract.entry_id)]
+
+
+async def test_pages_of_entries_with_the_same_start_neither_overlap_nor_skip(
+    timetracking, account, make_log_command
+) -> None:
+    commands = [make_log_command(account_id=account) for _ in range(5)]  # one start for all
+    for command in commands:
+        await timetracking.log(command)
+
+    pages = [
+        (
+            await timetracking.api.get(
+                "/time-entries", params={"account_id": account, "limit": 2, "offset": o}
+            )
+        ).json()
+        for o in (0, 2, 4)
+    ]
+
+    listed = [item["entry_id"] for page in pages for item in page["items"]]
+    assert listed == sorted(str(command.entry_id) for command in commands)
+
+
+async def test_an_entry_with_charges_keeps_them_in_the_contracts_currency(
+    timetracking, account, make_contract_state, make_plan_terms, make_log_command
+) -> None:
+    terms = make_plan_terms(currency="JPY", reps_may_add_other_charges=True)
+    await timetracking.sign(make_contract_state(account_id=account, terms=terms))
+    command = make_log_command(
+        account_id=account, other_charges=MoneyAmount(amount=Decimal(500), currency="JPY")
+    )
+
+    logged = await timetracking.log(command)
+
+    assert logged["other_charges"] == {"amount": "500", "currency": "JPY"}
+
+
+# --- the OpenAPI document -----------------------------------------------------------------------------
+
+
+async def test_the_openapi_document_lists_every_status_each_route_can_answer(timetracking) -> None:
+    paths = (await timetracking.api.get("/openapi.json")).json()["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    every = {"401", "403", "422", "503"}  # no token, a role or account that may not, bad input, no database
+    assert statuses("/time-entries", "post") == {"201", "409", "413", *every}
+    assert statuses("/time-entries/batch", "post") == {"201", "207", "409", "413", *every}
+    assert statuses("/time-entries/billable", "post") == {"200", "409", "413", *every}
+    assert statuses("/time-entries", "get") == {"200", *every}
+    assert statuses("/time-entries/summary", "get") == {"200", *every}
+    assert statuses("/time-entries/{entry_id}", "get") == {"200", "404", *every}
+    assert statuses("/time-entries/{entry_id}/audit", "get") == {"200", "404", *every}
+    assert statuses("/time-entries/{entry_id}", "patch") == {"200", "404", "409", "413", *every}
+    assert statuses("/time-entries/{entry_id}", "delete") == {"200", "404", "409", *every}
+
+
+# --- concurrent changes -------------------------------------------------------------------------------
+
+
+async def test_concurrent_edits_of_one_entry_apply_one_after_the_other_and_neither_is_lost(
+    timetracking, account, make_log_command
+) -> None:
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    path = f"/time-entries/{command.entry_id}"
+
+    responses = await asyncio.gather(
+        timetracking.api.patch(path, json={"description": "printer jam"}),
+        timetracking.api.patch(path, json={"rate_type": "on-site"}),
+        timetracking.bill(account, [command.entry_id]),
+    )
+
+    assert [response.status_code for response in responses[:2]] == [200, 200]
+    entry = await timetracking.entry(command.entry_id)
+    assert entry is not None
+    assert (entry["description"], entry["rate_type"], entry["billed"], entry["version"]) == (
+        "printer jam",
+        "on-site",
+        True,
+        3,
+    )
+    audit = (await timetracking.api.get(f"{path}/audit")).json()
+    assert [record["version"] for record in audit] == [1, 2, 3]

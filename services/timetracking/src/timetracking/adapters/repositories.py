@@ -1,76 +1,79 @@
 """Repositories of the timetracking service: bulk writes, one query per lookup.
 
 An entry is stored as the JSON document `wire.py` makes of it, beside the columns it is searched by.
+Reads for a change take `lock=True`: the rows stay locked until the transaction ends, so two changes of
+one entry (an edit and a bill event, say) apply one after the other and neither is lost. SQLite has
+one writer at a time anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
+from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from servicekit.auth import AccountScope
-from servicekit.sql import as_utc
+from servicekit.business_hours import BusinessCalendar
+from servicekit.sql import as_utc, upsert
 from timetracking.adapters import wire
-from timetracking.adapters.tables import covering_contracts, time_entries
-from timetracking.domain.time_entries import CoveringContract, TimeEntry
+from timetracking.adapters.tables import calendars, covering_contracts, time_entries, time_entry_audit
+from timetracking.domain.audit import AuditAction, AuditRecord
+from timetracking.domain.commands import EntrySelection
+from timetracking.domain.contracts import CoveringContract
+from timetracking.domain.time_entries import TimeEntry
 
 
 def _entry_row(entry: TimeEntry) -> dict[str, Any]:
+    charges = entry.work.other_charges
     return {
         "entry_id": str(entry.entry_id),
         "account_id": entry.account_id,
         "contract_id": str(entry.contract_id) if entry.contract_id else None,
-        "request_id": entry.request_id,
-        "rep_id": entry.rep_id,
+        "request_id": entry.work.request_id,
+        "rep_id": entry.work.rep_id,
         "started_at": entry.started_at,
         "minutes": entry.minutes,
-        "billable": entry.billable,
+        "billable": entry.work.billable,
         "billed": entry.billed,
-        "other_charges": entry.other_charges.amount if entry.other_charges else None,
-        "currency": entry.other_charges.currency if entry.other_charges else None,
+        "other_charges": charges.amount if charges else None,
+        "currency": charges.currency if charges else None,
         "version": entry.version,
+        "deleted": entry.deleted,
         "document": wire.time_entry_document(entry),
     }
 
 
-@dataclass(frozen=True)
-class TimeEntryFilter:
-    account_id: str | None = None
-    rep_id: str | None = None
-    request_id: str | None = None
-    contract_id: UUID | None = None
-    started_from: datetime | None = None
-    started_before: datetime | None = None
-    billable: bool | None = None
-    billed: bool | None = None
-    scope: AccountScope = None
-    """The accounts the caller may see; None: every account."""
+def _conditions(where: EntrySelection) -> list[Any]:
+    c = time_entries.c
+    found: list[Any] = [] if where.accounts is None else [c.account_id.in_(sorted(where.accounts))]
+    for column, value in (
+        (c.account_id, where.account_id),
+        (c.rep_id, where.rep_id),
+        (c.request_id, where.request_id),
+        (c.billable, where.billable),
+        (c.billed, where.billed),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if where.contract_id is not None:
+        found.append(c.contract_id == str(where.contract_id))
+    # Stored instants are UTC; SQLite compares them as text, so bounds must be UTC too.
+    if where.started_from is not None:
+        found.append(c.started_at >= as_utc(where.started_from))
+    if where.started_before is not None:
+        found.append(c.started_at < as_utc(where.started_before))
+    if not where.include_deleted:
+        found.append(c.deleted.is_(False))
+    return found
 
-    def conditions(self) -> list[Any]:
-        c = time_entries.c
-        found: list[Any] = [] if self.scope is None else [c.account_id.in_(sorted(self.scope))]
-        for column, value in (
-            (c.account_id, self.account_id),
-            (c.rep_id, self.rep_id),
-            (c.request_id, self.request_id),
-            (c.billable, self.billable),
-            (c.billed, self.billed),
-        ):
-            if value is not None:
-                found.append(column == value)
-        if self.contract_id is not None:
-            found.append(c.contract_id == str(self.contract_id))
-        if self.started_from is not None:
-            found.append(c.started_at >= self.started_from)
-        if self.started_before is not None:
-            found.append(c.started_at < self.started_before)
-        return found
+
+def _locked(statement: Select[Any], lock: bool) -> Select[Any]:
+    return statement.with_for_update() if lock else statement
 
 
 class TimeEntryRepository:
@@ -81,54 +84,145 @@ class TimeEntryRepository:
         if entries:
             await self._session.execute(insert(time_entries), [_entry_row(entry) for entry in entries])
 
-    async def get_many(self, entry_ids: Iterable[UUID]) -> dict[UUID, TimeEntry]:
+    async def get_many(self, entry_ids: Iterable[UUID], *, lock: bool = False) -> dict[UUID, TimeEntry]:
         ids = [str(entry_id) for entry_id in entry_ids]
         if not ids:
             return {}
         rows = await self._session.scalars(
-            select(time_entries.c.document).where(time_entries.c.entry_id.in_(ids))
+            _locked(select(time_entries.c.document).where(time_entries.c.entry_id.in_(ids)), lock)
         )
         found = [wire.time_entry_of_document(row) for row in rows]
         return {entry.entry_id: entry for entry in found}
 
-    async def get(self, entry_id: UUID, scope: AccountScope = None) -> TimeEntry | None:
+    async def get(
+        self, entry_id: UUID, *, lock: bool = False, scope: AccountScope = None
+    ) -> TimeEntry | None:
+        """The entry; nothing for an entry of an account out of `scope`."""
         c = time_entries.c
         query = select(c.document).where(c.entry_id == str(entry_id))
         if scope is not None:
             query = query.where(c.account_id.in_(sorted(scope)))
-        document = await self._session.scalar(query)
+        document = await self._session.scalar(_locked(query, lock))
         return None if document is None else wire.time_entry_of_document(document)
 
     async def save(self, entry: TimeEntry) -> None:
-        row = _entry_row(entry)
+        await self.save_all([entry])
+
+    async def save_all(self, entries: Sequence[TimeEntry]) -> None:
+        """Write the entries' new states, in one statement however many."""
+        if not entries:
+            return
+        rows = [{**_entry_row(entry), "key": str(entry.entry_id)} for entry in entries]
+        for row in rows:
+            del row["entry_id"]
         await self._session.execute(
-            update(time_entries).where(time_entries.c.entry_id == row.pop("entry_id")).values(**row)
+            update(time_entries).where(time_entries.c.entry_id == bindparam("key")), rows
         )
 
-    async def unattached(self, account_id: str, since: datetime, until: datetime) -> list[TimeEntry]:
-        """The account's entries that no contract covered when they were logged, started in [since, until)."""
+    async def unattached(self, contract: CoveringContract) -> list[TimeEntry]:
+        """The account's entries no contract covered when they were logged, started on the contract's
+        days, locked: those it may attach."""
+        since, until = contract.covered_instants()
         c = time_entries.c
         rows = await self._session.scalars(
-            select(c.document).where(
-                c.account_id == account_id,
+            select(c.document)
+            .where(
+                c.account_id == contract.account_id,
                 c.contract_id.is_(None),
+                c.deleted.is_(False),
                 c.started_at >= as_utc(since),
                 c.started_at < as_utc(until),
             )
+            .order_by(c.started_at, c.entry_id)
+            .with_for_update()
         )
         return [wire.time_entry_of_document(row) for row in rows]
 
-    async def search(self, where: TimeEntryFilter, *, limit: int, offset: int) -> tuple[list[TimeEntry], int]:
-        conditions = where.conditions()
+    async def search(
+        self, where: EntrySelection, *, limit: int, offset: int = 0, lock: bool = False
+    ) -> tuple[list[TimeEntry], int]:
+        """A page of the entries selected, in start order (ties by entry id, so pages never overlap),
+        and how many there are in all."""
+        conditions = _conditions(where)
         total = await self._session.scalar(select(func.count()).select_from(time_entries).where(*conditions))
-        rows = await self._session.scalars(
-            select(time_entries.c.document)
-            .where(*conditions)
-            .order_by(time_entries.c.started_at, time_entries.c.entry_id)
-            .limit(limit)
-            .offset(offset)
+        return await self.selected(where, limit=limit, offset=offset, lock=lock), int(total or 0)
+
+    async def selected(
+        self, where: EntrySelection, *, limit: int | None = None, offset: int = 0, lock: bool = False
+    ) -> list[TimeEntry]:
+        """The entries selected, in start order (ties by entry id)."""
+        c = time_entries.c
+        statement = (
+            select(c.document).where(*_conditions(where)).order_by(c.started_at, c.entry_id).offset(offset)
         )
-        return [wire.time_entry_of_document(row) for row in rows], int(total or 0)
+        if limit is not None:
+            statement = statement.limit(limit)
+        rows = await self._session.scalars(_locked(statement, lock))
+        return [wire.time_entry_of_document(row) for row in rows]
+
+
+class AuditTrail:
+    """Every version of every entry, with who made it, when and why."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_all(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        await self._session.execute(
+            insert(time_entry_audit),
+            [
+                {
+                    "entry_id": str(record.entry_id),
+                    "version": record.after.version,
+                    "at": as_utc(record.at),
+                    "actor": record.actor,
+                    "action": record.action.value,
+                    "reason": record.reason,
+                    "before": wire.time_entry_document(record.before) if record.before else None,
+                    "after": wire.time_entry_document(record.after),
+                }
+                for record in records
+            ],
+        )
+
+    async def of_entry(self, entry_id: UUID) -> list[AuditRecord]:
+        """The entry's records, oldest version first."""
+        c = time_entry_audit.c
+        rows = await self._session.execute(
+            select(c.at, c.actor, c.action, c.reason, c.before, c.after)
+            .where(c.entry_id == str(entry_id))
+            .order_by(c.version, c.audit_id)
+        )
+        return [
+            AuditRecord(
+                at=as_utc(row.at),
+                actor=row.actor,
+                action=AuditAction(row.action),
+                reason=row.reason,
+                before=wire.time_entry_of_document(row.before) if row.before is not None else None,
+                after=wire.time_entry_of_document(row.after),
+            )
+            for row in rows
+        ]
+
+
+def _contract(row: Any) -> CoveringContract:
+    return CoveringContract(
+        contract_id=UUID(row["contract_id"]),
+        account_id=row["account_id"],
+        all_products=row["all_products"],
+        products=frozenset(row["products"]),
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        time_zone=row["time_zone"],
+        currency=row["currency"],
+        reps_may_override_time_taken=row["reps_may_override_time_taken"],
+        reps_may_add_other_charges=row["reps_may_add_other_charges"],
+        version=row["version"],
+        calendar_id=UUID(row["calendar_id"]) if row["calendar_id"] else None,
+    )
 
 
 class CoveringContractRepository:
@@ -144,21 +238,18 @@ class CoveringContractRepository:
             select(covering_contracts).where(covering_contracts.c.account_id.in_(ids))
         )
         for row in rows.mappings():
-            contract = CoveringContract(
-                contract_id=UUID(row["contract_id"]),
-                account_id=row["account_id"],
-                all_products=row["all_products"],
-                products=frozenset(row["products"]),
-                start_date=row["start_date"],
-                end_date=row["end_date"],
-                time_zone=row["time_zone"],
-                currency=row["currency"],
-                reps_may_override_time_taken=row["reps_may_override_time_taken"],
-                reps_may_add_other_charges=row["reps_may_add_other_charges"],
-                version=row["version"],
-            )
+            contract = _contract(row)
             found[contract.account_id].append(contract)
         return found
+
+    async def get_many(self, contract_ids: Iterable[UUID]) -> dict[UUID, CoveringContract]:
+        ids = [str(contract_id) for contract_id in set(contract_ids)]
+        if not ids:
+            return {}
+        rows = await self._session.execute(
+            select(covering_contracts).where(covering_contracts.c.contract_id.in_(ids))
+        )
+        return {contract.contract_id: contract for contract in map(_contract, rows.mappings())}
 
     async def keep(self, contract: CoveringContract) -> None:
         """Insert or replace the contract, unless a newer version is already kept."""
@@ -177,6 +268,7 @@ class CoveringContractRepository:
             "reps_may_override_time_taken": contract.reps_may_override_time_taken,
             "reps_may_add_other_charges": contract.reps_may_add_other_charges,
             "version": contract.version,
+            "calendar_id": str(contract.calendar_id) if contract.calendar_id else None,
         }
         if current is None:
             await self._session.execute(
@@ -191,3 +283,30 @@ class CoveringContractRepository:
         await self._session.execute(
             delete(covering_contracts).where(covering_contracts.c.contract_id == str(contract_id))
         )
+
+
+class CalendarRepository:
+    """Business-hours calendars as the contracts service last announced them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def keep(self, announced: Sequence[CalendarDocument]) -> None:
+        await upsert(
+            self._session,
+            calendars,
+            [
+                {"calendar_id": str(calendar.calendar_id), "document": wire.calendar_document(calendar)}
+                for calendar in announced
+            ],
+            key=["calendar_id"],
+        )
+
+    async def get_many(self, calendar_ids: Iterable[UUID]) -> dict[UUID, BusinessCalendar]:
+        ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
+        if not ids:
+            return {}
+        rows = await self._session.execute(
+            select(calendars.c.calendar_id, calendars.c.document).where(calendars.c.calendar_id.in_(ids))
+        )
+        return {UUID(key): wire.calendar_of_document(document) for key, document in rows}

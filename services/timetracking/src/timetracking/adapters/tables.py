@@ -1,4 +1,5 @@
-"""The timetracking service's tables: time entries and its read model of contracts."""
+"""The timetracking service's tables: time entries and their audit trail, and its read models of
+contracts and business-hours calendars."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
+    false,
 )
 
-from servicekit.tables import MessagingTables
+from servicekit.tables import Id64, MessagingTables
 
 metadata = MetaData()
 messaging = MessagingTables(metadata)
@@ -36,8 +39,26 @@ time_entries = Table(
     Column("other_charges", Numeric(18, 6), nullable=True),
     Column("currency", String(3), nullable=True),
     Column("version", Integer, nullable=False),
+    # Deleted entries stay, so that their versions and audit trail do; lists leave them out.
+    Column("deleted", Boolean, nullable=False, default=False, server_default=false()),
     Column("document", JSON, nullable=False),
     Index("ix_time_entries_account_started", "account_id", "started_at"),
+)
+
+# One row per version of an entry: who made it, when, why, and the entry before and after.
+time_entry_audit = Table(
+    "time_entry_audit",
+    metadata,
+    Column("audit_id", Id64, primary_key=True, autoincrement=True),
+    Column("entry_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=False),
+    Index("ix_time_entry_audit_entry_version", "entry_id", "version"),
 )
 
 covering_contracts = Table(
@@ -54,4 +75,13 @@ covering_contracts = Table(
     Column("reps_may_override_time_taken", Boolean, nullable=False),
     Column("reps_may_add_other_charges", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
+    # Null for contracts kept before calendars were: filled by the contract's next event.
+    Column("calendar_id", String(36), nullable=True),
+)
+
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("calendar_id", String(36), primary_key=True),
+    Column("document", JSON, nullable=False),
 )

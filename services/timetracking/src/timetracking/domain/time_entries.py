@@ -1,75 +1,60 @@
-"""Time entries: how many minutes an entry counts, which contract covers it, what a rep may enter."""
+"""Time entries: what a rep enters, how many minutes an entry counts, and the rules an entry and every
+change of it are held to.
+
+An entry keeps what the rep entered (`WorkLog`) on the whole minute in UTC: the start, and the end or
+the duration as the rep gave it, with the time taken where the rep overrode it. It counts `minutes`:
+the time taken where overridden, else the real elapsed whole minutes from start to end.
+
+Rules that hold whatever the contract (`check_work`) are checked at once. The plan's rules (override,
+other charges: `plan_forbids`) are checked against the covering contract timetracking knows; when it
+knows none yet, the entry is accepted unattached, its note says so, and the plan's rules are checked
+when the contract arrives. An entry its plan forbids is then held back with a note saying why: nothing
+accepted is dropped, and the rep can edit it into what the plan allows.
+
+Every change of an entry (edit, deletion, billable marking, attachment) is its next version; a billed
+entry changes only with a reason, since its bill must be regenerated.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeAlias
+from enum import Enum
+from typing import Literal, TypeAlias
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from servicekit.coverage import CoverageWindow, covering
-from servicekit.dates import end_of_day_utc, local_midnight_utc
 from servicekit.money import Money, round_to_currency
-from timetracking.domain.errors import InvalidTimeEntry
+from timetracking.domain.contracts import CoveringContract, find_covering_contract
+from timetracking.domain.errors import (
+    FieldTooLong,
+    InvalidOtherCharges,
+    InvalidSpan,
+    InvalidTimeEntry,
+    PlanForbidsOtherCharges,
+    PlanForbidsOverride,
+    ReasonRequired,
+    StartOutOfRange,
+    TimeEntryIsDeleted,
+)
 
-# Other charges are stored as NUMERIC(18, 6): anything this large is a typo, not a charge.
+MAX_TEXT = 100
+"""Ids and names a rep enters (request, task, rep, account, product, work-log type, rate type)."""
+MAX_DESCRIPTION = 4000
+MAX_CUSTOM_FIELDS = 20
+MAX_CUSTOM_FIELD_NAME = 64
+MAX_CUSTOM_FIELD_VALUE = 500
+MAX_MINUTES = 60 * 24 * 31
+"""An entry lasts at most 31 days, whether given by its end, its duration or the time taken."""
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START_AHEAD = timedelta(days=1)
+"""Work starts at most a day after now: more is a typo in the date, not a clock a little ahead."""
 MAX_OTHER_CHARGES = Decimal(10) ** 9
+"""Other charges are stored as NUMERIC(18, 6): anything this large is a typo, not a charge."""
 
-
-@dataclass(frozen=True, slots=True)
-class CoveringContract:
-    """What timetracking keeps of a contract: enough to attach entries and check what reps may enter."""
-
-    contract_id: UUID
-    account_id: str
-    all_products: bool
-    products: frozenset[str]
-    start_date: date
-    end_date: date
-    time_zone: str
-    currency: str
-    reps_may_override_time_taken: bool
-    reps_may_add_other_charges: bool
-    version: int
-
-    def covered_instants(self) -> tuple[datetime, datetime]:
-        """[first, last) instant of the contract's days in its zone."""
-        zone = ZoneInfo(self.time_zone)
-        return local_midnight_utc(self.start_date, zone), end_of_day_utc(self.end_date, zone)
-
-    @property
-    def coverage_window(self) -> CoverageWindow:
-        """What decides whether the contract covers work (`servicekit.coverage`)."""
-        return CoverageWindow(
-            contract_id=self.contract_id,
-            all_products=self.all_products,
-            products=self.products,
-            start_date=self.start_date,
-            end_date=self.end_date,
-            time_zone=self.time_zone,
-        )
-
-    def covers(self, product: str | None, at: datetime) -> bool:
-        return self.coverage_window.covers(product, at)
-
-
-@dataclass(frozen=True, slots=True)
-class AnnouncedContract:
-    """A contract as a contract event states it: what timetracking keeps of it, and the number people
-    know it by, which names it in the reason an entry was attached to it."""
-
-    contract: CoveringContract
-    number: str
-
-
-def find_covering_contract(
-    contracts: list[CoveringContract], product: str | None, at: datetime
-) -> CoveringContract | None:
-    """The contract that covers the product at the instant, by the rule the contracts service's
-    coverage answer uses."""
-    return covering(contracts, lambda contract: contract.coverage_window, product, at)
+NO_CONTRACT_YET = "no covering contract known yet"
+"""The note of an entry no contract timetracking knows covers (yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +75,11 @@ Span: TypeAlias = EndedAt | Duration
 """How long the work took: a rep gives its end or its duration, never both."""
 
 
+def whole_minute(instant: datetime) -> datetime:
+    """The instant in UTC, cut down to the whole minute (time is counted in whole minutes)."""
+    return instant.astimezone(UTC).replace(second=0, microsecond=0)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkLog:
     """What a rep enters for a time entry; the contract, the version and the billing state come later."""
@@ -108,32 +98,191 @@ class WorkLog:
     other_charges: Money | None
     description: str
     work_log_type: str | None
+    rate_type: str | None = None
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
+
+    def elapsed_minutes(self) -> int:
+        """Real elapsed whole minutes between the start and end cut down to the minute, or the duration."""
+        match self.span:
+            case Duration(minutes=minutes):
+                return minutes
+            case EndedAt(instant=ended_at):
+                return (whole_minute(ended_at) - whole_minute(self.started_at)) // timedelta(minutes=1)
+
+    def counted_minutes(self) -> int:
+        """The minutes the entry counts: the time taken where overridden, else the elapsed minutes."""
+        return self.time_taken_minutes if self.time_taken_minutes is not None else self.elapsed_minutes()
+
+    def on_whole_minutes(self) -> WorkLog:
+        """The work as it is kept: start and end in UTC, on the whole minute."""
+        span = EndedAt(whole_minute(self.span.instant)) if isinstance(self.span, EndedAt) else self.span
+        return replace(self, started_at=whole_minute(self.started_at), span=span)
+
+
+def check_work(work: WorkLog, *, now: datetime) -> None:
+    """The rules every entry is held to, whatever its contract: bounded texts, a start between
+    2000-01-01 and a day from now, at least one whole minute and at most 31 days, plausible charges."""
+    _check_texts(work)
+    if work.started_at < EARLIEST_START:
+        raise StartOutOfRange(f"the work starts before {EARLIEST_START.date()}, the earliest date accepted")
+    if work.started_at > now + LATEST_START_AHEAD:
+        raise StartOutOfRange("the work starts more than a day from now")
+    match work.span:
+        case Duration(minutes=minutes) if minutes < 1:
+            raise InvalidSpan("the duration must be at least one minute")
+        case EndedAt(instant=ended_at) if ended_at <= work.started_at:
+            raise InvalidSpan("the work ends at or before its start")
+    elapsed = work.elapsed_minutes()
+    if elapsed < 1:
+        raise InvalidSpan("the work starts and ends within one minute: an entry counts whole minutes")
+    if elapsed > MAX_MINUTES:
+        raise InvalidSpan(f"the work lasts more than {MAX_MINUTES} minutes (31 days)")
+    if work.time_taken_minutes is not None and not 1 <= work.time_taken_minutes <= MAX_MINUTES:
+        raise InvalidSpan(f"the time taken must be from 1 to {MAX_MINUTES} minutes")
+    if work.other_charges is not None:
+        _check_amount(work.other_charges)
+
+
+def _check_texts(work: WorkLog) -> None:
+    # The schema bounds most of these at the edge; a few of its fields are unbounded, and the domain
+    # does not rely on which.
+    for name, value, limit in (
+        ("request_id", work.request_id, MAX_TEXT),
+        ("task_id", work.task_id, MAX_TEXT),
+        ("account_id", work.account_id, MAX_TEXT),
+        ("product", work.product, MAX_TEXT),
+        ("rep_id", work.rep_id, MAX_TEXT),
+        ("work_log_type", work.work_log_type, MAX_TEXT),
+        ("rate_type", work.rate_type, MAX_TEXT),
+        ("description", work.description, MAX_DESCRIPTION),
+    ):
+        if value is not None and len(value) > limit:
+            raise FieldTooLong(f"{name} is longer than {limit} characters")
+    if len(work.custom_fields) > MAX_CUSTOM_FIELDS:
+        raise FieldTooLong(f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    for name, value in work.custom_fields.items():
+        if not 1 <= len(name) <= MAX_CUSTOM_FIELD_NAME:
+            raise FieldTooLong(f"a custom field's name has 1 to {MAX_CUSTOM_FIELD_NAME} characters")
+        if len(value) > MAX_CUSTOM_FIELD_VALUE:
+            raise FieldTooLong(f"custom field {name} is longer than {MAX_CUSTOM_FIELD_VALUE} characters")
+
+
+def _check_amount(charges: Money) -> None:
+    amount = charges.amount
+    if not 0 <= amount < MAX_OTHER_CHARGES:
+        raise InvalidOtherCharges(f"other charges must be from 0 up to {MAX_OTHER_CHARGES}")
+    if amount != round_to_currency(amount, charges.currency):
+        raise InvalidOtherCharges(
+            f"other charges of {amount} have more decimals than {charges.currency} allows"
+        )
+
+
+def plan_forbids(work: WorkLog, contract: CoveringContract) -> InvalidTimeEntry | None:
+    """What the contract's plan does not let the rep enter, if anything."""
+    if work.time_taken_minutes is not None and not contract.reps_may_override_time_taken:
+        return PlanForbidsOverride("the contract's plan does not let reps override the time taken")
+    if work.other_charges is not None:
+        if not contract.reps_may_add_other_charges:
+            return PlanForbidsOtherCharges("the contract's plan does not let reps add other charges")
+        if work.other_charges.currency != contract.currency:
+            return InvalidOtherCharges(
+                f"other charges are in {work.other_charges.currency}, the contract bills in "
+                f"{contract.currency}"
+            )
+    return None
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""An edit leaves this field as it is."""
+Keep: TypeAlias = Literal[_Keep.KEEP]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryEdits:
+    """What an edit changes of the work; every field left at KEEP stays as it is. Fields are named as
+    those of `WorkLog`, which they replace."""
+
+    request_id: str | Keep = KEEP
+    task_id: str | None | Keep = KEEP
+    product: str | None | Keep = KEEP
+    rep_id: str | Keep = KEEP
+    started_at: datetime | Keep = KEEP
+    span: Span | Keep = KEEP
+    time_taken_minutes: int | None | Keep = KEEP
+    billable: bool | Keep = KEEP
+    include_non_operational: bool | Keep = KEEP
+    other_charges: Money | None | Keep = KEEP
+    description: str | Keep = KEEP
+    work_log_type: str | None | Keep = KEEP
+    rate_type: str | None | Keep = KEEP
+    custom_fields: Mapping[str, str] | Keep = KEEP
+
+    def applied_to(self, work: WorkLog) -> WorkLog:
+        changes = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not KEEP}
+        return replace(work, **changes)
 
 
 @dataclass(frozen=True, slots=True)
 class TimeEntry:
-    """Work logged on a request, counted in whole minutes from a start in UTC on the whole minute."""
+    """Work logged on a request: what the rep entered, on whole minutes in UTC, and what became of it."""
 
     entry_id: UUID
-    account_id: str
+    work: WorkLog
     contract_id: UUID | None
-    request_id: str
-    task_id: str | None
-    product: str | None
-    rep_id: str
-    started_at: datetime
     minutes: int
-    billable: bool
-    include_non_operational: bool
-    other_charges: Money | None
-    description: str
-    work_log_type: str | None
     billed: bool
     version: int
+    deleted: bool = False
+    note: str | None = None
+    """Why the entry is not attached to a contract: none known yet, or what its plan forbids."""
+
+    @property
+    def account_id(self) -> str:
+        return self.work.account_id
+
+    @property
+    def started_at(self) -> datetime:
+        return self.work.started_at
+
+    @property
+    def product(self) -> str | None:
+        return self.work.product
+
+    def edited(
+        self, work: WorkLog, contract: CoveringContract | None, *, reason: str | None, now: datetime
+    ) -> TimeEntry:
+        """The entry with the work as edited, checked as a new entry would be against the contract that
+        covers it now; itself when nothing changed."""
+        self._must_be_changeable(reason)
+        changed = _checked_entry(self.entry_id, work, contract, now=now, billed=self.billed)
+        if (changed.work, changed.contract_id, changed.note) == (self.work, self.contract_id, self.note):
+            return self
+        return replace(changed, version=self.version + 1)
+
+    def marked_deleted(self, *, reason: str | None) -> TimeEntry:
+        """The entry deleted: kept, with its history, but no longer counted anywhere."""
+        self._must_be_changeable(reason)
+        return replace(self, deleted=True, version=self.version + 1)
+
+    def marked_billable(self, billable: bool, *, reason: str | None) -> TimeEntry:
+        """The entry billable or not; itself when it already is."""
+        self._must_be_changeable(reason)
+        if self.work.billable == billable:
+            return self
+        return replace(self, work=replace(self.work, billable=billable), version=self.version + 1)
 
     def attached_to(self, contract: CoveringContract) -> TimeEntry:
         """The entry's next version, covered by a contract timetracking learned of after it was logged."""
-        return replace(self, contract_id=contract.contract_id, version=self.version + 1)
+        return replace(self, contract_id=contract.contract_id, note=None, version=self.version + 1)
+
+    def held_back(self, note: str) -> TimeEntry:
+        """The entry left unattached by a contract that covers it but whose plan forbids what it carries;
+        itself when its note already says so."""
+        return self if note == self.note else replace(self, note=note, version=self.version + 1)
 
     def billed_by_main_bill(self) -> TimeEntry:
         """The entry once a main bill includes it. The version stays: nothing the rep entered or the
@@ -145,86 +294,54 @@ class TimeEntry:
         version without it); the version stays, as when it was billed."""
         return replace(self, billed=False)
 
-
-@dataclass(frozen=True, slots=True)
-class MainBillChange:
-    """A period's main bill changed, or was voided: the entries the previous main billed are billed no
-    longer, unless the new main bills them too."""
-
-    previously_billed: tuple[UUID, ...]
-    billed: tuple[UUID, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedBill:
-    """What timetracking hears of a bill billing issued: is it its period's main bill, which entries it
-    includes."""
-
-    is_main: bool
-    time_entry_ids: tuple[UUID, ...]
-
-    def billed_entry_ids(self) -> tuple[UUID, ...]:
-        """Only a main bill bills its entries; another version waits until it is marked main."""
-        return self.time_entry_ids if self.is_main else ()
-
-
-def whole_minute(instant: datetime) -> datetime:
-    """The instant in UTC, cut down to the whole minute (time is counted in whole minutes)."""
-    return instant.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def elapsed_minutes(work: WorkLog) -> int:
-    """Real elapsed whole minutes between the start and end cut down to the minute, or the duration."""
-    match work.span:
-        case Duration(minutes=minutes):
-            return minutes
-        case EndedAt(instant=ended_at):
-            return (whole_minute(ended_at) - whole_minute(work.started_at)) // timedelta(minutes=1)
-
-
-def new_time_entry(entry_id: UUID, work: WorkLog, contract: CoveringContract | None) -> TimeEntry:
-    """Check what the rep entered against the contract's terms and build the entry."""
-    if work.time_taken_minutes is not None and not (contract and contract.reps_may_override_time_taken):
-        raise InvalidTimeEntry("the contract's plan does not let reps override the time taken")
-    if work.other_charges is not None:
-        if not (contract and contract.reps_may_add_other_charges):
-            raise InvalidTimeEntry("the contract's plan does not let reps add other charges")
-        if work.other_charges.currency != contract.currency:
-            raise InvalidTimeEntry(
-                f"other charges are in {work.other_charges.currency}, the contract bills in "
-                f"{contract.currency}"
+    def _must_be_changeable(self, reason: str | None) -> None:
+        if self.deleted:
+            raise TimeEntryIsDeleted(f"time entry {self.entry_id} was deleted")
+        if self.billed and not (reason and reason.strip()):
+            raise ReasonRequired(
+                f"time entry {self.entry_id} is billed: give a reason, its bill will need regenerating"
             )
-        amount = work.other_charges.amount
-        if not 0 <= amount < MAX_OTHER_CHARGES:
-            raise InvalidTimeEntry(f"other charges must be from 0 up to {MAX_OTHER_CHARGES}")
-        if amount != round_to_currency(amount, contract.currency):
-            raise InvalidTimeEntry(
-                f"other charges of {amount} have more decimals than {contract.currency} allows"
-            )
-    minutes = work.time_taken_minutes if work.time_taken_minutes is not None else elapsed_minutes(work)
+
+
+def new_time_entry(
+    entry_id: UUID, work: WorkLog, contract: CoveringContract | None, *, now: datetime
+) -> TimeEntry:
+    """Check what the rep entered, against the contract's terms where a contract covers it, and build
+    the entry's first version."""
+    return _checked_entry(entry_id, work, contract, now=now, billed=False)
+
+
+def _checked_entry(
+    entry_id: UUID, work: WorkLog, contract: CoveringContract | None, *, now: datetime, billed: bool
+) -> TimeEntry:
+    check_work(work, now=now)
+    if contract is not None and (forbidden := plan_forbids(work, contract)) is not None:
+        raise forbidden
     return TimeEntry(
         entry_id=entry_id,
-        account_id=work.account_id,
+        work=work.on_whole_minutes(),
         contract_id=contract.contract_id if contract else None,
-        request_id=work.request_id,
-        task_id=work.task_id,
-        product=work.product,
-        rep_id=work.rep_id,
-        started_at=whole_minute(work.started_at),
-        minutes=minutes,
-        billable=work.billable,
-        include_non_operational=work.include_non_operational,
-        other_charges=work.other_charges,
-        description=work.description,
-        work_log_type=work.work_log_type,
-        billed=False,
+        minutes=work.counted_minutes(),
+        billed=billed,
         version=1,
+        note=None if contract else NO_CONTRACT_YET,
     )
+
+
+def contract_after_edit(
+    entry: TimeEntry, work: WorkLog, contracts: list[CoveringContract]
+) -> CoveringContract | None:
+    """The contract an edited entry counts against: the one it has, unless the edit moved its start or
+    product (then the contract that covers it now, by the one coverage rule), or it has none yet."""
+    moved = whole_minute(work.started_at) != entry.started_at or work.product != entry.product
+    if entry.contract_id is not None and not moved:
+        kept = next((c for c in contracts if c.contract_id == entry.contract_id), None)
+        if kept is not None:
+            return kept
+    return find_covering_contract(contracts, work.product, work.started_at)
 
 
 def same_entry(logged: TimeEntry, again: TimeEntry) -> bool:
     """Whether a repeated log of an entry id says what was logged the first time: only what the rep
     entered counts, not the contract it was attached to since, its version or its billing state."""
-    return (
-        replace(again, contract_id=logged.contract_id, version=logged.version, billed=logged.billed) == logged
-    )
+    return logged.work == again.work

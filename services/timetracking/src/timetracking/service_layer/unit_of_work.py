@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from servicekit.uow import UnitOfWork
-from timetracking.adapters.repositories import CoveringContractRepository, TimeEntryRepository
+from timetracking.adapters.repositories import (
+    AuditTrail,
+    CalendarRepository,
+    CoveringContractRepository,
+    TimeEntryRepository,
+)
 
 
 class TimeTrackingUnitOfWork(UnitOfWork):
     time_entries: TimeEntryRepository
+    audit: AuditTrail
     contracts: CoveringContractRepository
+    calendars: CalendarRepository
 
     def _start(self) -> None:
         self.time_entries = TimeEntryRepository(self.session)
+        self.audit = AuditTrail(self.session)
         self.contracts = CoveringContractRepository(self.session)
+        self.calendars = CalendarRepository(self.session)
