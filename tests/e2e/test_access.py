@@ -66,6 +66,7 @@ TOP_UP_PLAN = {"name": "5 h", "price": {"amount": "250.00", "currency": "USD"}, 
 # Values in braces are the owner's: its account, contract, bill, entry, and the shared catalog's ids.
 RULES: dict[tuple[str, str, str], Rule] = {
     **{(service, "GET", "/ops/outbox"): Rule(ADMIN, Reach.CATALOG) for service in SERVICES},
+    **{(service, "POST", "/ops/outbox/release"): Rule(ADMIN, Reach.CATALOG, body={}) for service in SERVICES},
     ("billing", "POST", "/bill-runs"): Rule(
         BILLING_TEAM, Reach.CATALOG, body={"due_before": "2020-01-01T00:00:00Z", "limit": 1}
     ),

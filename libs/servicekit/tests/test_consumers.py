@@ -12,6 +12,7 @@ from contracts_schema.registry import Topic
 from servicekit.consumers import Consumers, Delivery
 from servicekit.errors import DomainError
 from servicekit.kafka import ensure_topics, make_broker
+from servicekit.limits import DEAD_LETTER_BODY_MAX_BYTES, MESSAGE_MAX_BYTES
 from tests.support.kafka import eventually, find_record, produce
 
 
@@ -140,3 +141,32 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
 async def _async(value: bool) -> bool:
     await asyncio.sleep(0)
     return value
+
+
+async def test_a_record_near_the_size_limit_is_dead_lettered_cut_short_and_the_consumer_moves_on(
+    kafka_bootstrap: str,
+) -> None:
+    """Failure 2 of issue 11: a dead-letter copy of a record just under 1 MB, with its headers, was
+    over the limit; publishing it failed, and the batch was read again forever."""
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
+    run = uuid.uuid4().hex
+    applied: list[str] = []
+
+    async def handler(deliveries: Sequence[Delivery]) -> None:
+        applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    huge = f"{run} not json ".encode() + b"x" * (MESSAGE_MAX_BYTES - 2_000)
+    await produce(kafka_bootstrap, probe.name, huge, "k")
+    await send(kafka_bootstrap, probe, command(f"{run}-after"))
+
+    broker = await consume_with(kafka_bootstrap, probe, f"servicekit-tests.{run}", handler)
+    try:
+        await eventually(lambda: _async(f"{run}-after" in applied))
+        dead = await find_record(kafka_bootstrap, probe.dlq, lambda r: r.value.startswith(run.encode()))
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+
+    assert dead.headers["dlq-reason"].startswith("not JSON")
+    assert dead.headers["dlq-truncated"] == f"{len(huge)} bytes, the first {DEAD_LETTER_BODY_MAX_BYTES} kept"
+    assert dead.value == huge[:DEAD_LETTER_BODY_MAX_BYTES]

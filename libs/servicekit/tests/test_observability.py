@@ -49,9 +49,9 @@ async def test_each_event_carries_the_trace_context_of_the_message_that_caused_i
 ) -> None:
     db, tables = kit
     await ensure_topics(kafka_bootstrap, [registry.BILLS])
-    broker = make_broker(kafka_bootstrap, "kit-test")
-    await broker.connect()
-    relay = OutboxRelay(db, tables, KafkaSender(broker))
+    sender = KafkaSender(kafka_bootstrap, "kit-test")
+    await sender.start()
+    relay = OutboxRelay(db, tables, sender)
     first, second, untraced = command(), command(), command()
     batch = [
         (str(first.id), "t", 0, 1, [("traceparent", TRACE_A.encode())]),
@@ -81,7 +81,7 @@ async def test_each_event_carries_the_trace_context_of_the_message_that_caused_i
         assert record.headers["traceparent"] == TRACE_B and record.headers["tracestate"] == "k=v"
         assert record.headers["content-type"].startswith("application/cloudevents+json")
     finally:
-        await broker.stop()
+        await sender.stop()
 
 
 async def test_outside_a_message_and_without_tracing_no_trace_headers_are_written() -> None:

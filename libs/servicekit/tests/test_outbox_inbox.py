@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from cloudevents.core.bindings import kafka as cloudevents_kafka
 from sqlalchemy import func, insert, select, text, update
 
-from contracts_schema import CloudEvent, registry
+from contracts_schema import CloudEvent, Topic, registry
 from contracts_schema.billing import BillCommandRejected
 from servicekit.db import Database
 from servicekit.inbox import claim_unprocessed
-from servicekit.kafka import KafkaSender, ensure_topics, make_broker
+from servicekit.kafka import KafkaSender, ensure_topics
+from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.origin import Origin
-from servicekit.outbox import OutboxRelay
+from servicekit.outbox import EventTooLarge, OutboxRelay
 from servicekit.tables import MessagingTables
 from servicekit.uow import UnitOfWork
-from tests.support.kafka import find_record
+from tests.support.kafka import Record, find_record
 
 
 def rejection(reason: str) -> BillCommandRejected:
@@ -30,9 +35,9 @@ async def test_relay_sends_committed_events_keyed_by_aggregate_and_marks_them_se
 ) -> None:
     db, tables = kit
     await ensure_topics(kafka_bootstrap, [registry.BILLS])
-    broker = make_broker(kafka_bootstrap, "kit-test")
-    await broker.connect()
-    relay = OutboxRelay(db, tables, KafkaSender(broker))
+    sender = KafkaSender(kafka_bootstrap, "kit-test")
+    await sender.start()
+    relay = OutboxRelay(db, tables, sender)
     marker = uuid.uuid4().hex
     bodies = [rejection(f"{marker}-{n}") for n in range(3)]
     async with UnitOfWork(db, tables, relay, source="kit-test") as uow:
@@ -53,8 +58,16 @@ async def test_relay_sends_committed_events_keyed_by_aggregate_and_marks_them_se
             assert record.headers["content-type"].startswith("application/cloudevents+json")
             event = CloudEvent.model_validate(record.json())
             assert event.type == "billing.bill.command_rejected" and event.source == "kit-test"
+            # Failure 8 of issue 11: a `ce_` header made the CloudEvents SDK take it for binary mode.
+            raw_headers = {name: value.encode() for name, value in record.headers.items()}
+            read = cloudevents_kafka.from_kafka_event(
+                cloudevents_kafka.KafkaMessage(headers=raw_headers, key=record.key, value=record.value)
+            )
+            assert not any(name.lower().startswith("ce_") for name in record.headers)
+            assert (read.get_id(), read.get_type()) == (str(event.id), event.type)
+            assert read.get_data()["reason"] == body.reason
     finally:
-        await broker.stop()
+        await sender.stop()
 
 
 async def test_work_that_fails_publishes_nothing(kit: tuple[Database, MessagingTables]) -> None:
@@ -171,3 +184,128 @@ async def test_concurrent_writers_do_not_fail_on_a_busy_database(
     await asyncio.gather(*(write(n) for n in range(50)))
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(tables.outbox)) == 50
+
+
+async def test_a_change_whose_event_would_not_fit_a_kafka_record_is_refused_whole(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    db, tables = kit
+    with pytest.raises(EventTooLarge, match="at most"):
+        async with UnitOfWork(db, tables, None, source="kit-test") as uow:
+            uow.publish(rejection("x" * EVENT_MAX_BYTES), key="k", subject="test", origin=Origin("tests"))
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(tables.outbox)) == 0
+
+
+async def _write_rows(
+    db: Database, tables: MessagingTables, topic: str, rows: list[tuple[str, str, int]]
+) -> None:
+    """Outbox rows (message id, key, payload size) written as an older release might have left them."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        for message_id, key, size in rows:
+            event = CloudEvent.wrap(rejection("y" * size), source="kit-test", subject="test", actor="tests")
+            await session.execute(
+                insert(tables.outbox).values(
+                    message_id=message_id,
+                    topic=topic,
+                    key=key,
+                    payload=event.to_json().decode(),
+                    created_at=now,
+                )
+            )
+
+
+async def test_an_event_kafka_will_not_take_is_parked_with_the_rest_of_its_key_and_other_keys_go_on(
+    kit: tuple[Database, MessagingTables], kafka_bootstrap: str
+) -> None:
+    """Failure 1 of issue 11: one oversized event stopped the relay for good, even after a restart."""
+    db, tables = kit
+    probe = Topic(f"servicekit-tests.outbox-{uuid.uuid4().hex[:12]}.v1", 1, "k", "test", {})
+    await ensure_topics(kafka_bootstrap, [probe])
+    sender = KafkaSender(kafka_bootstrap, "kit-test")
+    await sender.start()
+    relay = OutboxRelay(db, tables, sender)
+    run = uuid.uuid4().hex[:8]
+    await _write_rows(
+        db,
+        tables,
+        probe.name,
+        [
+            (f"{run}-big", "contract-1", EVENT_MAX_BYTES + 10),  # too large for a record of ours
+            (f"{run}-after-big", "contract-1", 10),  # the same aggregate: must not overtake it
+            (f"{run}-other", "contract-2", 10),  # another aggregate: goes on
+        ],
+    )
+    try:
+        assert await relay.relay_once() == 3
+        await _write_rows(
+            db, tables, probe.name, [(f"{run}-later", "contract-1", 10), (f"{run}-next", "contract-2", 10)]
+        )
+        assert await relay.relay_once() == 2  # a restart changes nothing: the parked rows stay out of the way
+        assert await relay.relay_once() == 0
+        backlog = await relay.backlog()
+        other = await find_record(kafka_bootstrap, probe.name, lambda r: r.key == "contract-2")
+    finally:
+        await sender.stop()
+
+    assert (backlog.pending, backlog.parked) == (0, 3)
+    assert json.loads(other.value)["id"]
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(
+                    tables.outbox.c.message_id, tables.outbox.c.published_at, tables.outbox.c.parked_reason
+                ).order_by(tables.outbox.c.id)
+            )
+        ).all()
+    state = {
+        row.message_id.removeprefix(f"{run}-"): (row.published_at is not None, row.parked_reason)
+        for row in rows
+    }
+    assert state["other"][0] and state["next"][0]
+    assert "more than the" in (state["big"][1] or "")
+    assert "waits behind event" in (state["after-big"][1] or "") and "waits behind" in (
+        state["later"][1] or ""
+    )
+
+
+async def test_a_parked_event_is_sent_in_its_order_once_released_after_the_cause_is_fixed(
+    kit: tuple[Database, MessagingTables], kafka_bootstrap: str
+) -> None:
+    """Kafka itself refuses the record (a topic whose limit is below ours): the relay parks it, later
+    rows of its key wait behind it, other keys go on; once the topic takes it and the rows are
+    released, they are sent in their order."""
+    db, tables = kit
+    name = f"servicekit-tests.small-{uuid.uuid4().hex[:12]}.v1"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, 1, 1, topic_configs={"max.message.bytes": "20000"})])
+    sender = KafkaSender(kafka_bootstrap, "kit-test")
+    await sender.start()
+    relay = OutboxRelay(db, tables, sender)
+    try:
+        await _write_rows(db, tables, name, [("m-big", "k1", 30_000)])
+        assert await relay.relay_once() == 1
+        await _write_rows(db, tables, name, [("m-small", "k1", 10), ("m-else", "k2", 10)])
+        assert await relay.relay_once() == 2
+        assert (await relay.backlog()).parked == 2
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, configs={"max.message.bytes": "100000"})]
+        )
+        assert await relay.release_parked() == 2
+        assert await relay.relay_once() == 2
+        seen: list[str] = []
+
+        def in_order(record: Record) -> bool:
+            seen.append(json.loads(record.value)["id"])
+            return len(seen) == 3
+
+        await find_record(kafka_bootstrap, name, in_order)
+    finally:
+        await sender.stop()
+        await admin.close()
+    async with db.read() as session:
+        ids = dict((await session.execute(select(tables.outbox.c.message_id, tables.outbox.c.payload))).all())
+    assert seen == [json.loads(ids[m])["id"] for m in ("m-else", "m-big", "m-small")]
+    assert (await relay.backlog()).parked == 0

@@ -261,8 +261,9 @@ async def test_outbox_shows_each_services_backlog(cli_stack: dict[str, str]) -> 
     assert result.exit_code == 0, result.output
     for name in ("contracts", "billing", "timetracking"):
         assert _cells(result.output, name)[1].isdigit()
-    one = await supportctl("outbox", "--service", "billing", env=cli_stack)
-    assert "billing" in one.output and "contracts" not in one.output
+        assert _cells(result.output, name)[4] == "0"  # parked: none
+    one = await supportctl("outbox", "--service", "billing", "--release", env=cli_stack)
+    assert "billing: 0 parked rows released" in one.output and "contracts" not in one.output
 
 
 async def test_bills_run_makes_the_bills_due_and_reconcile_finds_them_right(

@@ -28,6 +28,7 @@ from contracts_schema import CloudEvent, Topic, WireModel
 from servicekit import logs, tracing
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
+from servicekit.limits import DEAD_LETTER_BODY_MAX_BYTES
 from servicekit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 
 log = logging.getLogger(__name__)
@@ -241,19 +242,29 @@ class Consumers:
             for name, value in record.headers or ()
             if name in tracing.TRACE_HEADERS
         }
-        await self._broker.publish(
-            record.value or b"",
-            topic=topic.dlq,
-            key=record.key,
-            headers={
-                **trace_headers,
-                "dlq-reason": reason[:2000],
-                "dlq-consumer": self._service,
-                "dlq-original-topic": record.topic,
-                "dlq-original-partition": str(record.partition),
-                "dlq-original-offset": str(record.offset),
-            },
-        )
+        headers = {
+            **trace_headers,
+            "dlq-reason": reason[:2000],
+            "dlq-consumer": self._service,
+            "dlq-original-topic": record.topic,
+            "dlq-original-partition": str(record.partition),
+            "dlq-original-offset": str(record.offset),
+        }
+        body = record.value or b""
+        if len(body) > DEAD_LETTER_BODY_MAX_BYTES:
+            # The original with our headers would not fit a record: keep its start, and say so.
+            headers["dlq-truncated"] = f"{len(body)} bytes, the first {DEAD_LETTER_BODY_MAX_BYTES} kept"
+            body = body[:DEAD_LETTER_BODY_MAX_BYTES]
+        try:
+            await self._broker.publish(body, topic=topic.dlq, key=record.key, headers=headers)
+        except Exception as error:
+            if is_transient(error):
+                raise  # the broker is out of reach: the batch is read again once it is back
+            # Kafka will not take even that: the headers alone still say what was lost and why, and the
+            # consumer moves on rather than stall on this record forever.
+            log.error("dead letter of %s[%d]@%d refused (%r): sent without its body", *position, error)
+            headers["dlq-truncated"] = f"{len(record.value or b'')} bytes, none kept: {type(error).__name__}"
+            await self._broker.publish(b"", topic=topic.dlq, key=record.key, headers=headers)
         self._dead_lettered.add(position)
         MESSAGES_DEAD_LETTERED.labels(record.topic, group, kind).inc()
 

@@ -3,9 +3,13 @@ are the message's or the code's (waiting changes nothing)."""
 
 from __future__ import annotations
 
+from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 _UNREACHABLE = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+
+_UNREACHABLE_BROKER = frozenset({"KafkaConnectionError", "NodeNotReadyError", "KafkaTimeoutError"})
+"""aiokafka errors of a broker out of reach that it does not mark retriable."""
 
 _TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
 """Server shutting down or starting (57P0x, asyncpg's CannotConnectNowError), too many connections,
@@ -19,6 +23,10 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, _UNREACHABLE):
         return True
+    if isinstance(error, KafkaError):
+        # The broker says which of its errors a retry can cure (no leader yet, a timeout, a lost
+        # connection); a record too large or a topic not authorized is not one of them.
+        return bool(error.retriable) or type(error).__name__ in _UNREACHABLE_BROKER
     cause: BaseException | None = getattr(error, "orig", None) or error.__cause__
     seen = 0
     while cause is not None and seen < 5:

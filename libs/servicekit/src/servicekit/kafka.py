@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from contracts_schema import TOPICS, Topic
 from servicekit import tracing
+from servicekit.faults import is_transient
 from servicekit.kafka_security import PLAINTEXT, KafkaSecurity
+from servicekit.limits import MESSAGE_MAX_BYTES
 from servicekit.metrics import MESSAGES_PRODUCED
 from servicekit.outbox import OutgoingMessage
 
@@ -30,43 +33,87 @@ def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity 
         security=security.for_faststream(),
         enable_idempotence=True,
         acks="all",
+        max_request_size=MESSAGE_MAX_BYTES,
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,  # one line per message is too much at INFO
     )
 
 
 class KafkaSender:
-    """Sends outbox rows with the broker's producer, all in flight at once, keyed by aggregate."""
+    """Sends outbox rows, all in flight at once, keyed by aggregate, with an idempotent producer of its
+    own (acks=all: a retried send never duplicates or reorders a record).
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    Its own, not the broker's: after Kafka refuses a record, aiokafka's idempotent producer can be left
+    out of step with the broker (every later send to that partition fails with
+    OutOfOrderSequenceNumber until the producer is made anew), and making it anew must not touch the
+    consumers."""
 
-    async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> None:
+        self._options = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": f"{client_id}-outbox",
+            "enable_idempotence": True,
+            "acks": "all",
+            "max_request_size": MESSAGE_MAX_BYTES,
+            **security.for_aiokafka(),
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(**self._options)
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def send_all(self, messages: Sequence[OutgoingMessage]) -> list[BaseException | None]:
+        """Send every message; for each, None once the broker acknowledged it, else why it was not."""
+        if self._producer is None:
+            raise RuntimeError("the outbox sender is not started")
+        producer = self._producer
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
-            pending = [
-                await self._broker.publish(
-                    message.payload,
-                    topic=message.topic,
-                    key=message.key.encode(),
-                    headers={
-                        **headers,
-                        "content-type": CLOUDEVENTS_CONTENT_TYPE,
-                        "ce_id": message.message_id,
-                    },
-                    correlation_id=message.message_id,
-                    no_confirm=True,
-                )
+            sending = [
+                self._send(producer, message, headers)
                 for message, headers in zip(messages, extra, strict=True)
             ]
-            await asyncio.gather(*pending)
-        for topic, count in Counter(message.topic for message in messages).items():
+            outcomes = await asyncio.gather(*sending, return_exceptions=True)
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if any(not is_transient(error) for error in failed):
+            await self._renew()  # the producer may be out of step with the broker: start afresh
+        sent = Counter(
+            message.topic for message, outcome in zip(messages, outcomes, strict=True) if outcome is None
+        )
+        for topic, count in sent.items():
             MESSAGES_PRODUCED.labels(topic).inc(count)
+        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
+
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, message: OutgoingMessage, headers: Mapping[str, str]) -> None:
+        # Structured mode: the whole CloudEvent is the value. No `ce_` headers, which would make a
+        # CloudEvents SDK read the record as binary mode.
+        delivery = await producer.send(
+            message.topic,
+            message.payload,
+            key=message.key.encode(),
+            headers=[(name, value.encode()) for name, value in headers.items()]
+            + [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+        )
+        await delivery
+        return None
+
+    async def _renew(self) -> None:
+        log.warning("outbox producer made anew after Kafka refused a record")
+        await self.stop()
+        await self.start()
 
 
 async def ensure_topics(
     bootstrap_servers: str, topics: Iterable[Topic] = TOPICS, security: KafkaSecurity = PLAINTEXT
 ) -> list[str]:
-    """Create each topic and its `.dlq` twin with our partition counts; existing ones are left alone."""
+    """Create each topic and its `.dlq` twin with our partition counts and record size; existing ones
+    are left alone."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="topic-setup", **security.for_aiokafka()
     )
@@ -77,7 +124,8 @@ async def ensure_topics(
         for topic in topics:
             for name, partitions in ((topic.name, topic.partitions), (topic.dlq, 1)):
                 if name not in existing:
-                    wanted.append(NewTopic(name, partitions, 1))
+                    configs = {"max.message.bytes": str(MESSAGE_MAX_BYTES)}
+                    wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
         created: list[str] = []
         for new_topic in wanted:
             try:

@@ -91,12 +91,39 @@ class ConsoleFormatter(logging.Formatter):
         return f"{first}  " + " ".join(f"{key}={value}" for key, value in fields.items()) + newline + rest
 
 
+class OncePerInterval(logging.Filter):
+    """Lets a Kafka client's warning or error through once per kind (its logger and message template)
+    per interval, and says how many like it were held back. While the broker is down aiokafka logs the
+    same failure hundreds of times a second; an operator needs to read it once a minute."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka",), interval_seconds: float = 60.0) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._interval = interval_seconds
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(self._prefixes):
+            return True
+        kind = (record.name, str(record.msg))
+        last = self._last.get(kind)
+        if last is not None and record.created - last[0] < self._interval:
+            self._last[kind] = (last[0], last[1] + 1)
+            return False
+        held = last[1] if last is not None else 0
+        self._last[kind] = (record.created, 0)
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it since the last one)"
+        return True
+
+
 def configure(service: str, *, format_: str = "json", level: str = "INFO") -> None:
     """Send every logger's lines to stderr in the chosen format, replacing what was set up before."""
     if format_ not in ("json", "console"):
         raise ValueError(f"LOG_FORMAT must be json or console, not {format_!r}")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if format_ == "json" else ConsoleFormatter())
+    handler.addFilter(OncePerInterval(("aiokafka", "faststream", f"{service}.kafka")))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -66,6 +66,12 @@ OUTBOX_OLDEST_PENDING = Gauge(
     "Age of the oldest outbox row not yet sent (0 when none): a row that will not leave shows here",
 )
 
+OUTBOX_PARKED = Counter(
+    "outbox_parked_total",
+    "Outbox rows parked because Kafka will not take them, or because an earlier row of their key was",
+)
+OUTBOX_PARKED_NOW = Gauge("outbox_parked_messages", "Outbox rows parked now, waiting for an operator")
+
 BILLS_MADE = Counter(
     "bills_made_total",
     "Bills and bill versions billing made, by the status they were made in (draft or issued)",

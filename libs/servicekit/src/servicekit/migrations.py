@@ -149,3 +149,16 @@ def add_outbox_headers() -> None:
 def drop_outbox_headers() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("headers")
+
+
+def add_outbox_parking() -> None:
+    """A revision step of every service: an outbox row Kafka will not take is parked with the reason."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(Column("parked_at", DateTime(timezone=True), nullable=True))
+        batch_op.add_column(Column("parked_reason", Text(), nullable=True))
+
+
+def drop_outbox_parking() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("parked_reason")
+        batch_op.drop_column("parked_at")

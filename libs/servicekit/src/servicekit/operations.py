@@ -20,7 +20,13 @@ from contracts_schema.cli import build_asyncapi, owning_service
 from servicekit import logs
 from servicekit.api import allow
 from servicekit.auth import Role
-from servicekit.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_OLDEST_PENDING, OUTBOX_PENDING
+from servicekit.metrics import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    OUTBOX_OLDEST_PENDING,
+    OUTBOX_PARKED_NOW,
+    OUTBOX_PENDING,
+)
 from servicekit.outbox import OutboxRelay
 from servicekit.problems import responses
 
@@ -73,6 +79,20 @@ class OutboxOut(BaseModel):
     pending: int = Field(description="rows not yet sent to Kafka")
     oldest_pending_at: datetime | None = Field(description="when the oldest unsent row was written")
     oldest_pending_seconds: float = Field(description="its age; 0 when nothing is pending")
+    parked: int = Field(
+        description="rows Kafka would not take (or waiting behind one of their key): see the logs for why, "
+        "fix the cause, then release them"
+    )
+
+
+class ReleaseIn(BaseModel):
+    message_ids: list[str] | None = Field(
+        default=None, max_length=1000, description="the parked events to release; all when left out"
+    )
+
+
+class ReleasedOut(BaseModel):
+    released: int
 
 
 def operations_router(
@@ -97,7 +117,19 @@ def operations_router(
             pending=backlog.pending,
             oldest_pending_at=backlog.oldest_at,
             oldest_pending_seconds=backlog.age_seconds(datetime.now(UTC)),
+            parked=backlog.parked,
         )
+
+    @router.post(
+        "/ops/outbox/release",
+        summary="Send parked outbox rows again, once their cause is fixed",
+        dependencies=[allow(Role.ADMIN)],
+        responses=responses(401, 403, 422),
+    )
+    async def release(body: ReleaseIn) -> ReleasedOut:
+        """Parked rows go back in line and are sent in their order; a row that still cannot be sent
+        is parked again."""
+        return ReleasedOut(released=await relay.release_parked(body.message_ids))
 
     @router.get("/asyncapi.json", summary="AsyncAPI 3.0 document of the topics this service uses")
     async def asyncapi() -> dict[str, Any]:
@@ -126,4 +158,5 @@ async def watch_outbox(relay: OutboxRelay) -> None:
         else:
             OUTBOX_PENDING.set(backlog.pending)
             OUTBOX_OLDEST_PENDING.set(backlog.age_seconds(datetime.now(UTC)))
+            OUTBOX_PARKED_NOW.set(backlog.parked)
         await asyncio.sleep(OUTBOX_GAUGE_SECONDS)

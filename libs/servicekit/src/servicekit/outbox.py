@@ -3,6 +3,12 @@
 The relay looks for rows that are not yet published rather than rows "after the last id it saw":
 on PostgreSQL ids are taken before commit, so a lower id can become visible after a higher one.
 With several replicas one relay at a time holds an advisory lock, so rows leave in id order.
+
+A row Kafka will never take (larger than a record may be, say) must not stop the relay: it is
+parked, with the reason, logged and counted, and so is every later row of the same topic and key, so
+that the aggregate's events are never seen out of order; rows of other keys go on. An operator who
+has fixed the cause releases the parked rows (`release_parked`) and they are sent in their order.
+A broker that is unreachable is not a reason to park: the batch is tried again.
 """
 
 from __future__ import annotations
@@ -20,9 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts_schema import CloudEvent
 from servicekit import tracing
 from servicekit.db import Database
+from servicekit.errors import DomainError
+from servicekit.faults import is_transient
+from servicekit.limits import EVENT_MAX_BYTES
+from servicekit.metrics import OUTBOX_PARKED
 from servicekit.tables import MessagingTables
 
 log = logging.getLogger(__name__)
+
+_PRODUCER_OUT_OF_STEP = frozenset(
+    {"OutOfOrderSequenceNumber", "InvalidProducerEpoch", "UnknownProducerIdError", "DuplicateSequenceNumber"}
+)
+"""Refusals that are about the producer, not the record: a new producer sends the record fine."""
 
 # pg_advisory_xact_lock key space is shared by the whole database; one service owns one database.
 _RELAY_LOCK_KEY = 7_301_001
@@ -42,41 +57,53 @@ OutboxEntry = tuple[str, str, CloudEvent] | tuple[str, str, CloudEvent, Mapping[
 """(topic, key, event) and, optionally, the headers to send it with."""
 
 
+class EventTooLarge(DomainError):
+    """A change would publish an event larger than a Kafka record of ours may be."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxBacklog:
     pending: int
     oldest_at: datetime | None
+    parked: int = 0
 
     def age_seconds(self, now: datetime) -> float:
         return max(0.0, (now - self.oldest_at).total_seconds()) if self.oldest_at is not None else 0.0
 
 
 class MessageSender(Protocol):
-    async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Send every message and return only once all are acknowledged by the broker."""
+    async def send_all(self, messages: Sequence[OutgoingMessage]) -> Sequence[BaseException | None] | None:
+        """Send every message and return once each is acknowledged or refused: per message, None when
+        it was sent, else why not (None for the whole batch: all were sent)."""
 
 
 async def add_to_outbox(
     session: AsyncSession, tables: MessagingTables, events: Sequence[OutboxEntry]
 ) -> None:
-    """Write (topic, key, event[, headers]) rows in the caller's transaction."""
+    """Write (topic, key, event[, headers]) rows in the caller's transaction. An event too large for
+    Kafka refuses the whole change: better a clear error now than an event that can never be sent."""
     if not events:
         return
     now = datetime.now(UTC)
-    await session.execute(
-        insert(tables.outbox),
-        [
-            {
-                "message_id": str(entry[2].id),
-                "topic": entry[0],
-                "key": entry[1],
-                "payload": entry[2].model_dump_json(),
-                "headers": tracing.headers_json(entry[3]) if len(entry) > 3 else None,
-                "created_at": now,
-            }
-            for entry in events
-        ],
-    )
+    rows: list[dict[str, Any]] = [
+        {
+            "message_id": str(entry[2].id),
+            "topic": entry[0],
+            "key": entry[1],
+            "payload": entry[2].model_dump_json(),
+            "headers": tracing.headers_json(entry[3]) if len(entry) > 3 else None,
+            "created_at": now,
+        }
+        for entry in events
+    ]
+    for row in rows:
+        size = len(row["payload"].encode())
+        if size > EVENT_MAX_BYTES:
+            raise EventTooLarge(
+                f"the change would publish a {row['topic']} event of {size} bytes; at most {EVENT_MAX_BYTES}"
+                " fit a Kafka record: send less (fewer entries, shorter texts) at a time"
+            )
+    await session.execute(insert(tables.outbox), rows)
 
 
 class OutboxRelay:
@@ -122,23 +149,17 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def relay_once(self) -> int:
-        """Send one batch of pending rows; returns how many were sent."""
+        """Send one batch of pending rows; returns how many left the line (sent or parked)."""
         if self._db.is_sqlite:
             return await self._relay_sqlite()
         return await self._relay_postgresql()
 
     def _pending(self) -> Select[Any]:
+        c = self._outbox.c
         return (
-            select(
-                self._outbox.c.id,
-                self._outbox.c.message_id,
-                self._outbox.c.topic,
-                self._outbox.c.key,
-                self._outbox.c.payload,
-                self._outbox.c.headers,
-            )
-            .where(self._outbox.c.published_at.is_(None))
-            .order_by(self._outbox.c.id)
+            select(c.id, c.message_id, c.topic, c.key, c.payload, c.headers)
+            .where(c.published_at.is_(None), c.parked_at.is_(None))
+            .order_by(c.id)
             .limit(self._batch_size)
         )
 
@@ -150,49 +171,154 @@ class OutboxRelay:
             if not locked:
                 return 0
             rows = (await session.execute(self._pending())).all()
-            if rows:
-                await self._sender.send_all([_message(row) for row in rows])
-                await self._mark_published(session, [row.id for row in rows])
-            return len(rows)
+            if not rows:
+                return 0
+            outcome = await self._send(rows, await self._parked_keys(session, rows))
+            await self._record(session, outcome)
+            return outcome.done
 
     async def _relay_sqlite(self) -> int:
         # Sending outside the write transaction keeps SQLite's single writer free meanwhile; a crash
         # between send and mark re-sends, which consumers' inboxes absorb.
         async with self._db.read() as session:
             rows = (await session.execute(self._pending())).all()
-        if not rows:
-            return 0
-        await self._sender.send_all([_message(row) for row in rows])
+            if not rows:
+                return 0
+            parked_keys = await self._parked_keys(session, rows)
+        outcome = await self._send(rows, parked_keys)
         async with self._db.transaction() as session:
-            await self._mark_published(session, [row.id for row in rows])
-        return len(rows)
+            await self._record(session, outcome)
+        return outcome.done
+
+    async def _parked_keys(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> set[tuple[str, str]]:
+        """The batch's (topic, key) pairs that already have a parked row: theirs wait behind it."""
+        c = self._outbox.c
+        found = await session.execute(
+            select(c.topic, c.key)
+            .where(c.parked_at.is_not(None), c.key.in_({row.key for row in rows}))
+            .distinct()
+        )
+        return {(row.topic, row.key) for row in found}
+
+    async def _send(self, rows: Sequence[Row[Any]], parked_keys: set[tuple[str, str]]) -> _Outcome:
+        """Send the batch; park what Kafka will not take and the rows of its key after it. A row that
+        could not be sent for a passing reason (the broker out of reach) stays pending, and so do the
+        rows of its key after it, to keep the key's order."""
+        outcome = _Outcome(parked_keys=set(parked_keys))
+        sendable = [row for row in rows if not outcome.held(row)]
+        if not sendable:
+            return outcome
+        results = await self._sender.send_all([_message(row) for row in sendable])
+        waiting: set[tuple[str, str]] = set()
+        for row, error in zip(sendable, results or [None] * len(sendable), strict=True):
+            key = (row.topic, row.key)
+            if key in waiting:
+                continue
+            if error is None:
+                outcome.sent.append(row.id)
+                if key in outcome.parked_keys:
+                    # Kafka refused an earlier event of the key in this batch yet took this one: only
+                    # a topic whose limit is below ours does that (see servicekit.limits).
+                    log.error("outbox: %s event %s went out ahead of a parked one", row.topic, row.message_id)
+            elif is_transient(error) or type(error).__name__ in _PRODUCER_OUT_OF_STEP:
+                waiting.add(key)
+            elif key in outcome.parked_keys:
+                outcome.held(row)
+            else:
+                outcome.park(row, f"{type(error).__name__}: {error}")
+        if waiting:
+            log.warning("outbox: %d keys wait for Kafka to take their next event", len(waiting))
+        return outcome
+
+    async def _record(self, session: AsyncSession, outcome: _Outcome) -> None:
+        if outcome.sent:
+            await self._mark_published(session, outcome.sent)
+        for row_id, reason in outcome.parked.items():
+            await session.execute(
+                update(self._outbox)
+                .where(self._outbox.c.id == row_id)
+                .values(parked_at=func.now(), parked_reason=reason[:2000])
+            )
+        for reason in outcome.parked.values():
+            log.error("outbox row parked: %s", reason)
+        if outcome.parked:
+            OUTBOX_PARKED.inc(len(outcome.parked))
 
     async def _mark_published(self, session: AsyncSession, ids: list[int]) -> None:
         await session.execute(
             update(self._outbox).where(self._outbox.c.id.in_(ids)).values(published_at=func.now())
         )
 
+    async def release_parked(self, message_ids: Sequence[str] | None = None) -> int:
+        """Put parked rows (all, or these) back in line: the relay sends them, in id order, next."""
+        c = self._outbox.c
+        statement = update(self._outbox).where(c.parked_at.is_not(None), c.published_at.is_(None))
+        if message_ids is not None:
+            statement = statement.where(c.message_id.in_(list(message_ids)))
+        async with self._db.transaction() as session:
+            result = await session.execute(statement.values(parked_at=None, parked_reason=None))
+        self.wake()
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def backlog(self) -> OutboxBacklog:
         """How many rows wait to be sent, and since when the oldest has."""
+        c = self._outbox.c
         async with self._db.read() as session:
             row = (
                 await session.execute(
-                    select(func.count(), func.min(self._outbox.c.created_at)).where(
-                        self._outbox.c.published_at.is_(None)
+                    select(func.count(), func.min(c.created_at)).where(
+                        c.published_at.is_(None), c.parked_at.is_(None)
                     )
                 )
             ).one()
+            parked = await session.scalar(
+                select(func.count()).select_from(self._outbox).where(c.parked_at.is_not(None))
+            )
         oldest = row[1]
         if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
             oldest = oldest.replace(tzinfo=UTC)
-        return OutboxBacklog(int(row[0] or 0), oldest)
+        return OutboxBacklog(int(row[0] or 0), oldest, int(parked or 0))
 
     async def pending_count(self) -> int:
         async with self._db.read() as session:
             count = await session.scalar(
-                select(func.count()).select_from(self._outbox).where(self._outbox.c.published_at.is_(None))
+                select(func.count())
+                .select_from(self._outbox)
+                .where(self._outbox.c.published_at.is_(None), self._outbox.c.parked_at.is_(None))
             )
         return int(count or 0)
+
+
+@dataclass
+class _Outcome:
+    """What became of a batch: rows sent, rows parked (with why), and the keys that now wait."""
+
+    parked_keys: set[tuple[str, str]]
+    sent: list[int] = field(default_factory=list)
+    parked: dict[int, str] = field(default_factory=dict)
+    _blocked_by: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return len(self.sent) + len(self.parked)
+
+    def held(self, row: Row[Any]) -> bool:
+        """Park the row when its key waits behind a parked row, or when it is too large to send."""
+        key = (row.topic, row.key)
+        if key in self.parked_keys:
+            behind = self._blocked_by.get(key, "an earlier event of its key that is parked")
+            self.parked[row.id] = f"{row.topic} event {row.message_id} waits behind {behind}"
+            return True
+        size = len(row.payload.encode()) + len(row.headers or "")
+        if size > EVENT_MAX_BYTES:
+            self.park(row, f"{size} bytes, more than the {EVENT_MAX_BYTES} a Kafka record of ours may take")
+            return True
+        return False
+
+    def park(self, row: Row[Any], why: str) -> None:
+        self.parked[row.id] = f"{row.topic} event {row.message_id} (key {row.key}) cannot be sent: {why}"
+        self.parked_keys.add((row.topic, row.key))
+        self._blocked_by[(row.topic, row.key)] = f"event {row.message_id}"
 
 
 def _message(row: Row[Any]) -> OutgoingMessage:

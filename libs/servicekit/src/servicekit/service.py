@@ -53,10 +53,13 @@ class Service:
         self.broker = make_broker(
             settings.kafka_bootstrap_servers, settings.service_name, settings.kafka_security
         )
+        self.sender = KafkaSender(
+            settings.kafka_bootstrap_servers, settings.service_name, settings.kafka_security
+        )
         self.relay = OutboxRelay(
             self.db,
             tables,
-            KafkaSender(self.broker),
+            self.sender,
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
@@ -75,6 +78,7 @@ class Service:
             await asyncio.to_thread(migrations.upgrade, self.settings.database_url, self.migrations_dir)
         await ensure_topics(self.settings.kafka_bootstrap_servers, security=self.settings.kafka_security)
         await self.broker.start()
+        await self.sender.start()
         self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
         self.started = True
         log.info("%s started", self.settings.service_name)
@@ -86,6 +90,7 @@ class Service:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.sender.stop()
         await self.broker.stop()
         await self.db.dispose()
 

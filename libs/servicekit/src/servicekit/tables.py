@@ -33,6 +33,10 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("headers", Text, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True),
+        # A row Kafka will not take (too large, say) is parked, with the reason, and so is every later
+        # row of its key, so the key's order holds; rows of other keys go on.
+        Column("parked_at", DateTime(timezone=True), nullable=True),
+        Column("parked_reason", Text, nullable=True),
     )
     # Only unpublished rows are ever looked up; a partial index keeps that cheap as the table grows.
     Index(

@@ -273,29 +273,39 @@ def outbox(
     service: Annotated[
         list[str] | None, typer.Option(help="contracts, billing or timetracking; all if none")
     ] = None,
+    release: Annotated[
+        bool,
+        typer.Option(help="first send the parked rows again (once what made Kafka refuse them is fixed)"),
+    ] = False,
 ) -> None:
-    """Outbox rows each service has not sent to Kafka yet, and the age of the oldest."""
+    """Outbox rows each service has not sent to Kafka yet, the age of the oldest, and the rows parked
+    because Kafka would not take them (the service's log says why)."""
     settings = _settings(ctx)
-    table = Table("service", "pending", "oldest pending", "age (s)")
+    table = Table("service", "pending", "oldest pending", "age (s)", "parked")
     unreachable = False
     with _client(settings) as client:
         for name in service or SERVICES:
             if name not in settings.urls:
                 raise _fail(f"unknown service {name!r}: one of {', '.join(SERVICES)}")
             try:
+                if release:
+                    released = client.post(f"{settings.urls[name]}/ops/outbox/release", json={})
+                    released.raise_for_status()
+                    console.print(f"{name}: {released.json()['released']} parked rows released")
                 response = client.get(f"{settings.urls[name]}/ops/outbox")
                 response.raise_for_status()
             except httpx.HTTPError as error:
-                table.add_row(name, "[red]unreachable[/red]", str(error)[:60], "")
+                table.add_row(name, "[red]unreachable[/red]", str(error)[:60], "", "")
                 unreachable = True
                 continue
             found = response.json()
-            style = "yellow" if found["pending"] else ""
+            style = "red" if found["parked"] else "yellow" if found["pending"] else ""
             table.add_row(
                 name,
                 str(found["pending"]),
                 found["oldest_pending_at"] or "-",
                 f"{found['oldest_pending_seconds']:.1f}",
+                str(found["parked"]),
                 style=style,
             )
     console.print(table)
