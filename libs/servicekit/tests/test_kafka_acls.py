@@ -9,6 +9,7 @@ import pytest
 
 from contracts_schema import TOPICS
 from contracts_schema.cli import owning_service
+from servicekit import admin
 from servicekit.kafka_acls import (
     INTEGRATION,
     SUBSCRIPTIONS,
@@ -119,3 +120,16 @@ def test_kafka_security_comes_from_the_services_variables() -> None:
         from_environment({"KAFKA_SASL_MECHANISM": "GSSAPI"})
     with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME"):
         from_environment({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}).for_aiokafka()
+
+
+def test_the_admin_command_lists_the_acls_and_takes_passwords_only_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert admin.main(["acls", "list", "--integration", "crm"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed == [binding.describe() for binding in declared_bindings(["crm"])]
+    assert "User:crm may WRITE topic billing.bill-commands.v1" in listed
+
+    monkeypatch.delenv("KAFKA_PASSWORD_BILLING", raising=False)
+    assert admin.main(["users", "billing", "--bootstrap", "127.0.0.1:1"]) == 2
+    assert "set KAFKA_PASSWORD_BILLING" in capsys.readouterr().err

@@ -74,7 +74,8 @@ def _command(args: argparse.Namespace, security: KafkaSecurity) -> Callable[[], 
     if args.command == "create-topics":
         return lambda: _create_topics(bootstrap, security)
     if args.command == "users":
-        return lambda: _users(bootstrap, security, _passwords(args.names), args.mechanism)
+        passwords = _passwords(args.names)
+        return lambda: _users(bootstrap, security, passwords, args.mechanism)
     bindings = declared_bindings(args.integration or [INTEGRATION])
     if args.action == "apply":
         return lambda: _apply(bootstrap, security, bindings)

@@ -50,12 +50,12 @@ async def admin_requests(bootstrap_servers: str, security: KafkaSecurity) -> Asy
     client = AIOKafkaClient(
         bootstrap_servers=bootstrap_servers, client_id="servicekit-admin", **security.for_aiokafka()
     )
-    await client.bootstrap()
 
     async def send(request: Any) -> Any:
         return await client.send(client.get_random_node(), request)
 
     try:
+        await client.bootstrap()
         yield send
     finally:
         await client.close()
