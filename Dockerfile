@@ -1,4 +1,4 @@
-# One image for every service (and the one-shot `topics` job); docker-compose.yml picks the command.
+# One image for every service (and the one-shot `kafka-setup` job); docker-compose.yml picks the command.
 #   docker build -t support-billing .      then e.g.  docker run support-billing billing-service
 FROM python:3.11-slim
 
@@ -38,4 +38,4 @@ RUN uv sync --locked --no-dev --all-packages --no-cache \
 
 USER app
 EXPOSE 8001 8002 8003
-CMD ["python", "-c", "print('choose a command: contracts-service, billing-service, timetracking-service, supportctl, python -m servicekit.admin create-topics')"]
+CMD ["python", "-c", "print('choose a command: contracts-service, billing-service, timetracking-service, supportctl, python -m servicekit.admin create-topics|users|acls')"]

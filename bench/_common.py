@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts_schema import contracts as cwire
 from contracts_schema.primitives import MoneyAmount
+from servicekit.kafka_security import KafkaSecurity, from_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -35,6 +36,17 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 def bootstrap_servers() -> str:
     return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
+
+
+def kafka_security() -> KafkaSecurity:
+    """The services' KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings, which the services
+    a benchmark builds read too (a secured broker needs the admin user: benchmarks make their own groups)."""
+    return from_environment()
+
+
+def kafka_options() -> dict[str, Any]:
+    """Keyword arguments for a benchmark's own aiokafka clients."""
+    return kafka_security().for_aiokafka()
 
 
 def free_port() -> int:
@@ -116,7 +128,7 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_options())
     await consumer.start()
     try:
         parts = await partitions_of(consumer, topic)
@@ -142,7 +154,9 @@ async def commit_groups_at_end(bootstrap: str, groups: Groups) -> None:
 
 async def _commit_groups_at_end(bootstrap: str, groups: Groups) -> None:
     for group, topic in groups.topics.items():
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **kafka_options()
+        )
         await consumer.start()
         try:
             parts = await partitions_of(consumer, topic)

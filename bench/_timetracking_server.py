@@ -67,7 +67,7 @@ def main() -> None:
     bootstrap_servers = service_app.settings.kafka_bootstrap_servers
 
     async def prepare() -> None:
-        await ensure_topics(bootstrap_servers)
+        await ensure_topics(bootstrap_servers, security=service_app.settings.kafka_security)
         await commit_groups_at_end(bootstrap_servers, groups)
 
     asyncio.run(prepare())

@@ -55,6 +55,8 @@ from _common import (  # noqa: E402
     ensure_broker,
     free_port,
     isolated_groups,
+    kafka_options,
+    kafka_security,
     postgres_prefix,
     stack_ports_answering,
 )
@@ -165,7 +167,7 @@ def time_entry(rng: random.Random, state: cwire.ContractState, n: int) -> TimeEn
 async def produce(bootstrap: str, messages: list[tuple[str, str, bytes]]) -> float:
     """(topic, key, value) in order; returns seconds until all are acknowledged."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024, **kafka_options()
     )
     await producer.start()
     started = time.perf_counter()
@@ -275,6 +277,7 @@ async def baseline(
             enable_auto_commit=False,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
+            **kafka_options(),
         )
         await consumer.start()
         try:
@@ -522,7 +525,7 @@ async def measure(
         flush=True,
     )
     try:
-        await ensure_topics(bootstrap)
+        await ensure_topics(bootstrap, security=kafka_security())
 
         # 1-2: billing with its copies of calendars and contracts
         app, groups = build_billing(dbs.billing_url, bootstrap, suffix, args.batch_size)

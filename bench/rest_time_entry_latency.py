@@ -41,6 +41,7 @@ from _common import (  # noqa: E402
     bootstrap_servers,
     ensure_broker,
     free_port,
+    kafka_options,
     percentile,
     postgres_prefix,
     stack_ports_answering,
@@ -65,7 +66,7 @@ def covering_contract(account: str) -> cwire.ContractState:
 
 async def produce_contract(bootstrap: str, state: cwire.ContractState) -> None:
     event = CloudEvent.wrap(cwire.ContractCreated(contract=state), source="bench", subject="c", actor="bench")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_options())
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -23,11 +23,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts_schema import CloudEvent, registry
 from contracts_schema.timetracking import LogTimeEntry
 from servicekit.dev_token import issue_token
+from servicekit.kafka_security import from_environment
 
 CONTRACTS = "http://127.0.0.1:8001"
 BILLING = "http://127.0.0.1:8002"
 TIMETRACKING = "http://127.0.0.1:8003"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+KAFKA_OPTIONS = from_environment().for_aiokafka()
+"""The services' KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings: on a secured broker the
+demo is an integration (it sends a command and reads its bill's event)."""
 
 
 DEV_KEYS = Path(__file__).resolve().parents[1] / "var" / "dev-keys"
@@ -145,7 +149,7 @@ async def main() -> None:
             started_at=work_day(3),
             duration_minutes=225,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, **KAFKA_OPTIONS)
         await producer.start()
         try:
             event = CloudEvent.wrap(
@@ -183,7 +187,11 @@ async def main() -> None:
 
 async def show_bill_event(bill_id: str) -> None:
     consumer = AIOKafkaConsumer(
-        registry.BILLS.name, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False
+        registry.BILLS.name,
+        bootstrap_servers=KAFKA,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **KAFKA_OPTIONS,
     )
     await consumer.start()
     try:

@@ -5,13 +5,21 @@
 #   scripts/kafka.sh stop    stop it cleanly (SIGTERM, then wait)
 #   scripts/kafka.sh status  exit 0 when it answers
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_HOME (.cache/kafka/<port>).
+#
+# KAFKA_SASL=1 starts it secured instead (docs/security.md): clients authenticate with SASL/SCRAM-SHA-512 on
+# a SASL_PLAINTEXT listener, the KRaft authorizer allows only what an ACL allows, and `admin` (password
+# KAFKA_ADMIN_PASSWORD, default admin-secret) is the super user, created as a SCRAM user when the storage
+# is formatted. The broker talks to its own controller as admin with SASL/PLAIN (KRaft controllers cannot
+# use SCRAM). Its data lives in .cache/kafka/<port>-sasl; give stop and status the same KAFKA_SASL.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 libs="$root/.cache/kafka/libs"
 port=${KAFKA_PORT:-9092}
 controller_port=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
-home=${KAFKA_HOME:-$root/.cache/kafka/$port}
+sasl=${KAFKA_SASL:-0}
+admin_password=${KAFKA_ADMIN_PASSWORD:-admin-secret}
+if [ "$sasl" = 1 ]; then home=${KAFKA_HOME:-$root/.cache/kafka/$port-sasl}; else home=${KAFKA_HOME:-$root/.cache/kafka/$port}; fi
 pidfile="$home/broker.pid"
 
 java_cmd() {
@@ -31,17 +39,45 @@ fetch() {
     touch "$libs/.complete"
 }
 
-write_config() {
-    mkdir -p "$home/data"
-    cat >"$home/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$controller_port
+listener_config() {
+    if [ "$sasl" != 1 ]; then
+        cat <<PROPS
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+PROPS
+        return
+    fi
+    cat <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_password" user_admin="$admin_password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin
+PROPS
+}
+
+write_config() {
+    mkdir -p "$home/data"
+    (umask 077; {
+        cat <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+PROPS
+        listener_config
+        cat <<PROPS
 log.dirs=$home/data
 auto.create.topics.enable=false
 num.partitions=3
@@ -54,16 +90,26 @@ share.coordinator.state.topic.min.isr=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
 PROPS
+    } >"$home/server.properties")
+}
+
+format_storage() {
+    [ -f "$home/data/meta.properties" ] && return 0
+    local cluster_id
+    cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid)
+    if [ "$sasl" = 1 ]; then
+        java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$home/server.properties" \
+            --add-scram "SCRAM-SHA-512=[name=admin,password=$admin_password]" >/dev/null
+    else
+        java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$home/server.properties" >/dev/null
+    fi
 }
 
 start() {
     if answers; then echo "kafka: already answering on 127.0.0.1:$port"; return 0; fi
     fetch
     write_config
-    if [ ! -f "$home/data/meta.properties" ]; then
-        cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid)
-        java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$home/server.properties" >/dev/null
-    fi
+    format_storage
     nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$root/infra/kafka/log4j2.properties" \
         -cp "$libs/*" kafka.Kafka "$home/server.properties" >"$home/broker.log" 2>&1 &

@@ -1,4 +1,5 @@
-"""docker-compose.yml is valid for the compose tool and describes the whole stack on PostgreSQL and Kafka.
+"""docker-compose.yml is valid for the compose tool and describes the whole stack on PostgreSQL and a
+secured Kafka (SASL/SCRAM, the KRaft authorizer, each service as its own user: docs/security.md).
 
 Validated with `docker compose config` (Compose v2 plugin) or Debian's `docker-compose config` (v1);
 scripts/test.sh installs docker-compose, so this runs in CI. No Docker engine is needed.
@@ -7,6 +8,7 @@ scripts/test.sh installs docker-compose, so this runs in CI. No Docker engine is
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVICES = {"contracts": 8001, "billing": 8002, "timetracking": 8003}
+SETUP = "kafka-setup"
 
 # Compose v1 prints YAML only; it is a Python program that always has PyYAML, so its own
 # interpreter turns that YAML into JSON (the project itself does not depend on PyYAML).
@@ -79,7 +82,7 @@ def _depends_on(service: dict[str, Any]) -> dict[str, str]:
 
 def test_the_stack_has_every_service(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert {"kafka", "postgres", "topics", *SERVICES} <= set(services)
+    assert {"kafka", "postgres", SETUP, *SERVICES} <= set(services)
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
     assert services["postgres"]["image"].startswith("postgres:16")
 
@@ -100,21 +103,86 @@ def test_services_use_their_postgres_database_and_the_broker(config: dict[str, A
         assert _depends_on(services[name]) == {
             "kafka": "service_healthy",
             "postgres": "service_healthy",
-            "topics": "service_completed_successfully",
+            SETUP: "service_completed_successfully",
         }, name
 
 
-def test_one_image_and_a_one_shot_topics_job(config: dict[str, Any]) -> None:
+def test_one_image_and_a_one_shot_kafka_setup_job(config: dict[str, Any]) -> None:
     services = config["services"]
-    images = {services[name].get("image") for name in [*SERVICES, "topics"]}
+    images = {services[name].get("image") for name in [*SERVICES, SETUP]}
     assert len(images) == 1, images
-    for name in [*SERVICES, "topics"]:
+    for name in [*SERVICES, SETUP]:
         assert Path(services[name]["build"]["context"]).resolve() == ROOT, name
-    topics = services["topics"]
-    assert " ".join(topics["command"]) == "python -m servicekit.admin create-topics"
-    assert _environment(topics)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert _depends_on(topics) == {"kafka": "service_healthy"}
-    assert str(topics.get("restart", "no")) in {"no", "False", "false"}
+    setup = services[SETUP]
+    script = " ".join(setup["command"])
+    assert setup["command"][:2] == ["sh", "-c"]
+    assert (
+        "python -m servicekit.admin users admin contracts billing timetracking integration"
+        " && python -m servicekit.admin create-topics && python -m servicekit.admin acls apply"
+    ) in " ".join(script.split())
+    assert _environment(setup)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert _depends_on(setup) == {"kafka": "service_healthy"}
+    assert str(setup.get("restart", "no")) in {"no", "False", "false"}
+
+
+def _properties(env: dict[str, str]) -> dict[str, str]:
+    """The broker's properties as the apache/kafka image writes them from its KAFKA_* variables."""
+    return {
+        key.removeprefix("KAFKA_").lower().replace("_", ".").replace("...", "-").replace("..", "_"): value
+        for key, value in env.items()
+        if key.startswith("KAFKA_")
+    }
+
+
+def _jaas_option(jaas: str, option: str) -> str:
+    match = re.search(rf'\b{option}="([^"]*)"', jaas)
+    assert match, (option, jaas)
+    return match.group(1)
+
+
+def test_kafka_authenticates_every_client_and_allows_only_what_an_acl_allows(config: dict[str, Any]) -> None:
+    props = _properties(_environment(config["services"]["kafka"]))
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin"
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}, "no listener without authentication"
+    listeners = {item.split("://")[0] for item in props["listeners"].split(",")}
+    assert listeners == set(protocols)
+    # From the host, only SCRAM users; PLAIN (admin's static password) stays inside the network.
+    assert props["listener.name.host.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert "SCRAM-SHA-512" in props["listener.name.internal.sasl.enabled.mechanisms"].split(",")
+    for listener in listeners:
+        for mechanism in props[f"listener.name.{listener.lower()}.sasl.enabled.mechanisms"].split(","):
+            assert f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config" in props
+    controller = props["listener.name.controller.plain.sasl.jaas.config"]
+    assert _jaas_option(controller, "username") == "admin"
+    assert _jaas_option(controller, "password") == _jaas_option(controller, "user_admin")
+
+
+def test_each_service_connects_as_its_own_user_with_the_password_kafka_setup_gave_it(
+    config: dict[str, Any],
+) -> None:
+    services = config["services"]
+    setup = _environment(services[SETUP])
+    admin_password = _jaas_option(
+        _properties(_environment(services["kafka"]))["listener.name.internal.plain.sasl.jaas.config"],
+        "password",
+    )
+    assert (setup["KAFKA_SASL_USERNAME"], setup["KAFKA_SASL_PASSWORD"]) == ("admin", admin_password)
+    assert setup["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT" and setup["KAFKA_SASL_MECHANISM"] == "PLAIN"
+    assert setup["KAFKA_PASSWORD_ADMIN"] == admin_password
+    for name in SERVICES:
+        env = _environment(services[name])
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        assert env["KAFKA_SASL_USERNAME"] == name, name
+        assert env["KAFKA_SASL_PASSWORD"] == setup[f"KAFKA_PASSWORD_{name.upper()}"], name
+        assert env["KAFKA_CREATE_TOPICS"] == "false", name
+    ui = _environment(services["kafka-ui"])
+    assert ui["KAFKA_CLUSTERS_0_PROPERTIES_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert _jaas_option(ui["KAFKA_CLUSTERS_0_PROPERTIES_SASL_JAAS_CONFIG"], "password") == admin_password
+    assert "--command-config" in json.dumps(services["kafka"]["healthcheck"]["test"])
 
 
 def test_kafka_does_not_create_topics_and_postgres_gets_the_databases(config: dict[str, Any]) -> None:

@@ -112,6 +112,19 @@ def test_topics_are_named_service_aggregate_version_and_carry_their_service_mess
             assert message_type.startswith(owning_service(topic) + "."), message_type
 
 
+def test_each_command_topic_is_answered_on_an_event_topic_of_its_own_service() -> None:
+    by_name = {topic.name: topic for topic in TOPICS}
+
+    for topic in TOPICS:
+        if topic.kind == "events":
+            assert topic.answered_on is None, topic.name
+            continue
+        answers = by_name[topic.answered_on or ""]
+        assert answers.kind == "events", topic.name
+        assert owning_service(answers) == owning_service(topic), topic.name
+        assert answers.name in topic.description, topic.name
+
+
 def test_asyncapi_names_every_topic_with_its_key_partitions_and_dlq() -> None:
     channels = build_asyncapi()["channels"]
 

@@ -1,4 +1,5 @@
-"""Test helpers for the real broker: produce a CloudEvent, find a record on a topic."""
+"""Test helpers for the real broker: produce a CloudEvent, find a record on a topic (as a given user on
+a secured broker)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts_schema import CloudEvent, WireModel
+from servicekit.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,12 @@ class Record:
         return json.loads(self.value)
 
 
-async def produce(bootstrap: str, topic: str, value: bytes, key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def produce(
+    bootstrap: str, topic: str, value: bytes, key: str, *, security: KafkaSecurity = PLAINTEXT
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, **security.for_aiokafka()
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key.encode())
@@ -35,18 +41,31 @@ async def produce(bootstrap: str, topic: str, value: bytes, key: str) -> None:
 
 
 async def produce_event(
-    bootstrap: str, topic: str, body: WireModel, key: str, actor: str = "test"
+    bootstrap: str,
+    topic: str,
+    body: WireModel,
+    key: str,
+    actor: str = "test",
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> CloudEvent:
     event = CloudEvent.wrap(body, source="tests", subject=key, actor=actor)
-    await produce(bootstrap, topic, event.to_json(), key)
+    await produce(bootstrap, topic, event.to_json(), key, security=security)
     return event
 
 
 async def find_record(
-    bootstrap: str, topic: str, matches: Callable[[Record], bool], *, timeout: float = 20.0
+    bootstrap: str,
+    topic: str,
+    matches: Callable[[Record], bool],
+    *,
+    timeout: float = 20.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> Record:
     """Scan the topic from the start (no consumer group) until a record matches."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.for_aiokafka()
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]

@@ -23,6 +23,8 @@ class Topic:
     description: str
     messages: dict[str, type[WireModel]] = field(default_factory=dict)
     kind: str = "events"
+    answered_on: str | None = None
+    """For a command topic: the event topic its owner answers each command on (what an integration reads)."""
 
     @property
     def dlq(self) -> str:
@@ -77,6 +79,7 @@ CONTRACT_COMMANDS = Topic(
         "contracts.contract.terminate": contracts.TerminateContract,
     },
     kind="commands",
+    answered_on="contracts.contracts.v1",
 )
 TIME_ENTRIES = Topic(
     "timetracking.time-entries.v1",
@@ -104,6 +107,7 @@ TIME_ENTRY_COMMANDS = Topic(
         "timetracking.time_entries.mark_billable": timetracking.MarkTimeEntriesBillable,
     },
     kind="commands",
+    answered_on="timetracking.time-entries.v1",
 )
 BILLS = Topic(
     "billing.bills.v1",
@@ -149,6 +153,7 @@ BILLING_COMMANDS = Topic(
         "billing.bill.reconcile": billing.ReconcileBill,
     },
     kind="commands",
+    answered_on="billing.bills.v1",
 )
 
 TOPICS: tuple[Topic, ...] = (

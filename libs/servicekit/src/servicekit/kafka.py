@@ -136,3 +136,18 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def missing_topics(
+    bootstrap_servers: str, names: Iterable[str], security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
+    """Those of the topics that the broker does not show this user: absent, or hidden by its ACLs."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-check", **security.for_aiokafka()
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return sorted(set(names) - existing)

@@ -1,13 +1,16 @@
 """How every Kafka client of ours reaches a secured broker: SASL/SCRAM (or PLAIN) and TLS.
 
 One value from the settings (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`) configures the
-services' FastStream brokers, the topic set-up, the ops tools and the test helpers alike. Each process
-brings its own user, which the broker's ACLs hold to its topics and groups (docs/security.md).
+services' FastStream brokers, the topic set-up, the ops tools, the demo, the benchmarks and the test
+helpers alike. Each process brings its own user, which the broker's ACLs hold to its topics and groups
+(servicekit.kafka_acls, docs/security.md).
 """
 
 from __future__ import annotations
 
+import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 @dataclass(frozen=True)
 class KafkaSecurity:
     protocol: str = "PLAINTEXT"
-    sasl_mechanism: str = "SCRAM-SHA-256"
+    sasl_mechanism: str = "SCRAM-SHA-512"
     username: str | None = None
     password: str | None = None
     cafile: Path | None = None
@@ -74,4 +77,33 @@ class KafkaSecurity:
         return self.username, self.password
 
 
+PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
 PLAINTEXT = KafkaSecurity()
+
+
+def from_environment(environ: Mapping[str, str] = os.environ) -> KafkaSecurity:
+    """The security the services' KAFKA_* variables describe, for tools that have no settings class."""
+    protocol = environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    mechanism = environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+    if mechanism not in SASL_MECHANISMS:
+        raise ValueError(
+            f"KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, not {mechanism!r}"
+        )
+
+    def path(variable: str) -> Path | None:
+        value = environ.get(variable)
+        return Path(value) if value else None
+
+    return KafkaSecurity(
+        protocol=protocol,
+        sasl_mechanism=mechanism,
+        username=environ.get("KAFKA_SASL_USERNAME"),
+        password=environ.get("KAFKA_SASL_PASSWORD"),
+        cafile=path("KAFKA_SSL_CAFILE"),
+        certfile=path("KAFKA_SSL_CERTFILE"),
+        keyfile=path("KAFKA_SSL_KEYFILE"),
+    )

@@ -19,12 +19,13 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
+from contracts_schema.registry import DLQ_SUFFIX
 from servicekit import api, migrations, operations, problems
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
 from servicekit.faults import is_transient
-from servicekit.kafka import KafkaSender, ensure_topics, make_broker
+from servicekit.kafka import KafkaSender, ensure_topics, make_broker, missing_topics
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
 from servicekit.tables import MessagingTables
@@ -76,12 +77,29 @@ class Service:
     async def start(self) -> None:
         if self.settings.run_migrations:
             await asyncio.to_thread(migrations.upgrade, self.settings.database_url, self.migrations_dir)
-        await ensure_topics(self.settings.kafka_bootstrap_servers, security=self.settings.kafka_security)
+        await self._topics_ready()
         await self.broker.start()
         await self.sender.start()
         self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
         self.started = True
         log.info("%s started", self.settings.service_name)
+
+    async def _topics_ready(self) -> None:
+        """Create the topics, or, for a user that may not (KAFKA_CREATE_TOPICS=false), check that those it
+        reads and dead-letters to are there: a consumer of a missing topic would wait without a word."""
+        bootstrap, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_security
+        if self.settings.kafka_create_topics:
+            await ensure_topics(bootstrap, security=security)
+            return
+        needed = [name for topic in self.consumers.topics for name in (topic, topic + DLQ_SUFFIX)]
+        missing = await missing_topics(bootstrap, needed, security)
+        if missing:
+            user = security.username or "this client"
+            raise RuntimeError(
+                f"topics missing or not readable by {user}: {', '.join(missing)}; "
+                "an administrator creates them (python -m servicekit.admin create-topics) and grants the "
+                "ACLs (python -m servicekit.admin acls apply)"
+            )
 
     async def stop(self) -> None:
         self.started = False

@@ -69,8 +69,8 @@ class ServiceSettings(BaseSettings):
         default="PLAINTEXT",
         validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
     )
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
-        default="SCRAM-SHA-256", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
     )
     kafka_sasl_username: str | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "kafka_sasl_username")
@@ -86,6 +86,11 @@ class ServiceSettings(BaseSettings):
     )
     kafka_ssl_keyfile: Path | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_SSL_KEYFILE", "kafka_ssl_keyfile")
+    )
+    kafka_create_topics: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("KAFKA_CREATE_TOPICS", "kafka_create_topics"),
+        description="create missing topics at start; false for a user without Create (docs/security.md)",
     )
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from servicekit.auth import ALL_ACCOUNTS
 from servicekit.dev_token import issue_token
-from servicekit.kafka_security import KafkaSecurity
+from servicekit.kafka_security import from_environment
 from supportctl.broker import Kafka
 
 SERVICES = ("contracts", "billing", "timetracking")
@@ -42,24 +42,6 @@ def dev_token() -> str | None:
     return issue_token(key, subject="supportctl", roles=["admin"], accounts=ALL_ACCOUNTS)
 
 
-def _path(variable: str) -> Path | None:
-    value = os.environ.get(variable)
-    return Path(value) if value else None
-
-
-def kafka_security() -> KafkaSecurity:
-    """The broker's security from the same KAFKA_* variables the services read."""
-    return KafkaSecurity(
-        protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
-        sasl_mechanism=os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"),
-        username=os.environ.get("KAFKA_SASL_USERNAME"),
-        password=os.environ.get("KAFKA_SASL_PASSWORD"),
-        cafile=_path("KAFKA_SSL_CAFILE"),
-        certfile=_path("KAFKA_SSL_CERTFILE"),
-        keyfile=_path("KAFKA_SSL_KEYFILE"),
-    )
-
-
 @dataclass
 class Settings:
     bootstrap: str = field(
@@ -70,7 +52,8 @@ class Settings:
 
     @property
     def kafka(self) -> Kafka:
-        return Kafka(self.bootstrap, kafka_security())
+        """The broker's security from the same KAFKA_* variables the services read."""
+        return Kafka(self.bootstrap, from_environment())
 
     def headers(self) -> dict[str, str]:
         """Sent with every REST call: the bearer token given, else the dev stack's when there is one."""
