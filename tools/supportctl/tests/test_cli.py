@@ -326,7 +326,7 @@ async def test_rest_calls_carry_the_bearer_token(monkeypatch: pytest.MonkeyPatch
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers.get("authorization"))
         return httpx.Response(
-            200, json={"pending": 0, "oldest_pending_at": None, "oldest_pending_seconds": 0.0}
+            200, json={"pending": 0, "oldest_pending_at": None, "oldest_pending_seconds": 0.0, "parked": 0}
         )
 
     def client(settings: Settings) -> httpx.Client:
