@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from uuid import uuid4
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from billing.adapters.tables import cycle_usage, messaging
 from billing.service_layer import handlers
 from billing.service_layer.contract_cache import ContractCache
 from contracts_schema.contracts import ContractNotifications
+from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
 
@@ -113,3 +115,32 @@ async def test_a_deleted_contract_is_not_brought_back_by_a_late_event(db: Databa
     await sign(db, contract(version=2))
     async with uow(db) as unit:
         assert await unit.contracts.get(CONTRACT_ID) is None
+
+
+async def test_a_top_up_after_the_allowance_ran_out_is_announced_and_running_out_again_is_too(
+    db: Database,
+) -> None:
+    """Coverage of a plan that blocks follows these events: a top-up that was never announced left
+    work blocked, and its own exhaustion was never announced, so work stayed covered for good."""
+    prepaid = contract("prepaid")
+    await sign(db, prepaid)
+    await accrue(db, entry(date(2026, 2, 2), 630))  # 630 of 600 minutes
+    async with uow(db) as unit:
+        await handlers.record_top_up(
+            unit,
+            prepaid,
+            uuid4(),
+            5,  # hours: 300 minutes more
+            MoneyAmount(amount="250.00", currency="USD"),
+            datetime(2026, 2, 10, tzinfo=UTC),
+            contracts=ContractCache(),
+        )
+    # At once, not with the next time logged; the levels start afresh against the larger allowance.
+    assert (await announced(db))[-2:] == [("allowance_restored", None), ("threshold_reached", 50)]
+    await accrue(db, entry(date(2026, 2, 11), 300))  # 930 of 900
+
+    kinds = [kind for kind, _ in await announced(db)]
+    assert kinds.count("allowance_exhausted") == 2
+    first, again = (n for n, kind in enumerate(kinds) if kind == "allowance_exhausted")
+    assert kinds.index("allowance_restored") in range(first + 1, again)
+    assert (await usage_rows(db))[2] == (930, 900, 0)

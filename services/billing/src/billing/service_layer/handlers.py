@@ -46,7 +46,9 @@ async def record_top_up(
     *,
     contracts: ContractCache,
 ) -> None:
-    """A top-up joins its cycle's allowance; a bill already made for that cycle is reviewed."""
+    """A top-up joins its cycle's allowance: the cycle's standing is counted again (a used-up
+    allowance has some left again, and running out again will be announced), and a bill already made
+    for that cycle is reviewed."""
     await uow.contracts.keep([contract])
     await uow.contracts.add_top_up(
         top_up_id, contract.contract_id, wire.top_up_units(contract, units), wire.money(price), bought_at
@@ -54,6 +56,9 @@ async def record_top_up(
     book = (await _books(uow, contracts, {contract.contract_id})).get(contract.contract_id)
     cycle = book.contract.cycle_at(bought_at) if book else None
     if book is not None and cycle is not None:
+        await _account_for_usage(
+            uow, {contract.contract_id: book}, {(contract.contract_id, cycle.index)}, now=bought_at
+        )
         period = book.contract.period_carrying(cycle.index)
         if await uow.bills.billed_periods({(contract.contract_id, period)}):
             await bills.review_periods(uow, book, {period: "a top-up was bought for the cycle"})
