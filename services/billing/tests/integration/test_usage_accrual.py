@@ -12,12 +12,14 @@ from sqlalchemy import select
 from billing.adapters.tables import cycle_usage, messaging
 from billing.service_layer import handlers
 from billing.service_layer.contract_cache import ContractCache
+from contracts_schema import contracts as wire
 from contracts_schema.contracts import ContractNotifications
 from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import TimeEntryState
 from servicekit.db import Database
 
-from .conftest import CONTRACT_ID, contract, sign, time_entry, uow
+from ..builders import wire_contract
+from .conftest import CALENDAR, CONTRACT_ID, contract, sign, time_entry, uow
 from .conftest import accrue as accrue_at
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -144,3 +146,35 @@ async def test_a_top_up_after_the_allowance_ran_out_is_announced_and_running_out
     first, again = (n for n, kind in enumerate(kinds) if kind == "allowance_exhausted")
     assert kinds.index("allowance_restored") in range(first + 1, again)
     assert (await usage_rows(db))[2] == (930, 900, 0)
+
+
+async def test_requests_a_bill_rule_prices_count_in_the_running_usage_as_on_the_bill(db: Database) -> None:
+    """Usage is computed once: on-site time priced by its own rule is no request of the allowance
+    (the bill says so), so it must not use the allowance up in the usage billing announces either."""
+    on_site = wire.BillRule(
+        name="On site",
+        criteria=[wire.RuleCriterion(field=wire.RuleField.RATE_TYPE, values=["onsite"])],
+        hourly_rate=MoneyAmount(amount="90.00", currency="USD"),
+    )
+    per_request = wire_contract(
+        CALENDAR,
+        contract_id=CONTRACT_ID,
+        plan_type=wire.PlanType.PER_REQUEST,
+        allowance=1,
+        overage_rate_kind=None,
+        overage_rate=None,
+        when_exhausted=wire.WhenExhausted.BLOCK,
+        bill_rules=[on_site],
+    )
+    await sign(db, per_request)
+    onsite = [
+        entry(date(2026, 2, day), 60).model_copy(update={"request_id": f"R{day}", "rate_type": "onsite"})
+        for day in (2, 3, 4)
+    ]
+    await accrue(db, *onsite)
+    assert (await usage_rows(db))[2][0] == 0
+    assert await announced(db) == []
+
+    await accrue(db, entry(date(2026, 2, 5), 30).model_copy(update={"request_id": "R-desk"}))
+    assert (await usage_rows(db))[2][0] == 1
+    assert ("allowance_exhausted", None) in await announced(db)

@@ -365,19 +365,25 @@ class UsageLedger:
         await self._session.execute(
             update(tables.usage_entries)
             .where(c.entry_id == bindparam("placed_id"))
-            .values(cycle_index=bindparam("placed_cycle"), counted_minutes=bindparam("placed_minutes")),
+            .values(
+                cycle_index=bindparam("placed_cycle"),
+                counted_minutes=bindparam("placed_minutes"),
+                by_rule=bindparam("placed_by_rule"),
+            ),
             [
                 {
                     "placed_id": p.entry.usage.entry_id,
                     "placed_cycle": p.cycle_index,
                     "placed_minutes": p.counted_minutes,
+                    "placed_by_rule": p.by_rule,
                 }
                 for p in placed
             ],
         )
 
     async def cycle_sums(self, cycles: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], tuple[int, int]]:
-        """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests."""
+        """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests of
+        the billable entries no bill rule prices (the bill's own count)."""
         wanted = set(cycles)
         if not wanted:
             return {}
@@ -387,7 +393,7 @@ class UsageLedger:
                 c.contract_id,
                 c.cycle_index,
                 func.coalesce(func.sum(case((c.billable, c.counted_minutes), else_=0)), 0),
-                func.count(func.distinct(case((c.billable, c.request_id)))),
+                func.count(func.distinct(case((c.billable & ~c.by_rule, c.request_id)))),
             )
             .where(
                 c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
@@ -461,6 +467,7 @@ def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
     return {
         "cycle_index": placed.cycle_index,
         "counted_minutes": placed.counted_minutes,
+        "by_rule": placed.by_rule,
         "entry_id": usage.entry_id,
         "contract_id": str(entry.contract_id) if entry.contract_id else None,
         "account_id": entry.account_id,

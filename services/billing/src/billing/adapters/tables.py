@@ -86,6 +86,7 @@ usage_entries = Table(
     # and the minutes that draw on the allowance (operational ones only where the terms say so).
     Column("cycle_index", Integer, nullable=True),
     Column("counted_minutes", Integer, nullable=False, server_default="0"),
+    Column("by_rule", Boolean, nullable=False, server_default=false()),
     # What bill rules look at.
     Column("product", String(100), nullable=True),
     Column("work_log_type", String(100), nullable=True),

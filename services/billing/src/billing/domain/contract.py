@@ -179,4 +179,5 @@ class ContractBook:
         usage = entry.usage
         cycle = self.contract.cycle_at(usage.span()[0])
         counted = minutes_drawing(usage, self.calendar, self.terms)
-        return PlacedEntry(entry, cycle.index if cycle else None, counted)
+        by_rule = self.terms.rule_for(usage.traits) is not None
+        return PlacedEntry(entry, cycle.index if cycle else None, counted, by_rule)

@@ -105,6 +105,8 @@ class PlacedEntry:
     entry: LoggedEntry
     cycle_index: int | None
     counted_minutes: int
+    by_rule: bool = False
+    """Priced by a bill rule: it draws nothing and counts as no request (as on the bill)."""
 
 
 @dataclass(frozen=True, slots=True)
