@@ -20,7 +20,7 @@ from billing.adapters import printable, tables, wire
 from billing.adapters.repositories import BillFilter
 from billing.adapters.tables import messaging
 from billing.domain.bill_versions import Bill, BillStatus
-from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict
+from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict, PeriodNotStarted
 from billing.service_layer import bill_schedule, bills, handlers
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -522,3 +522,18 @@ async def test_a_bill_made_while_late_time_is_recorded_either_bills_the_time_or_
         async with uow(db) as unit:
             marked = await bills.mark_main(unit, made.bill_id, origin=ANN)
         assert billed or marked.needs_regeneration, attempt
+
+
+async def test_a_bill_for_a_period_that_has_not_started_is_refused_and_can_be_previewed(db: Database) -> None:
+    await sign(db, contract())
+    during_january = datetime(2026, 1, 20, tzinfo=UTC)
+
+    with pytest.raises(PeriodNotStarted, match="starts on 2026-03-01"):
+        async with uow(db) as unit:
+            await bills.make_bill(unit, bills.BillRequest(CONTRACT_ID, "3"), origin=ANN, now=during_january)
+    async with uow(db) as unit:
+        early = await bills.make_bill(
+            unit, bills.BillRequest(CONTRACT_ID, "1"), origin=ANN, now=during_january
+        )
+        preview = await bills.preview_bill(unit, bills.BillRequest(CONTRACT_ID, "3"), now=during_january)
+    assert (early.period, early.whole_period, preview.period) == ("1", False, "3")

@@ -47,6 +47,15 @@ class BillPeriod:
         return self.usage_cycle is None or made_at >= self.usage_cycle.ends_at
 
     @property
+    def opens_at(self) -> datetime:
+        """When the period's own cycle starts: a bill for it makes sense from then (prepaid: the cycle
+        whose base charge it carries; otherwise the cycle whose usage it carries)."""
+        own = self.base_charge_cycle or self.usage_cycle
+        if own is None:
+            raise NoSuchPeriod(f"period {self.name} carries no cycle")
+        return own.starts_at
+
+    @property
     def first_day(self) -> date:
         return min(cycle.start_date for cycle in self._cycles)
 

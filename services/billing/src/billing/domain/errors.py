@@ -35,6 +35,10 @@ class NoSuchPeriod(BillingDomainError):
     """The contract has no cycle (or no final bill) by that name."""
 
 
+class PeriodNotStarted(BillingDomainError):
+    """A bill asked for a period whose cycle has not begun: there is nothing to bill yet."""
+
+
 class BillRunInFuture(BillingDomainError):
     """A bill run asked for bills that are not due yet."""
 

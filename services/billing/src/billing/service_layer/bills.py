@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 from billing.adapters import wire
 from billing.domain.bill_versions import Bill, BillStatus, PeriodBills
 from billing.domain.contract import ContractBook
-from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict
+from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict, PeriodNotStarted
 from billing.domain.reconciliation import Reconciliation, reconcile
 from billing.service_layer.books import contract_book, draft_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -74,6 +74,11 @@ async def make_bill(
         made_before = await _made_before(uow, bills, request.bill_id)
         if made_before is not None:
             return made_before
+    if not automatic and period.opens_at > now:
+        raise PeriodNotStarted(
+            f"period {period.name} starts on {period.first_day}: a bill can be made from then on "
+            "(preview it meanwhile)"
+        )
     main = bills.main
     if not automatic and main is not None and main.status is BillStatus.PAID:
         raise BillStatusConflict(f"the main bill {main.number} is paid: its period takes no new version")
