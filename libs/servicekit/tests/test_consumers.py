@@ -50,7 +50,7 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
 ) -> None:
     probe = probe_topic()
     await ensure_topics(kafka_bootstrap, [probe])
-    run = uuid.uuid4().hex
+    run = uuid.uuid4().hex[:12]  # a period is at most 20 characters
     applied: list[str] = []
     failures: dict[str, int] = {}
 
@@ -98,7 +98,7 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
 ) -> None:
     probe = probe_topic()
     await ensure_topics(kafka_bootstrap, [probe])
-    run = uuid.uuid4().hex
+    run = uuid.uuid4().hex[:12]  # a period is at most 20 characters
     group = f"servicekit-tests.{run}"
     await send(kafka_bootstrap, probe, command(f"{run}-a"))
     seen: list[str] = []
