@@ -210,6 +210,21 @@ Instant = Annotated[
     Field(description=f"an RFC 3339 instant with an offset, from {limits.FIRST_DATE} to {limits.LAST_DATE}"),
 ]
 
+
+def _computable(value: datetime) -> datetime:
+    if not 1900 <= value.year <= 2199:
+        raise ValueError("an instant from 1900 to 2199")
+    return value
+
+
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_computable),
+    Field(description="an RFC 3339 instant with an offset"),
+]
+"""An instant whose own rule is the service's to judge and answer (a time entry's start must be from
+2000-01-01 to a day from now: `StartOutOfRange`); the type only keeps it within reach of arithmetic."""
+
 _LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:00)?$")
 END_OF_DAY = "24:00"
 

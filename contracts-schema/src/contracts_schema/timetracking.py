@@ -32,8 +32,8 @@ class TimeEntryFields(WireModel):
     account_id: edge.Identifier
     product: edge.ShortText | None = None
     rep_id: edge.Identifier
-    started_at: edge.Instant
-    ended_at: edge.Instant | None = None
+    started_at: edge.Moment = Field(description="from 2000-01-01 to a day from now (StartOutOfRange)")
+    ended_at: edge.Moment | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
     time_taken_minutes: int | None = Field(
         default=None, ge=0, le=MINUTES, description="override, only where the plan allows"
@@ -151,8 +151,8 @@ class TimeEntryEdits(WireModel):
     task_id: edge.ShortText | None = None
     product: edge.ShortText | None = None
     rep_id: edge.Identifier | None = None
-    started_at: edge.Instant | None = None
-    ended_at: edge.Instant | None = None
+    started_at: edge.Moment | None = None
+    ended_at: edge.Moment | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
     time_taken_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
     billable: bool | None = None

@@ -145,7 +145,21 @@ async def http_error(request: Request, error: HTTPException) -> JSONResponse:
     name = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}.get(
         error.status_code, "HttpError"
     )
-    return problem_response(request, error.status_code, name, str(error.detail), headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, error.status_code, name, str(error.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API document gives the request's path (the router names only its first match's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

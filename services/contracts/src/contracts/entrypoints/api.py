@@ -301,12 +301,12 @@ async def list_contracts(
     units: Units,
     now: Now,
     caller: Authenticated,
-    account_id: str | None = None,
+    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_PAGE_OFFSET)] = 0,
 ) -> ContractPage:
     expiring_by = (
         now.date() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
