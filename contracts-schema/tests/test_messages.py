@@ -25,7 +25,7 @@ _PATTERN_SAMPLES = {
     r"^-?\d+(\.\d+)?$": "12.50",
     r"^\d{1,9}(\.\d{1,4})?$": "12.50",
     r"^(100(\.0{1,4})?|\d{1,2}(\.\d{1,4})?)$": "8.5",
-    r"^[^@\s]+@[^@\s]+$": "billing@example.com",
+    r"^[^@ ]+@[^@ ]+$": "billing@example.com",
     r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$": "Europe/Berlin",
 }
 # What model validators need beyond the schema, by the model's schema title.

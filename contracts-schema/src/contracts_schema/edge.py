@@ -73,7 +73,7 @@ Notes = Annotated[str, Field(max_length=limits.NOTES_LENGTH), _MULTI_LINE]
 Reason = Annotated[str, Field(max_length=limits.REASON_LENGTH), _MULTI_LINE]
 EmailAddress = Annotated[
     str,
-    Field(max_length=limits.EMAIL_LENGTH, pattern=r"^[^@\s]+@[^@\s]+$"),
+    Field(max_length=limits.EMAIL_LENGTH, pattern=r"^[^@ ]+@[^@ ]+$"),
     _SINGLE_LINE,
 ]
 
