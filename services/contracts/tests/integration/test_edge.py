@@ -125,3 +125,10 @@ async def test_every_problem_status_is_documented_with_the_problem_schema(api: h
     assert {"400", "401", "403", "409", "413", "422", "503"} <= set(create)
     assert create["422"]["content"] == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert "input" in document["components"]["schemas"]["FieldError"]["properties"]
+
+
+async def test_a_nul_in_a_query_is_refused_rather_than_sent_to_the_database(api: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses NUL in text: schemathesis found GET /coverage answering 500 on it."""
+    response = await api.get("/coverage", params={"account_id": "acct\x00"})
+
+    assert_problem(response, 422, "invalid-request")

@@ -265,9 +265,9 @@ async def preview_bill(
 async def list_bills(
     units: Units,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
     contract_id: UUID | None = None,
-    period: Annotated[str | None, Query(max_length=limits.PERIOD_LENGTH)] = None,
+    period: Annotated[edge.Period | None, Query()] = None,
     status_: Annotated[WireBillStatus | None, Query(alias="status")] = None,
     main_only: bool = False,
     needs_regeneration: bool | None = None,
@@ -293,7 +293,7 @@ async def list_bills(
 async def bill_totals(
     units: Units,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
     dated_from: Annotated[edge.CalendarDate | None, Query(description="first bill date counted")] = None,
     dated_until: Annotated[edge.CalendarDate | None, Query(description="last bill date counted")] = None,
 ) -> list[BillTotalsOut]:

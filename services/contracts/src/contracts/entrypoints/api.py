@@ -301,7 +301,7 @@ async def list_contracts(
     units: Units,
     now: Now,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
@@ -422,9 +422,9 @@ async def coverage(
     units: Units,
     now: Now,
     caller: Authenticated,
-    account_id: Annotated[str, Query(min_length=1, max_length=limits.ID_LENGTH)],
+    account_id: Annotated[edge.Identifier, Query()],
     product: Annotated[
-        str | None, Query(max_length=limits.ID_LENGTH, description="requests with no product when omitted")
+        edge.ShortText | None, Query(description="requests with no product when omitted")
     ] = None,
     at: Annotated[edge.Instant | None, Query(description="RFC 3339 instant; now when omitted")] = None,
 ) -> CoverageOut:

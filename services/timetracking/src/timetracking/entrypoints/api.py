@@ -207,9 +207,9 @@ async def mark_time_entries_billable(
 async def list_time_entries(
     units: Units,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
-    rep_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
-    request_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
+    rep_id: Annotated[edge.ShortText | None, Query()] = None,
+    request_id: Annotated[edge.ShortText | None, Query()] = None,
     contract_id: UUID | None = None,
     started_from: edge.Instant | None = None,
     started_before: edge.Instant | None = None,
@@ -247,8 +247,8 @@ async def summarize_time_entries(
     group_by: GroupBy,
     started_from: edge.Instant,
     started_before: edge.Instant,
-    account_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
-    rep_id: Annotated[str | None, Query(max_length=limits.ID_LENGTH)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
+    rep_id: Annotated[edge.ShortText | None, Query()] = None,
 ) -> SummaryOut:
     """Time and charges per rep or per account of the entries started in [started_from, started_before),
     at most 366 days: minutes by category of the contract's business-hours calendar (`uncategorized`
@@ -333,7 +333,7 @@ async def delete_time_entry(
     units: Units,
     caller: Authenticated,
     now: Now,
-    reason: Annotated[str | None, Query(max_length=limits.REASON_LENGTH, description=REASON)] = None,
+    reason: Annotated[edge.Reason | None, Query(description=REASON)] = None,
 ) -> TimeEntryState:
     """Delete the entry: it stays readable (`deleted`: true) with its audit trail, and counts nowhere; a
     billed entry needs a `reason`, and its bill is flagged for regeneration. Answers the deleted entry;
