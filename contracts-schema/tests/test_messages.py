@@ -20,7 +20,14 @@ _FORMAT_SAMPLES = {
     "date": "2025-03-31",
     "time": "09:00:00",
 }
-_PATTERN_SAMPLES = {r"^[A-Z]{3}$": "USD", r"^-?\d+(\.\d+)?$": "12.50"}
+_PATTERN_SAMPLES = {
+    r"^[A-Z]{3}$": "USD",
+    r"^-?\d+(\.\d+)?$": "12.50",
+    r"^\d{1,9}(\.\d{1,4})?$": "12.50",
+    r"^(100(\.0{1,4})?|\d{1,2}(\.\d{1,4})?)$": "8.5",
+    r"^[^@ ]+@[^@ ]+$": "billing@example.com",
+    r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$": "Europe/Berlin",
+}
 # What model validators need beyond the schema, by the model's schema title.
 _VALIDATOR_OVERRIDES: dict[str, dict[str, Any]] = {
     "WorkingHours": {"start": "09:00:00", "end": "17:00:00"},

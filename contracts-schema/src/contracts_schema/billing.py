@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
+from contracts_schema import edge, limits
 from contracts_schema.primitives import DecimalString, MoneyAmount, Percentage, WireModel
 
 
@@ -63,8 +64,14 @@ class BillState(WireModel):
     bill_date: date
     due_date: date
     currency: str
-    lines: list[BillLine]
-    time_entry_ids: list[UUID]
+    lines: list[BillLine] = Field(
+        description="base charge, top-ups, overage by category, one per bill rule, one per entry with other "
+        "charges"
+    )
+    time_entry_ids: list[UUID] = Field(
+        description="as many as fit: every event of a bill must fit one message "
+        f"({limits.MAX_MESSAGE_BYTES} bytes), or the bill is not made (MessageTooLarge)"
+    )
     subtotal: MoneyAmount
     discount_percent: Percentage
     discount: MoneyAmount
@@ -77,8 +84,8 @@ class BillState(WireModel):
         default=False, description="time or terms changed since the bill was issued that would alter it"
     )
     regeneration_reasons: list[str] = Field(default=[], description="what changed, when needs_regeneration")
-    notes: str = ""
-    billing_email: str | None = None
+    notes: str = Field(default="", description=f"at most {limits.NOTES_LENGTH} characters")
+    billing_email: str | None = Field(default=None, description=f"at most {limits.EMAIL_LENGTH} characters")
     grace_ends_at: AwareDatetime | None = Field(
         default=None, description="when a draft is issued; null for a bill that is not a draft"
     )
@@ -176,7 +183,9 @@ class GenerateBill(WireModel):
     """Command: make a bill for a contract's period now (a new version if the period has bills)."""
 
     contract_id: UUID
-    period: str = Field(description="a cycle number (1 or 01, 2, ...) or 'final' for a prepaid closing bill")
+    period: edge.Period = Field(
+        description="a cycle number (1 or 01, 2, ...) or 'final' for a prepaid closing bill"
+    )
     bill_id: UUID | None = Field(default=None, description="the new bill's id; the command's id when omitted")
 
 
@@ -202,7 +211,7 @@ class PayBill(BillCommand):
 class VoidBill(BillCommand):
     """Command: void a bill; voiding the main leaves its period without one until another is marked."""
 
-    reason: str = Field(default="", max_length=2000)
+    reason: edge.Reason = ""
 
 
 class MarkBillMain(BillCommand):
@@ -220,9 +229,9 @@ class RegenerateBill(BillCommand):
 class EditBill(BillCommand):
     """Command: change fields that are not figures; the fields left out stay as they are."""
 
-    due_date: date | None = None
-    notes: str | None = Field(default=None, max_length=4000)
-    billing_email: str | None = Field(default=None, max_length=320)
+    due_date: edge.CalendarDate | None = None
+    notes: edge.Notes | None = None
+    billing_email: edge.EmailAddress | None = None
 
 
 class ReconcileBill(BillCommand):

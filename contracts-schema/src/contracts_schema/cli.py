@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = "schemas"
 ENVELOPE_SCHEMA = f"{SCHEMA_DIR}/cloudevent.json"
 ASYNCAPI_DOCUMENT = "asyncapi.json"
+ENVELOPE_SUBJECT = "CloudEvent envelope"
 
 # Consumers validate what is on the wire, which is `model_dump(mode="json")`: the serialization schema.
 SCHEMA_MODE: Final = "serialization"
@@ -250,13 +252,49 @@ def breaking_changes(old: Documents, new: Documents) -> list[BreakingChange]:
 
     changes: list[BreakingChange] = []
     if ENVELOPE_SCHEMA in old:
-        changes += schema_breaking_changes(old[ENVELOPE_SCHEMA], new[ENVELOPE_SCHEMA], "CloudEvent envelope")
+        changes += schema_breaking_changes(old[ENVELOPE_SCHEMA], new[ENVELOPE_SCHEMA], ENVELOPE_SUBJECT)
     changes += catalog_breaking_changes(catalog(old), catalog(new))
     if ASYNCAPI_DOCUMENT in old:
         changes += topic_breaking_changes(
             topics_in(old[ASYNCAPI_DOCUMENT]), topics_in(new[ASYNCAPI_DOCUMENT])
         )
     return changes
+
+
+_INPUT_LIMIT = re.compile(
+    r"^(maxLength|minLength|maxItems|minItems|maxProperties|minProperties|maximum|minimum|pattern|format) "
+    r"(added|lowered|raised|changed)"
+)
+ACCEPTED_ENVELOPE_CHANGES: Final = {
+    ("specversion", "optional property made required"): (
+        "CloudEvents 1.0 requires specversion; the envelope model always wrote it, so every message we "
+        "published has it and only a command that was never a CloudEvent is refused"
+    ),
+}
+"""Changes of the envelope accepted once, each with why no consumer of ours is broken by it."""
+
+
+def split_accepted(changes: Sequence[BreakingChange]) -> tuple[list[BreakingChange], list[BreakingChange]]:
+    """(breaking, accepted): the changes that fail the check, and the narrowings the policy accepts.
+
+    A command's input limits (a length, a count, a range, a pattern) may be tightened: a command topic
+    has one consumer, the service that owns it, which ships with the same models, and a command over a
+    limit is answered (a rejection or a dead letter naming the field), never dropped. Only its producers
+    must keep within the limits, which the README and the field descriptions publish. Events are not
+    narrowed this way: every consumer of theirs must keep reading what was ever published.
+    """
+    commands = {
+        message_type for topic in TOPICS if topic.kind == "commands" for message_type in topic.messages
+    }
+    breaking: list[BreakingChange] = []
+    accepted: list[BreakingChange] = []
+    for change in changes:
+        narrows_a_command = change.subject in commands and _INPUT_LIMIT.match(change.reason)
+        envelope = (
+            change.subject == ENVELOPE_SUBJECT and (change.path, change.reason) in ACCEPTED_ENVELOPE_CHANGES
+        )
+        (accepted if narrows_a_command or envelope else breaking).append(change)
+    return breaking, accepted
 
 
 def generate(directory: Path, documents: Documents) -> list[str]:
@@ -331,7 +369,14 @@ def check(directory: Path, against: str | None) -> int:
     except (GitError, ValueError) as error:
         print(f"contracts-schema check: cannot read the baseline: {error}", file=sys.stderr)
         return 2
-    changes = breaking_changes(baseline, documents)
+    changes, accepted = split_accepted(breaking_changes(baseline, documents))
+    if accepted:
+        print(
+            f"contracts-schema check: {len(accepted)} change(s) narrow what producers may send, "
+            "which the README's policy accepts:"
+        )
+        for change in accepted:
+            print(f"  {change}")
     if stale:
         print(
             "contracts-schema check: the published schemas are stale; "

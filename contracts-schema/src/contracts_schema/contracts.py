@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
+from contracts_schema import edge, limits
 from contracts_schema.primitives import CurrencyCode, MoneyAmount, Percentage, WireModel
 
 
@@ -50,26 +59,97 @@ class ContractStatus(StrEnum):
     TERMINATED = "terminated"
 
 
+def _without_offset(value: time) -> time:
+    return value.replace(tzinfo=None)
+
+
+def _end_of_day(value: Any) -> Any:
+    return time(0) if value in (edge.END_OF_DAY, edge.END_OF_DAY + ":00") else value
+
+
+def _end_text(value: time) -> str:
+    return edge.END_OF_DAY + ":00" if value == time(0) else value.isoformat()
+
+
+_WALL_CLOCK = (
+    "a local wall-clock time HH:MM:SS, without an offset. Calendars saved before contracts-schema 1.1 "
+    "may carry one (09:00:00+05:00): it means nothing on a wall clock, and readers ignore it"
+)
+WallClockTime = Annotated[
+    time, AfterValidator(_without_offset), WithJsonSchema({"type": "string", "description": _WALL_CLOCK})
+]
+WallClockEndTime = Annotated[
+    time,
+    BeforeValidator(_end_of_day),
+    AfterValidator(_without_offset),
+    PlainSerializer(_end_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "description": _WALL_CLOCK + "; 24:00:00 is the end of the day"}),
+]
+
+
 class WorkingHours(WireModel):
-    start: time
-    end: time
+    """One interval [start, end) of a working day, as published: read whatever contracts ever wrote."""
+
+    start: WallClockTime
+    end: WallClockEndTime
 
     @model_validator(mode="after")
     def _start_before_end(self) -> WorkingHours:
-        if self.start >= self.end:
-            raise ValueError("working hours must start before they end")
+        problem = edge.working_hours_problem([(self.start, self.end)])
+        if problem:
+            raise ValueError(problem)
         return self
 
 
 class BusinessCalendar(WireModel):
-    """Working days (ISO weekdays, 1 = Monday) and hours, holidays by local date, in one time zone."""
+    """Working days (ISO weekdays, 1 = Monday) and hours, holidays by local date, in one time zone.
+
+    As published and stored; what a caller may give is `CalendarFields`, validated at the edge."""
 
     calendar_id: UUID
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="at most 200 characters")
     time_zone: str = Field(min_length=1, description="IANA time zone, e.g. Europe/Berlin")
     working_days: list[Annotated[int, Field(ge=1, le=7)]]
-    working_hours: list[WorkingHours]
-    holidays: list[date] = []
+    working_hours: list[WorkingHours] = Field(description=f"at most {limits.WORKING_HOURS} intervals")
+    holidays: list[date] = Field(default=[], description=f"at most {limits.HOLIDAYS} dates")
+
+
+class WorkingHoursFields(WireModel):
+    """One interval of working time as a caller gives it: local times HH:MM; it may end at 24:00."""
+
+    start: edge.LocalTime
+    end: edge.LocalEndTime
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHoursFields:
+        problem = edge.working_hours_problem([(self.start, self.end)])
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class CalendarFields(WireModel):
+    """A business-hours calendar as a caller gives it: the one validation of calendars. Every calendar
+    it accepts is one that every service reads (`BusinessCalendar`) and counts minutes by."""
+
+    name: edge.Name
+    time_zone: edge.TimeZoneName
+    working_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday; each at most once"
+    )
+    working_hours: list[WorkingHoursFields] = Field(max_length=limits.WORKING_HOURS)
+    holidays: list[edge.CalendarDate] = Field(default=[], max_length=limits.HOLIDAYS)
+
+    @model_validator(mode="after")
+    def _a_calendar_every_service_reads(self) -> CalendarFields:
+        if len(set(self.working_days)) != len(self.working_days):
+            raise ValueError("working_days lists a day twice")
+        if self.working_days and not self.working_hours:
+            raise ValueError("working days need working_hours")
+        problem = edge.working_hours_problem([(hours.start, hours.end) for hours in self.working_hours])
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class DifferentialRates(WireModel):
@@ -153,9 +233,67 @@ class PlanTerms(WireModel):
     )
 
 
+class DifferentialRatesFields(DifferentialRates):
+    operational: edge.Money
+    non_operational: edge.Money
+    weekend: edge.Money
+    holiday: edge.Money
+
+
+class RuleCriterionFields(RuleCriterion):
+    custom_field: edge.CustomFieldName | None = Field(
+        default=None, description="the custom field's name, for field custom_field"
+    )
+    values: list[edge.RuleValue] = Field(min_length=1, max_length=limits.CRITERION_VALUES)
+
+
+class BillRuleFields(BillRule):
+    name: edge.RuleName
+    criteria: list[RuleCriterionFields] = Field(  # type: ignore[assignment]
+        min_length=1, max_length=limits.RULE_CRITERIA
+    )
+    hourly_rate: edge.Money
+
+
+class PlanTermsFields(PlanTerms):
+    """A plan's terms as a caller gives them: money in the plan's ISO 4217 currency, bounded rules."""
+
+    currency: edge.CurrencyCode
+    base_charge: edge.Money
+    allowance: int = Field(
+        ge=0,
+        le=limits.MAX_ALLOWANCE,
+        description="whole hours per cycle, or requests for per_request plans",
+    )
+    overage_rate: edge.Money | None = Field(
+        default=None, description="per hour, or per request for per_request plans"
+    )
+    differential_rates: DifferentialRatesFields | None = None
+    bill_rules: list[BillRuleFields] = Field(  # type: ignore[assignment]
+        default=[],
+        max_length=limits.BILL_RULES,
+        description="in order: the first rule an entry matches prices it; "
+        f"their criterion values at most {limits.RULE_VALUES_TOTAL_LENGTH} characters in all",
+    )
+
+    @model_validator(mode="after")
+    def _rules_fit_a_message(self) -> PlanTermsFields:
+        total = sum(len(value) for rule in self.bill_rules for c in rule.criteria for value in c.values)
+        if total > limits.RULE_VALUES_TOTAL_LENGTH:
+            raise ValueError(
+                f"the bill rules' criterion values come to {total} characters, "
+                f"more than the {limits.RULE_VALUES_TOTAL_LENGTH} a plan may have"
+            )
+        return self
+
+
 class ContractScope(WireModel):
     all_products: bool = True
-    products: list[str] = []
+    products: list[str] = Field(default=[], description=f"at most {limits.PRODUCTS}")
+
+
+class ContractScopeFields(ContractScope):
+    products: list[edge.Identifier] = Field(default=[], max_length=limits.PRODUCTS)
 
 
 class ContractNotifications(WireModel):
@@ -166,17 +304,21 @@ class ContractNotifications(WireModel):
     allowance_used_percent: int | None = Field(
         default=None, ge=1, le=100, description="billing announces when a cycle's allowance is this % used"
     )
-    recipients: list[str] = []
+    recipients: list[str] = Field(default=[], description=f"at most {limits.RECIPIENTS} e-mail addresses")
+
+
+class ContractNotificationsFields(ContractNotifications):
+    recipients: list[edge.EmailAddress] = Field(default=[], max_length=limits.RECIPIENTS)
 
 
 class ContractState(WireModel):
     """The whole contract as it stands after an event: read models rebuild from this alone."""
 
     contract_id: UUID
-    contract_number: str
-    account_id: str
-    name: str
-    description: str = ""
+    contract_number: str = Field(description=f"at most {limits.ID_LENGTH} characters")
+    account_id: str = Field(description=f"at most {limits.ID_LENGTH} characters")
+    name: str = Field(description=f"at most {limits.NAME_LENGTH} characters")
+    description: str = Field(default="", description=f"at most {limits.DESCRIPTION_LENGTH} characters")
     plan_id: UUID
     status: ContractStatus
     start_date: date
@@ -184,7 +326,7 @@ class ContractState(WireModel):
     termination_date: date | None = None
     time_zone: str
     scope: ContractScope
-    billing_email: str | None = None
+    billing_email: str | None = Field(default=None, description=f"at most {limits.EMAIL_LENGTH} characters")
     payment_terms_days: int = Field(ge=0)
     discount_percent: Percentage
     tax_percent: Percentage
@@ -197,10 +339,10 @@ class ContractState(WireModel):
 
 class SupportPlanState(WireModel):
     plan_id: UUID
-    name: str
-    description: str = ""
+    name: str = Field(description=f"at most {limits.NAME_LENGTH} characters")
+    description: str = Field(default="", description=f"at most {limits.DESCRIPTION_LENGTH} characters")
     terms: PlanTerms
-    top_up_plan_ids: list[UUID] = []
+    top_up_plan_ids: list[UUID] = Field(default=[], description=f"at most {limits.TOP_UP_PLANS}")
     is_default: bool = False
     version: int = Field(ge=1)
 
@@ -209,8 +351,8 @@ class TopUpPlanState(WireModel):
     """Units a prepaid contract can buy for its current cycle, at a price."""
 
     top_up_plan_id: UUID
-    name: str
-    description: str = ""
+    name: str = Field(description=f"at most {limits.NAME_LENGTH} characters")
+    description: str = Field(default="", description=f"at most {limits.DESCRIPTION_LENGTH} characters")
     price: MoneyAmount
     hour_units: int = Field(ge=0)
     request_units: int = Field(ge=0)
@@ -245,7 +387,7 @@ class ContractStatusChanged(WireModel):
 class ContractTerminated(WireModel):
     contract: ContractState
     terminated_at: AwareDatetime = Field(description="end of the termination date in the contract's zone")
-    reason: str = ""
+    reason: str = Field(default="", description=f"at most {limits.REASON_LENGTH} characters")
 
 
 class ContractRenewed(WireModel):
@@ -310,22 +452,24 @@ class CreateContract(WireModel):
     """Command: sign a contract. `contract_id` is chosen by the producer."""
 
     contract_id: UUID
-    account_id: str = Field(min_length=1, max_length=100)
+    account_id: edge.Identifier
     plan_id: UUID | None = Field(default=None, description="the default plan when omitted")
-    contract_number: str | None = Field(default=None, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    start_date: date
-    expiry_date: date
-    time_zone: str | None = Field(default=None, description="the plan calendar's zone when omitted")
-    scope: ContractScope = ContractScope()
-    notifications: ContractNotifications = ContractNotifications()
-    billing_email: str | None = None
+    contract_number: edge.ShortText | None = None
+    name: edge.Name
+    description: edge.Description = ""
+    start_date: edge.CalendarDate
+    expiry_date: edge.CalendarDate
+    time_zone: edge.TimeZoneName | None = Field(
+        default=None, description="the plan calendar's zone when omitted"
+    )
+    scope: ContractScopeFields = ContractScopeFields()
+    notifications: ContractNotificationsFields = ContractNotificationsFields()
+    billing_email: edge.EmailAddress | None = None
     payment_terms_days: int = Field(default=30, ge=0, le=3650)
-    discount_percent: Percentage = Decimal(0)
-    tax_percent: Percentage = Decimal(0)
-    base_charge_override: MoneyAmount | None = None
-    allowance_override: int | None = Field(default=None, ge=0)
+    discount_percent: edge.Percent = Decimal(0)
+    tax_percent: edge.Percent = Decimal(0)
+    base_charge_override: edge.Money | None = None
+    allowance_override: int | None = Field(default=None, ge=0, le=limits.MAX_ALLOWANCE)
 
 
 class TopUpContract(WireModel):
@@ -342,16 +486,20 @@ class RenewContract(WireModel):
     contract_id: UUID
     new_contract_id: UUID
     plan_id: UUID | None = Field(default=None, description="a new plan; the old terms when omitted")
-    contract_number: str | None = Field(default=None, max_length=100)
-    start_date: date | None = Field(default=None, description="the day after expiry when omitted")
-    expiry_date: date | None = Field(default=None, description="the old contract's length when omitted")
-    base_charge_override: MoneyAmount | None = None
-    allowance_override: int | None = Field(default=None, ge=0)
+    contract_number: edge.ShortText | None = None
+    start_date: edge.CalendarDate | None = Field(
+        default=None, description="the day after expiry when omitted"
+    )
+    expiry_date: edge.CalendarDate | None = Field(
+        default=None, description="the old contract's length when omitted"
+    )
+    base_charge_override: edge.Money | None = None
+    allowance_override: int | None = Field(default=None, ge=0, le=limits.MAX_ALLOWANCE)
 
 
 class TerminateContract(WireModel):
     """Command: terminate a contract at the end of `termination_date` (today when omitted)."""
 
     contract_id: UUID
-    termination_date: date | None = None
-    reason: str = Field(default="", max_length=2000)
+    termination_date: edge.CalendarDate | None = None
+    reason: edge.Reason = ""

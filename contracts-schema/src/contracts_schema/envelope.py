@@ -16,7 +16,9 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"] = Field(
+        description="required by CloudEvents 1.0: a message without it is refused"
+    )
     id: UUID
     type: str = Field(min_length=1)
     source: str = Field(min_length=1)
@@ -50,6 +52,7 @@ class CloudEvent(BaseModel):
 
         new_id = event_id or uuid4()
         return cls(
+            specversion="1.0",
             id=new_id,
             type=message_type_of(type(body)),
             source=source,

@@ -8,41 +8,42 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from contracts_schema import edge, limits
 from contracts_schema.primitives import MoneyAmount, WireModel
 
-MAX_BATCH = 500
+MAX_BATCH = limits.BATCH
 """Entries in one batch command or REST call; entry ids in one bulk billable marking."""
 
-CustomFieldName = Annotated[str, Field(min_length=1, max_length=64)]
-CustomFieldValue = Annotated[str, Field(max_length=500)]
 CustomFields = Annotated[
-    dict[CustomFieldName, CustomFieldValue],
-    Field(max_length=20, description="the help desk's own fields: at most 20, names up to 64 characters"),
+    dict[edge.CustomFieldName, edge.CustomFieldValue],
+    Field(
+        max_length=limits.CUSTOM_FIELDS,
+        description="the help desk's own fields: at most 20, names up to 64 characters, values up to 500",
+    ),
 ]
+MINUTES = limits.MAX_ENTRY_MINUTES
 
 
 class TimeEntryFields(WireModel):
     """What a rep logs. Either `ended_at` or `duration_minutes` is given; minutes are whole."""
 
-    request_id: str = Field(min_length=1, max_length=100)
-    task_id: str | None = None
-    account_id: str = Field(min_length=1, max_length=100)
-    product: str | None = None
-    rep_id: str = Field(min_length=1, max_length=100)
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 31)
+    request_id: edge.Identifier
+    task_id: edge.ShortText | None = None
+    account_id: edge.Identifier
+    product: edge.ShortText | None = None
+    rep_id: edge.Identifier
+    started_at: edge.Moment = Field(description="from 2000-01-01 to a day from now (StartOutOfRange)")
+    ended_at: edge.Moment | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
     time_taken_minutes: int | None = Field(
-        default=None, ge=0, le=60 * 24 * 31, description="override, only where the plan allows"
+        default=None, ge=0, le=MINUTES, description="override, only where the plan allows"
     )
     billable: bool = True
     include_non_operational: bool = True
-    other_charges: MoneyAmount | None = None
-    description: str = Field(default="", max_length=4000)
-    work_log_type: str | None = None
-    rate_type: str | None = Field(
-        default=None, max_length=100, description="e.g. standard, on-site, expedited"
-    )
+    other_charges: edge.Money | None = None
+    description: edge.Description = ""
+    work_log_type: edge.ShortText | None = None
+    rate_type: edge.ShortText | None = Field(default=None, description="e.g. standard, on-site, expedited")
     custom_fields: CustomFields = {}
 
     @model_validator(mode="after")
@@ -73,7 +74,7 @@ class TimeEntryState(WireModel):
     billable: bool
     include_non_operational: bool
     other_charges: MoneyAmount | None = None
-    description: str = ""
+    description: str = Field(default="", description=f"at most {limits.DESCRIPTION_LENGTH} characters")
     work_log_type: str | None = None
     billed: bool = False
     version: int = Field(ge=1)
@@ -85,7 +86,9 @@ class TimeEntryState(WireModel):
     )
     time_taken_minutes: int | None = Field(default=None, description="the override, if the rep made one")
     rate_type: str | None = None
-    custom_fields: dict[str, str] = {}
+    custom_fields: dict[str, str] = Field(
+        default={}, description="at most 20, names up to 64 characters, values up to 500"
+    )
     deleted: bool = False
     note: str | None = Field(
         default=None,
@@ -137,29 +140,27 @@ class TimeEntriesMarked(WireModel):
 class LogTimeEntries(WireModel):
     """Command: log many entries; each valid one is kept and each invalid one answered by its index."""
 
-    account_id: str = Field(
-        min_length=1, max_length=100, description="the message key; every entry's account"
-    )
+    account_id: edge.Identifier = Field(description="the message key; every entry's account")
     entries: list[LogTimeEntry] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class TimeEntryEdits(WireModel):
     """What an edit may change; the fields left out stay as they are."""
 
-    request_id: str | None = Field(default=None, min_length=1, max_length=100)
-    task_id: str | None = Field(default=None, max_length=100)
-    product: str | None = Field(default=None, max_length=100)
-    rep_id: str | None = Field(default=None, min_length=1, max_length=100)
-    started_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 31)
-    time_taken_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 31)
+    request_id: edge.Identifier | None = None
+    task_id: edge.ShortText | None = None
+    product: edge.ShortText | None = None
+    rep_id: edge.Identifier | None = None
+    started_at: edge.Moment | None = None
+    ended_at: edge.Moment | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
+    time_taken_minutes: int | None = Field(default=None, ge=0, le=MINUTES)
     billable: bool | None = None
     include_non_operational: bool | None = None
-    other_charges: MoneyAmount | None = None
-    description: str | None = Field(default=None, max_length=4000)
-    work_log_type: str | None = Field(default=None, max_length=100)
-    rate_type: str | None = Field(default=None, max_length=100)
+    other_charges: edge.Money | None = None
+    description: edge.Description | None = None
+    work_log_type: edge.ShortText | None = None
+    rate_type: edge.ShortText | None = None
     custom_fields: CustomFields | None = None
 
 
@@ -167,26 +168,26 @@ class EditTimeEntry(TimeEntryEdits):
     """Command: edit an entry. A billed entry changes only with a reason, and its bill is flagged."""
 
     entry_id: UUID
-    account_id: str = Field(min_length=1, max_length=100, description="the entry's account: the message key")
-    reason: str | None = Field(default=None, max_length=2000)
+    account_id: edge.Identifier = Field(description="the entry's account: the message key")
+    reason: edge.Reason | None = None
 
 
 class DeleteTimeEntry(WireModel):
     """Command: delete an entry. A billed entry is deleted only with a reason, and its bill is flagged."""
 
     entry_id: UUID
-    account_id: str = Field(min_length=1, max_length=100)
-    reason: str | None = Field(default=None, max_length=2000)
+    account_id: edge.Identifier
+    reason: edge.Reason | None = None
 
 
 class TimeEntrySelection(WireModel):
     """Entries of an account chosen by what they are, for bulk changes."""
 
-    rep_id: str | None = Field(default=None, max_length=100)
-    request_id: str | None = Field(default=None, max_length=100)
+    rep_id: edge.Identifier | None = None
+    request_id: edge.Identifier | None = None
     contract_id: UUID | None = None
-    started_from: AwareDatetime | None = None
-    started_before: AwareDatetime | None = None
+    started_from: edge.Instant | None = None
+    started_before: edge.Instant | None = None
     billed: bool | None = None
 
 
@@ -194,11 +195,11 @@ class MarkTimeEntriesBillable(WireModel):
     """Command: mark entries of an account billable or not, by ids or by a selection. Billed entries
     change only with a reason; answered by TimeEntriesMarked."""
 
-    account_id: str = Field(min_length=1, max_length=100)
+    account_id: edge.Identifier
     billable: bool
     entry_ids: list[UUID] | None = Field(default=None, max_length=MAX_BATCH)
     selection: TimeEntrySelection | None = None
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: edge.Reason | None = None
 
     @model_validator(mode="after")
     def _ids_or_a_selection(self) -> MarkTimeEntriesBillable:

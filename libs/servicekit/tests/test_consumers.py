@@ -51,7 +51,7 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
 ) -> None:
     probe = probe_topic()
     await ensure_topics(kafka_bootstrap, [probe])
-    run = uuid.uuid4().hex
+    run = uuid.uuid4().hex[:12]  # a period is at most 20 characters
     applied: list[str] = []
     failures: dict[str, int] = {}
 
@@ -99,7 +99,7 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
 ) -> None:
     probe = probe_topic()
     await ensure_topics(kafka_bootstrap, [probe])
-    run = uuid.uuid4().hex
+    run = uuid.uuid4().hex[:12]  # a period is at most 20 characters
     group = f"servicekit-tests.{run}"
     await send(kafka_bootstrap, probe, command(f"{run}-a"))
     seen: list[str] = []
@@ -150,7 +150,7 @@ async def test_a_record_near_the_size_limit_is_dead_lettered_cut_short_and_the_c
     over the limit; publishing it failed, and the batch was read again forever."""
     probe = probe_topic()
     await ensure_topics(kafka_bootstrap, [probe])
-    run = uuid.uuid4().hex
+    run = uuid.uuid4().hex[:12]
     applied: list[str] = []
 
     async def handler(deliveries: Sequence[Delivery]) -> None:

@@ -20,9 +20,9 @@ from servicekit.inbox import claim_unprocessed
 from servicekit.kafka import KafkaSender, ensure_topics
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.origin import Origin
-from servicekit.outbox import EventTooLarge, OutboxRelay
+from servicekit.outbox import OutboxRelay
 from servicekit.tables import MessagingTables
-from servicekit.uow import UnitOfWork
+from servicekit.uow import MessageTooLarge, UnitOfWork
 from tests.support.kafka import Record, find_record
 
 
@@ -190,7 +190,7 @@ async def test_a_change_whose_event_would_not_fit_a_kafka_record_is_refused_whol
     kit: tuple[Database, MessagingTables],
 ) -> None:
     db, tables = kit
-    with pytest.raises(EventTooLarge, match="at most"):
+    with pytest.raises(MessageTooLarge, match="more than"):
         async with UnitOfWork(db, tables, None, source="kit-test") as uow:
             uow.publish(rejection("x" * EVENT_MAX_BYTES), key="k", subject="test", origin=Origin("tests"))
     async with db.read() as session:

@@ -26,7 +26,7 @@ from contracts_schema.contracts import (
     PlanType,
     WhenExhausted,
 )
-from contracts_schema.primitives import MoneyAmount
+from contracts_schema.edge import Money
 from contracts_schema.timetracking import LogTimeEntry
 from timetracking.domain.contracts import CoveringContract
 from timetracking.domain.time_entries import EndedAt, WorkLog
@@ -38,8 +38,8 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 """When the unit tests' entries are logged: a week after the work."""
 
 
-def usd(amount: str) -> MoneyAmount:
-    return MoneyAmount(amount=Decimal(amount), currency="USD")
+def usd(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="USD")
 
 
 def covering_contract(**changes: Any) -> CoveringContract:

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
-from servicekit import idempotency, logs, tracing
+from servicekit import idempotency, logs, problems, tracing
 from servicekit.api import UnitsOfWork
 from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock
@@ -91,6 +91,7 @@ class ServiceApp(Generic[U]):
 
     def http_app(self) -> FastAPI:
         app = self.service.http_app(title=self.title, description=self.description, routers=self.routers)
+        _document_problems(app)
         # Added innermost first: the caller is known before Idempotency-Key looks up its keys.
         app.add_middleware(IdempotencyMiddleware, db=self.service.db, table=self.tables.idempotency)
         app.add_middleware(AuthenticationMiddleware, verifier=self.verifier, open_paths=OPEN_PATHS)
@@ -101,6 +102,21 @@ class ServiceApp(Generic[U]):
         app.state.units = self.units
         app.state.clock = self.clock
         return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Every operation's OpenAPI answers name the problem statuses it can give (`problems`)."""
+    plain = app.openapi
+
+    def with_problems() -> dict[str, Any]:
+        if getattr(app.state, "problems_documented", False):
+            return plain()
+        schema = plain()
+        problems.document_problems(schema, frozenset(OPEN_PATHS))
+        app.state.problems_documented = True
+        return schema
+
+    app.openapi = with_problems  # type: ignore[method-assign]
 
 
 def run(bootstrap: Callable[[], ServiceApp[U]]) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts_schema.edge import working_hours_problem
 from servicekit.errors import DomainError
 
 MINUTE = timedelta(minutes=1)
@@ -47,8 +48,9 @@ class WorkingHours:
     def __post_init__(self) -> None:
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
             raise InvalidCalendar("working hours are local wall-clock times without a time zone")
-        if self.end != time(0) and self.end <= self.start:
-            raise InvalidCalendar(f"working hours end {self.end} is not after their start {self.start}")
+        problem = working_hours_problem([(self.start, self.end)])
+        if problem:
+            raise InvalidCalendar(problem)
 
     def on(self, day: date) -> tuple[datetime, datetime]:
         """The interval as naive local datetimes on `day`."""
@@ -80,11 +82,12 @@ class BusinessCalendar:
             raise InvalidCalendar(f"unknown time zone {self.time_zone!r}") from error
         if not self.working_days <= frozenset(range(1, 8)):
             raise InvalidCalendar(f"working days must be ISO weekdays 1..7, got {sorted(self.working_days)}")
+        # The one rule of contracts-schema, which the edge applied to every calendar published since.
+        problem = working_hours_problem([(hours.start, hours.end) for hours in self.working_hours])
+        if problem:
+            raise InvalidCalendar(problem)
         # Callers may list intervals in any order; the category walk needs them sorted.
         ordered = tuple(sorted(self.working_hours, key=lambda hours: hours.start))
-        for earlier, later in zip(ordered, ordered[1:], strict=False):
-            if earlier.end == time(0) or later.start < earlier.end:
-                raise InvalidCalendar(f"working hours {earlier} and {later} overlap")
         object.__setattr__(self, "working_hours", ordered)
 
     @property

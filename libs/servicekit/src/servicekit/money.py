@@ -5,35 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from contracts_schema.currencies import MINOR_UNITS
 from servicekit.errors import DomainError
-
-# Minor units per ISO 4217 where they differ from the usual 2.
-_MINOR_UNITS: dict[str, int] = {
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "UYI": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-}
 
 
 class CurrencyMismatch(DomainError):
@@ -41,8 +14,9 @@ class CurrencyMismatch(DomainError):
 
 
 def minor_units(currency: str) -> int:
-    """Digits after the decimal point for the currency (USD 2, JPY 0, BHD 3)."""
-    return _MINOR_UNITS.get(currency, 2)
+    """Digits after the decimal point for the currency (USD 2, JPY 0, BHD 3), by ISO 4217; 2 for a code
+    the list does not have (money published before currencies were checked at the edge)."""
+    return MINOR_UNITS.get(currency, 2)
 
 
 def is_currency_code(code: str) -> bool:

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts_schema import CloudEvent
 from servicekit import tracing
 from servicekit.db import Database
-from servicekit.errors import DomainError
 from servicekit.faults import is_transient
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.metrics import OUTBOX_PARKED
@@ -57,10 +56,6 @@ OutboxEntry = tuple[str, str, CloudEvent] | tuple[str, str, CloudEvent, Mapping[
 """(topic, key, event) and, optionally, the headers to send it with."""
 
 
-class EventTooLarge(DomainError):
-    """A change would publish an event larger than a Kafka record of ours may be."""
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxBacklog:
     pending: int
@@ -80,8 +75,8 @@ class MessageSender(Protocol):
 async def add_to_outbox(
     session: AsyncSession, tables: MessagingTables, events: Sequence[OutboxEntry]
 ) -> None:
-    """Write (topic, key, event[, headers]) rows in the caller's transaction. An event too large for
-    Kafka refuses the whole change: better a clear error now than an event that can never be sent."""
+    """Write (topic, key, event[, headers]) rows in the caller's transaction. (An event too large for
+    a Kafka record never gets here: `UnitOfWork.publish` refuses it.)"""
     if not events:
         return
     now = datetime.now(UTC)
@@ -96,13 +91,6 @@ async def add_to_outbox(
         }
         for entry in events
     ]
-    for row in rows:
-        size = len(row["payload"].encode())
-        if size > EVENT_MAX_BYTES:
-            raise EventTooLarge(
-                f"the change would publish a {row['topic']} event of {size} bytes; at most {EVENT_MAX_BYTES}"
-                " fit a Kafka record: send less (fewer entries, shorter texts) at a time"
-            )
     await session.execute(insert(tables.outbox), rows)
 
 

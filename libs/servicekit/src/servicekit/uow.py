@@ -10,13 +10,20 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema import CloudEvent, WireModel, topic_of
+from contracts_schema.limits import MAX_EVENT_BYTES
 from servicekit import tracing
 from servicekit.consumers import Delivery
 from servicekit.db import Database
+from servicekit.errors import DomainError
 from servicekit.inbox import claim_unprocessed
 from servicekit.origin import Origin
 from servicekit.outbox import OutboxEntry, OutboxRelay, add_to_outbox
 from servicekit.tables import MessagingTables
+
+
+class MessageTooLarge(DomainError):
+    """An event larger than a topic takes: the change it describes is not made, rather than an event
+    that the relay could never deliver (and that would hold back every event behind it)."""
 
 
 class UnitOfWork:
@@ -113,6 +120,11 @@ class UnitOfWork:
             correlationid=cause.correlationid if cause is not None else None,
             causationid=str(cause.id) if cause is not None else None,
         )
+        size = len(event.to_json())
+        if size > MAX_EVENT_BYTES:
+            raise MessageTooLarge(
+                f"{event.type} would be {size} bytes, more than the {MAX_EVENT_BYTES} a message may have"
+            )
         # The trace context goes with it: its cause's when a consumer is processing that message.
         headers = tracing.outbox_headers(str(cause.id) if cause is not None else None)
         self._events.append((topic_of(event.type).name, key, event, headers))

@@ -15,7 +15,7 @@ import pytest
 
 from contracts_schema import registry
 from contracts_schema.contracts import BusinessCalendar, CalendarSaved, WorkingHours
-from contracts_schema.primitives import MoneyAmount
+from contracts_schema.edge import Money
 from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.kafka
@@ -70,7 +70,7 @@ async def test_time_is_summed_per_rep_by_the_categories_of_the_contracts_calenda
         started_at=MONDAY_4PM,
         ended_at=None,
         duration_minutes=120,
-        other_charges=MoneyAmount(amount=Decimal("12.34"), currency="USD"),
+        other_charges=Money(amount=Decimal("12.34"), currency="USD"),
     )
     saturday = make_log_command(
         account_id=account, started_at=SATURDAY_10AM, ended_at=None, duration_minutes=60, billable=False

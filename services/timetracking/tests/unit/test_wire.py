@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from contracts_schema import timetracking as schema
 from contracts_schema.contracts import ContractScope
-from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import (
     EditTimeEntry,
     MarkTimeEntriesBillable,
@@ -33,12 +33,17 @@ def test_a_log_command_gives_its_end_or_its_duration_as_the_span(make_log_comman
     assert wire.work_log(make_log_command(ended_at=None, duration_minutes=45)).span == Duration(45)
 
 
-def test_other_charges_come_in_as_money_with_their_decimals_kept_for_the_domain_to_judge(
+def test_other_charges_come_in_as_money_with_their_decimals_kept(make_log_command) -> None:
+    command = make_log_command(other_charges={"amount": "12.50", "currency": "USD"})
+
+    assert wire.work_log(command).other_charges == Money(Decimal("12.50"), "USD")
+
+
+def test_other_charges_in_more_decimals_than_their_currency_has_are_refused_at_the_edge(
     make_log_command,
 ) -> None:
-    command = make_log_command(other_charges=MoneyAmount(amount=Decimal("12.345"), currency="USD"))
-
-    assert wire.work_log(command).other_charges == Money(Decimal("12.345"), "USD")
+    with pytest.raises(ValidationError, match="USD has 2 decimals"):
+        make_log_command(other_charges={"amount": "12.345", "currency": "USD"})
 
 
 def test_rate_type_and_custom_fields_come_in_as_given(make_log_command) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing.adapters import printable, wire
 from billing.adapters.repositories import BillFilter
@@ -18,6 +18,7 @@ from billing.domain.contract import period_name
 from billing.domain.errors import BillNotFound, NoSuchPeriod
 from billing.service_layer import bill_schedule, bills, books
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema import edge, limits
 from contracts_schema.billing import BillReconciled, BillState
 from contracts_schema.billing import BillStatus as WireBillStatus
 from contracts_schema.primitives import MoneyAmount
@@ -47,7 +48,7 @@ class ApiModel(BaseModel):
 
 
 class BillRequestIn(ApiModel):
-    period: str = Field(min_length=1, max_length=20, description=PERIOD)
+    period: edge.Period = Field(description=PERIOD)
     bill_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
 
 
@@ -56,22 +57,22 @@ class RegenerationIn(ApiModel):
 
 
 class VoidIn(ApiModel):
-    reason: str = Field(default="", max_length=2000, description="why the bill is voided")
+    reason: edge.Reason = Field(default="", description="why the bill is voided")
 
 
 class BillEditIn(ApiModel):
     """Only the fields sent change; figures never do. A billing_email of null clears it."""
 
-    due_date: date | None = None
-    notes: str | None = Field(default=None, max_length=4000)
-    billing_email: str | None = Field(default=None, max_length=320)
+    due_date: edge.CalendarDate | None = None
+    notes: edge.Notes | None = None
+    billing_email: edge.EmailAddress | None = None
 
     def changes(self) -> dict[str, Any]:
         return wire.bill_changes({name: getattr(self, name) for name in self.model_fields_set})
 
 
 class BillRunIn(ApiModel):
-    due_before: AwareDatetime = Field(description="bills due before this instant, not later than now")
+    due_before: edge.Instant = Field(description="bills due before this instant, not later than now")
     limit: int = Field(default=50, ge=1, le=200, description="contracts taken up by this call")
 
 
@@ -264,14 +265,14 @@ async def preview_bill(
 async def list_bills(
     units: Units,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=100)] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
     contract_id: UUID | None = None,
-    period: Annotated[str | None, Query(max_length=20)] = None,
+    period: Annotated[edge.Period | None, Query()] = None,
     status_: Annotated[WireBillStatus | None, Query(alias="status")] = None,
     main_only: bool = False,
     needs_regeneration: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_PAGE_OFFSET)] = 0,
 ) -> BillPage:
     """Bills by bill date and number; every filter given must hold."""
     where = BillFilter(
@@ -292,9 +293,9 @@ async def list_bills(
 async def bill_totals(
     units: Units,
     caller: Authenticated,
-    account_id: Annotated[str | None, Query(max_length=100)] = None,
-    dated_from: Annotated[date | None, Query(description="first bill date counted")] = None,
-    dated_until: Annotated[date | None, Query(description="last bill date counted")] = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
+    dated_from: Annotated[edge.CalendarDate | None, Query(description="first bill date counted")] = None,
+    dated_until: Annotated[edge.CalendarDate | None, Query(description="last bill date counted")] = None,
 ) -> list[BillTotalsOut]:
     """What the main bills came to, per account and currency: only main bills that are issued, sent or
     paid count (not drafts, other versions or void ones)."""

@@ -83,6 +83,18 @@ def calendar_from_wire(calendar: schema.BusinessCalendar) -> BusinessCalendar:
     )
 
 
+def calendar_from_fields(calendar_id: UUID, fields: schema.CalendarFields) -> BusinessCalendar:
+    """A calendar as a caller gave it, validated at the edge (`CalendarFields`)."""
+    return BusinessCalendar(
+        calendar_id=calendar_id,
+        name=fields.name,
+        time_zone=fields.time_zone,
+        working_days=tuple(fields.working_days),
+        working_hours=tuple(WorkingHours(hours.start, hours.end) for hours in fields.working_hours),
+        holidays=tuple(fields.holidays),
+    )
+
+
 def calendar_to_wire(calendar: BusinessCalendar) -> schema.BusinessCalendar:
     return schema.BusinessCalendar(
         calendar_id=calendar.calendar_id,

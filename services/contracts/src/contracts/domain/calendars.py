@@ -12,7 +12,7 @@ from contracts.domain.errors import InvalidCalendar
 
 @dataclass(frozen=True)
 class WorkingHours:
-    """One interval of a working day, in local wall-clock time."""
+    """One interval of a working day, in local wall-clock time; an `end` of 00:00 is the day's end."""
 
     start: time
     end: time
@@ -30,21 +30,16 @@ class BusinessCalendar:
     holidays: tuple[date, ...] = ()
 
 
-def validate_calendar(calendar: BusinessCalendar) -> BusinessCalendar:
-    """The calendar with its days, hours and holidays in order, or InvalidCalendar naming the problem."""
+def ordered_calendar(calendar: BusinessCalendar) -> BusinessCalendar:
+    """The calendar with its days, hours and holidays in order.
+
+    What a calendar may be is decided where it comes in, by contracts-schema's `CalendarFields`: the
+    one rule every service reads calendars by, so a calendar saved here is never refused by another."""
     ensure_time_zone(calendar.time_zone)
-    if len(set(calendar.working_days)) != len(calendar.working_days):
-        raise InvalidCalendar("working_days lists a day twice")
-    hours = sorted(calendar.working_hours, key=lambda interval: interval.start)
-    for earlier, later in zip(hours, hours[1:], strict=False):
-        if later.start < earlier.end:
-            raise InvalidCalendar("working_hours intervals overlap")
-    if calendar.working_days and not calendar.working_hours:
-        raise InvalidCalendar("working days need working_hours")
     return replace(
         calendar,
         working_days=tuple(sorted(calendar.working_days)),
-        working_hours=tuple(hours),
+        working_hours=tuple(sorted(calendar.working_hours, key=lambda interval: interval.start)),
         holidays=tuple(sorted(set(calendar.holidays))),
     )
 
@@ -52,5 +47,5 @@ def validate_calendar(calendar: BusinessCalendar) -> BusinessCalendar:
 def ensure_time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidCalendar(f"unknown time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidCalendar(f"unknown time zone {name[:64]!r}") from None

@@ -6,12 +6,12 @@ servicekit's dependencies, so no route reaches for the application object.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.adapters import wire
 from contracts.domain import calendars
@@ -26,23 +26,23 @@ from contracts.domain.commands import (
 from contracts.domain.errors import CalendarNotFound, ContractNotFound, PlanNotFound, TopUpPlanNotFound
 from contracts.service_layer import catalog, contracts, views
 from contracts.service_layer.unit_of_work import ContractsUnitOfWork
+from contracts_schema import edge, limits
 from contracts_schema.contracts import (
     BillingMode,
     BusinessCalendar,
-    ContractNotifications,
+    CalendarFields,
+    ContractNotificationsFields,
     ContractState,
     ContractStatus,
     ContractTerminated,
     ContractToppedUp,
     CreateContract,
-    PlanTerms,
+    PlanTermsFields,
     PlanType,
     SupportPlanState,
     TopUpPlanState,
     WhenExhausted,
-    WorkingHours,
 )
-from contracts_schema.primitives import MoneyAmount, Percentage
 from servicekit import api
 from servicekit.auth import Caller as AuthCaller
 from servicekit.auth import Role
@@ -70,22 +70,16 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CalendarIn(ApiModel):
-    name: str = Field(min_length=1, max_length=200)
-    time_zone: str
-    working_days: list[Annotated[int, Field(ge=1, le=7)]] = [1, 2, 3, 4, 5]
-    working_hours: list[WorkingHours]
-    holidays: list[date] = []
-
+class CalendarIn(CalendarFields):
     def calendar(self, calendar_id: UUID) -> calendars.BusinessCalendar:
-        return wire.calendar_from_wire(BusinessCalendar(calendar_id=calendar_id, **self.model_dump()))
+        return wire.calendar_from_fields(calendar_id, self)
 
 
 class PlanIn(ApiModel):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    terms: PlanTerms
-    top_up_plan_ids: list[UUID] = []
+    name: edge.Name
+    description: edge.Description = ""
+    terms: PlanTermsFields
+    top_up_plan_ids: list[UUID] = Field(default=[], max_length=limits.TOP_UP_PLANS)
     is_default: bool = False
 
     def details(self) -> PlanDetails:
@@ -107,13 +101,13 @@ class ContractIn(CreateContract):
 class ContractEditIn(ApiModel):
     """Only the fields sent are changed; the terms, dates and scope are what was signed."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = None
-    billing_email: str | None = None
-    notifications: ContractNotifications | None = None
+    name: edge.Name | None = None
+    description: edge.Description | None = None
+    billing_email: edge.EmailAddress | None = None
+    notifications: ContractNotificationsFields | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
-    discount_percent: Percentage | None = None
-    tax_percent: Percentage | None = None
+    discount_percent: edge.Percent | None = None
+    tax_percent: edge.Percent | None = None
 
     def changes(self) -> dict[str, Any]:
         # Only the billing email may be cleared; null elsewhere means "leave as it is".
@@ -128,11 +122,11 @@ class ContractEditIn(ApiModel):
 
 
 class TopUpPlanIn(ApiModel):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    price: MoneyAmount
-    hour_units: int = Field(default=0, ge=0)
-    request_units: int = Field(default=0, ge=0)
+    name: edge.Name
+    description: edge.Description = ""
+    price: edge.Money
+    hour_units: int = Field(default=0, ge=0, le=limits.MAX_ALLOWANCE)
+    request_units: int = Field(default=0, ge=0, le=limits.MAX_ALLOWANCE)
 
     def details(self) -> TopUpPlanDetails:
         price = wire.money_from_wire(self.price)
@@ -152,11 +146,11 @@ class RenewalIn(ApiModel):
 
     new_contract_id: UUID | None = None
     plan_id: UUID | None = Field(default=None, description="a new plan; the old terms when omitted")
-    contract_number: str | None = Field(default=None, max_length=100)
-    start_date: date | None = None
-    expiry_date: date | None = None
-    base_charge_override: MoneyAmount | None = None
-    allowance_override: int | None = Field(default=None, ge=0)
+    contract_number: edge.ShortText | None = None
+    start_date: edge.CalendarDate | None = None
+    expiry_date: edge.CalendarDate | None = None
+    base_charge_override: edge.Money | None = None
+    allowance_override: int | None = Field(default=None, ge=0, le=limits.MAX_ALLOWANCE)
 
     def request(self, contract_id: UUID) -> RenewalRequest:
         return RenewalRequest(
@@ -177,8 +171,10 @@ class RenewalOut(BaseModel):
 
 
 class TerminationIn(ApiModel):
-    termination_date: date | None = Field(default=None, description="today (contract zone) when omitted")
-    reason: str = Field(default="", max_length=2000)
+    termination_date: edge.CalendarDate | None = Field(
+        default=None, description="today (contract zone) when omitted"
+    )
+    reason: edge.Reason = ""
 
     def request(self, contract_id: UUID) -> TerminationRequest:
         return TerminationRequest(contract_id, self.termination_date, self.reason)
@@ -305,12 +301,12 @@ async def list_contracts(
     units: Units,
     now: Now,
     caller: Authenticated,
-    account_id: str | None = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     plan_id: UUID | None = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_PAGE_OFFSET)] = 0,
 ) -> ContractPage:
     expiring_by = (
         now.date() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
@@ -426,9 +422,11 @@ async def coverage(
     units: Units,
     now: Now,
     caller: Authenticated,
-    account_id: Annotated[str, Query(min_length=1, max_length=100)],
-    product: Annotated[str | None, Query(description="requests with no product when omitted")] = None,
-    at: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant; now when omitted")] = None,
+    account_id: Annotated[edge.Identifier, Query()],
+    product: Annotated[
+        edge.ShortText | None, Query(description="requests with no product when omitted")
+    ] = None,
+    at: Annotated[edge.Instant | None, Query(description="RFC 3339 instant; now when omitted")] = None,
 ) -> CoverageOut:
     instant = (at or now).astimezone(UTC)
     if not caller.sees(account_id):

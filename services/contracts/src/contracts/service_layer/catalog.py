@@ -8,7 +8,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from contracts.adapters import wire
-from contracts.domain.calendars import BusinessCalendar, validate_calendar
+from contracts.domain.calendars import BusinessCalendar, ordered_calendar
 from contracts.domain.commands import PlanDetails, TopUpPlanDetails
 from contracts.domain.errors import CalendarNotFound, PlanNotFound, TopUpPlanInUse, TopUpPlanNotFound
 from contracts.domain.plans import SupportPlan, TopUpPlan
@@ -21,7 +21,7 @@ from servicekit.origin import Origin
 async def add_calendar(
     uow: ContractsUnitOfWork, calendar: BusinessCalendar, *, origin: Origin
 ) -> BusinessCalendar:
-    calendar = validate_calendar(calendar)
+    calendar = ordered_calendar(calendar)
     await uow.calendars.save(calendar, new=True)
     _publish_calendar(uow, calendar, origin)
     return calendar
@@ -33,7 +33,7 @@ async def replace_calendar(
     """A calendar is not snapshotted: the change applies to every bill made after it."""
     if await uow.calendars.get(calendar.calendar_id) is None:
         raise CalendarNotFound(f"no business-hours calendar {calendar.calendar_id}")
-    calendar = validate_calendar(calendar)
+    calendar = ordered_calendar(calendar)
     await uow.calendars.save(calendar, new=False)
     _publish_calendar(uow, calendar, origin)
     return calendar

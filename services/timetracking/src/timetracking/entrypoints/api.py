@@ -8,12 +8,13 @@ accounts, and a support rep logs and changes only their own time. A rule broken 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from contracts_schema import edge, limits
 from contracts_schema.primitives import MoneyAmount
 from contracts_schema.timetracking import (
     MarkTimeEntriesBillable,
@@ -50,7 +51,17 @@ MARKERS = api.allow(Role.ADMIN, Role.INTEGRATION, Role.BILLING)
 REASON = "why a billed entry changes: required for a billed entry, whose bill will need regenerating"
 
 
+def _one_of_end_or_duration(schema: dict[str, Any]) -> None:
+    # The OpenAPI document says what the model checks: exactly one of the two, and not null.
+    schema["oneOf"] = [
+        {"required": [given], "properties": {given: {"not": {"type": "null"}}}, "not": {"required": [other]}}
+        for given, other in (("ended_at", "duration_minutes"), ("duration_minutes", "ended_at"))
+    ]
+
+
 class TimeEntryIn(TimeEntryFields):
+    model_config = ConfigDict(json_schema_extra=_one_of_end_or_duration)
+
     entry_id: UUID | None = Field(default=None, description="chosen by the caller to make retries safe")
 
 
@@ -58,7 +69,7 @@ class TimeEntryEditIn(TimeEntryEdits):
     """The fields to change; those not sent stay. Null clears task_id, product, time_taken_minutes,
     other_charges, work_log_type and rate_type, and leaves any other field as it is."""
 
-    reason: str | None = Field(default=None, max_length=2000, description=REASON)
+    reason: edge.Reason | None = Field(default=None, description=REASON)
 
 
 class TimeEntryPage(BaseModel):
@@ -196,17 +207,17 @@ async def mark_time_entries_billable(
 async def list_time_entries(
     units: Units,
     caller: Authenticated,
-    account_id: str | None = None,
-    rep_id: str | None = None,
-    request_id: str | None = None,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
+    rep_id: Annotated[edge.ShortText | None, Query()] = None,
+    request_id: Annotated[edge.ShortText | None, Query()] = None,
     contract_id: UUID | None = None,
-    started_from: AwareDatetime | None = None,
-    started_before: AwareDatetime | None = None,
+    started_from: edge.Instant | None = None,
+    started_before: edge.Instant | None = None,
     billable: bool | None = None,
     billed: bool | None = None,
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_PAGE_OFFSET)] = 0,
 ) -> TimeEntryPage:
     """Entries in start order (ties by entry id, so pages neither overlap nor skip); deleted entries only
     with include_deleted."""
@@ -234,10 +245,10 @@ async def summarize_time_entries(
     units: Units,
     caller: Authenticated,
     group_by: GroupBy,
-    started_from: AwareDatetime,
-    started_before: AwareDatetime,
-    account_id: str | None = None,
-    rep_id: str | None = None,
+    started_from: edge.Instant,
+    started_before: edge.Instant,
+    account_id: Annotated[edge.ShortText | None, Query()] = None,
+    rep_id: Annotated[edge.ShortText | None, Query()] = None,
 ) -> SummaryOut:
     """Time and charges per rep or per account of the entries started in [started_from, started_before),
     at most 366 days: minutes by category of the contract's business-hours calendar (`uncategorized`
@@ -322,7 +333,7 @@ async def delete_time_entry(
     units: Units,
     caller: Authenticated,
     now: Now,
-    reason: Annotated[str | None, Query(max_length=2000, description=REASON)] = None,
+    reason: Annotated[edge.Reason | None, Query(description=REASON)] = None,
 ) -> TimeEntryState:
     """Delete the entry: it stays readable (`deleted`: true) with its audit trail, and counts nowhere; a
     billed entry needs a `reason`, and its bill is flagged for regeneration. Answers the deleted entry;
