@@ -49,7 +49,8 @@ async def test_after_downtime_every_missed_cycle_is_billed_dated_at_its_boundary
             for period in ("1", "2", "3")
         ]
     assert [bill.bill_date for bill in made] == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
-    assert all(bill.due_date == bill.bill_date + timedelta(days=14) for bill in made)
+    # Payment terms run from the day they were made, not from their dates: none is overdue at once.
+    assert all(bill.due_date == date(2026, 4, 15) + timedelta(days=14) for bill in made)
 
 
 async def test_a_terminated_cycle_is_billed_at_the_end_of_the_termination_day_in_full(db: Database) -> None:
@@ -172,3 +173,20 @@ async def test_a_contract_that_cannot_be_billed_yet_is_tried_again_later_behind_
         due_later = await unit.contracts.due_for_billing(first_of_february + timedelta(minutes=5), 10)
         assert await unit.contracts.due_for_billing(first_of_february + timedelta(minutes=4), 10) == []
     assert due_later == [no_calendar.contract_id]
+
+
+async def test_a_contract_back_dated_by_many_cycles_is_billed_over_several_transactions(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contract years in the past must not hold its locks, and the service's other writers, for the
+    minutes hundreds of bills take (review finding: 1,403 bills in one transaction, 187 s)."""
+    monkeypatch.setattr(bill_schedule, "PERIODS_PER_CONTRACT", 2)
+    await sign(db, contract())
+    april = datetime(2026, 4, 15, tzinfo=UTC)
+    async with uow(db) as unit:
+        first = await bill_schedule.make_due_bills(unit, now=april)
+    async with uow(db) as unit:
+        second = await bill_schedule.make_due_bills(unit, now=april)
+
+    assert ([bill.period for bill in first.bills], first.more) == (["1", "2"], True)
+    assert ([bill.period for bill in second.bills], second.more) == (["3"], False)

@@ -119,11 +119,15 @@ class Bill:
         version: int,
         made_at: datetime,
         draft_from: datetime | None = None,
+        made_on: datetime | None = None,
     ) -> Bill:
         """A new version, not yet anyone's main, dated by `made_at` (a cycle boundary, say).
         `draft_from` makes it a draft for the contract's grace period counted from then (an automatic
-        bill of a contract that has one: a back-dated bill made today is a draft for the days to come)."""
+        bill of a contract that has one: a back-dated bill made today is a draft for the days to come).
+        `made_on` is when it is really made: the payment terms run from then when that is after its
+        date, so a back-dated bill is not overdue the day it is sent."""
         bill_date = contract.bill_date(made_at)
+        terms_from = max(bill_date, contract.bill_date(made_on or made_at))
         grace_ends_at = draft_from + contract.grace_period if draft_from and contract.grace_period else None
         bill = cls(
             bill_id=bill_id,
@@ -135,7 +139,7 @@ class Bill:
             period_start=period.first_day,
             period_end=period.last_day,
             bill_date=bill_date,
-            due_date=contract.due_date(bill_date),
+            due_date=contract.due_date(terms_from),
             currency=draft.currency,
             lines=(),
             time_entry_ids=(),

@@ -37,11 +37,12 @@ async def _in_batches(
     batch: int,
     run: Callable[[BillingUnitOfWork], Awaitable[BatchDone]],
 ) -> int:
-    """Batch after batch, a transaction each, until one takes up fewer items than a whole batch."""
+    """Batch after batch, a transaction each, until one takes up fewer items than a whole batch, or
+    gets none done (items that defer are taken again at the next tick, not at once)."""
     done = 0
     while True:
         async with units.write() as uow:
             result = await run(uow)
         done += result.done
-        if result.taken < batch:
+        if (result.taken < batch and not result.more) or result.done == 0:
             return done

@@ -90,6 +90,7 @@ async def make_bill(
         version=bills.next_version,
         made_at=request.made_at or now,
         draft_from=now if automatic else None,
+        made_on=now,
     )
     bills.add(bill)
     await save(uow, bills, origin)
