@@ -91,10 +91,13 @@ async def test_a_support_rep_logs_and_changes_time_as_themselves_and_signs_it(
         f"/time-entries/{anns.entry_id}", json={"description": "hers"}, headers=bob
     )
     delete_anns = await timetracking.api.delete(f"/time-entries/{anns.entry_id}", headers=bob)
+    hand_over = await timetracking.api.patch(
+        f"/time-entries/{command.entry_id}", json={"rep_id": "ann"}, headers=bob
+    )
 
     assert (await timetracking.reply(command.entry_id, LOGGED)).actor == "bob"
     assert (as_someone_else.status_code, edit_own.status_code) == (403, 200)
-    assert (edit_anns.status_code, delete_anns.status_code) == (403, 403)
+    assert (edit_anns.status_code, delete_anns.status_code, hand_over.status_code) == (403, 403, 403)
     assert (await timetracking.entry(anns.entry_id))["deleted"] is False
 
 

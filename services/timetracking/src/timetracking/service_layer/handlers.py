@@ -117,6 +117,8 @@ async def edit_time_entry(
     rep's entries (a support rep's own)."""
     entry = await _entry_to_change(uow, edit.entry_id, edit.account_id, origin, of_rep)
     work = edit.edits.applied_to(entry.work)
+    if of_rep is not None and work.rep_id != of_rep:
+        raise Forbidden("a support rep keeps their own time: rep_id stays the token's subject")
     contracts = (await uow.contracts.of_accounts([entry.account_id]))[entry.account_id]
     edited = entry.edited(work, contract_after_edit(entry, work, contracts), reason=edit.reason, now=now)
     if edited is entry:
