@@ -415,11 +415,13 @@ async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     responses=_CONFLICT,
 )
 async def regenerate_bill(
-    bill_id: UUID, body: RegenerationIn, units: Units, origin: Acting, now: Now
+    bill_id: UUID, units: Units, origin: Acting, now: Now, body: RegenerationIn | None = None
 ) -> BillState:
-    """A new version of the bill's period from current time entries and terms; mark it main to bill it."""
+    """A new version of the bill's period from current time entries and terms; mark it main to bill it.
+    The body is optional: a `new_bill_id` chosen by the caller makes retries safe."""
+    new_bill_id = body.new_bill_id if body else None
     async with units.write() as uow:
-        bill = await bills.regenerate_bill(uow, bill_id, new_bill_id=body.new_bill_id, origin=origin, now=now)
+        bill = await bills.regenerate_bill(uow, bill_id, new_bill_id=new_bill_id, origin=origin, now=now)
     return wire.bill_state(bill)
 
 
