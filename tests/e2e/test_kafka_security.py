@@ -268,7 +268,7 @@ async def test_each_service_works_with_its_own_user_and_an_integrations_commands
         lambda r: r.key == account and r.value == b"not JSON",
         security=secured_broker.security("admin"),
     )
-    assert dead.headers["dlq-consumer"] == "timetracking"
+    assert dead.headers["dlq-consumer"] == "timetracking.log-commands"
 
     # Every subscriber of every service joined its group: none was refused.
     admin = AIOKafkaAdminClient(

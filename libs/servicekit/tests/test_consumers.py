@@ -91,6 +91,8 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_applie
     assert not_json.headers["dlq-reason"].startswith("not JSON")
     assert broken_rule.headers["dlq-reason"] == "DomainError: period is closed"
     assert broken_rule.headers["dlq-original-topic"] == probe.name
+    assert broken_rule.headers["dlq-consumer"] == f"servicekit-tests.{run}"
+    assert not_json.headers["content-type"] == "application/octet-stream"  # it was sent without one
     assert poison.headers["dlq-reason"] == "failed 5 times: ValueError: numeric field overflow"
 
 

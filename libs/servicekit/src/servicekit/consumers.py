@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -236,16 +237,14 @@ class Consumers:
             return
         with logs.bound(partition=record.partition, offset=record.offset):
             log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
-        # The record's trace context goes with it, so a replay continues the trace it belongs to.
-        trace_headers = {
-            name: value.decode(errors="replace")
-            for name, value in record.headers or ()
-            if name in tracing.TRACE_HEADERS
-        }
-        headers = {
-            **trace_headers,
+        # The record's trace context and content type go with it, so a replay continues the trace it
+        # belongs to and reads as it was sent.
+        original = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+        headers = {name: value for name, value in original.items() if name in tracing.TRACE_HEADERS}
+        headers |= {
+            "content-type": original.get("content-type", "application/octet-stream"),
             "dlq-reason": reason[:2000],
-            "dlq-consumer": self._service,
+            "dlq-consumer": group,
             "dlq-original-topic": record.topic,
             "dlq-original-partition": str(record.partition),
             "dlq-original-offset": str(record.offset),
@@ -256,7 +255,9 @@ class Consumers:
             headers["dlq-truncated"] = f"{len(body)} bytes, the first {DEAD_LETTER_BODY_MAX_BYTES} kept"
             body = body[:DEAD_LETTER_BODY_MAX_BYTES]
         try:
-            await self._broker.publish(body, topic=topic.dlq, key=record.key, headers=headers)
+            await self._broker.publish(
+                body, topic=topic.dlq, key=record.key, headers=headers, correlation_id=_correlation(body)
+            )
         except Exception as error:
             if is_transient(error):
                 raise  # the broker is out of reach: the batch is read again once it is back
@@ -264,9 +265,20 @@ class Consumers:
             # consumer moves on rather than stall on this record forever.
             log.error("dead letter of %s[%d]@%d refused (%r): sent without its body", *position, error)
             headers["dlq-truncated"] = f"{len(record.value or b'')} bytes, none kept: {type(error).__name__}"
-            await self._broker.publish(b"", topic=topic.dlq, key=record.key, headers=headers)
+            await self._broker.publish(
+                b"", topic=topic.dlq, key=record.key, headers=headers, correlation_id=_correlation(body)
+            )
         self._dead_lettered.add(position)
         MESSAGES_DEAD_LETTERED.labels(record.topic, group, kind).inc()
+
+
+def _correlation(body: bytes) -> str | None:
+    """The dead message's own correlation id when it has one (the framework would make one up)."""
+    match = _CORRELATION.search(body[:65536])
+    return match.group(1).decode() if match else None
+
+
+_CORRELATION = re.compile(rb'"correlationid"\s*:\s*"([^"]{1,100})"')
 
 
 def _traced(

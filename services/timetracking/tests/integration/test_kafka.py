@@ -124,7 +124,10 @@ async def test_a_malformed_log_command_is_dead_lettered_with_the_reason(
     dead = await find_record(
         timetracking.kafka,
         COMMANDS.dlq,
-        lambda record: record.key == account and record.headers.get("dlq-consumer") == timetracking.name,
+        lambda record: (
+            record.key == account
+            and record.headers.get("dlq-consumer") == f"{timetracking.name}.log-commands"
+        ),
     )
     assert "exactly one of ended_at or duration_minutes" in dead.headers["dlq-reason"]
     assert dead.json()["id"] == str(valid.id)
