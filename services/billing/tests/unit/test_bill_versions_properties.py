@@ -33,7 +33,7 @@ class PeriodOfBills(RuleBasedStateMachine):
         self.paid: dict[uuid.UUID, tuple[object, ...]] = {}
 
     def _review(self) -> None:
-        if self.bills.versions and self.bills.needs_review:
+        if self.bills.versions and self.bills.needs_review("time changed"):
             self.bills.review(bill_draft(CONTRACT, "1", *self.entries), "time changed")
 
     def _pick(self, data: st.DataObject) -> Bill | None:

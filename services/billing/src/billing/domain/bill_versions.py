@@ -398,13 +398,12 @@ class PeriodBills:
         previous = bill._move(to)
         self.events.append(BillStatusChanged(bill, previous, reason))
 
-    @property
-    def needs_review(self) -> bool:
+    def needs_review(self, reason: str) -> bool:
         """Whether a change of time or terms could alter anything here: a draft to recompute, or a
-        main bill not yet known to be stale."""
+        main bill not yet known to be stale for this reason (a stale one still learns each new one)."""
         main = self.main
         return any(bill.is_draft for bill in self.versions) or (
-            main is not None and not main.needs_regeneration
+            main is not None and reason not in main.regeneration_reasons
         )
 
     def review(self, draft: BillDraft, reason: str) -> None:

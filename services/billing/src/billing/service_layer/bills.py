@@ -223,8 +223,8 @@ async def _review(
     uow: BillingUnitOfWork, bills: PeriodBills, reason: str, book: ContractBook | None = None
 ) -> None:
     """A period's bills against a recomputation from current data; a main bill already known to be
-    stale is not recomputed again."""
-    if bills.needs_review:
+    stale for this reason is not recomputed again."""
+    if bills.needs_review(reason):
         book = book or await contract_book(uow, bills.contract_id)
         bills.review(await draft_bill(uow, book, bills.period), reason)
 
