@@ -164,13 +164,22 @@ def test_a_terminated_contract_cannot_be_renewed(make_contract) -> None:
         _renew(contract)
 
 
-def test_a_renewal_that_starts_before_the_old_contract_ends_overlaps_it(make_contract) -> None:
+@pytest.mark.parametrize("start", [date(2026, 12, 1), date(2020, 1, 1)], ids=["overlapping", "years before"])
+def test_a_renewal_that_starts_before_the_old_contract_ends_is_refused(make_contract, start: date) -> None:
     contract = make_contract()
 
-    renewal = _renew(contract, start_date=date(2026, 12, 1))
+    with pytest.raises(OverlappingContract, match="starts after it ends"):
+        _renew(contract, start_date=start)
+    assert contract.renewed_to is None
 
-    with pytest.raises(OverlappingContract):
-        renewal.ensure_no_overlap([contract])
+
+def test_a_renewed_contract_is_not_terminated_while_its_renewal_stands(make_contract) -> None:
+    contract = make_contract()
+    _renew(contract)
+
+    with pytest.raises(ContractAlreadyRenewed, match="terminate .* its renewal first"):
+        contract.terminate(MID_2026)
+    assert contract.termination_date is None
 
 
 # --- termination ----------------------------------------------------------------------------------

@@ -321,6 +321,11 @@ class Contract:
         """
         today = self.local_today(now)
         self._ensure_in_period(today, "termination")
+        if self.renewed_to is not None:
+            # Its renewal was signed to follow it: ending this one early would leave that one dangling.
+            raise ContractAlreadyRenewed(
+                f"contract {self.contract_number} was renewed: terminate (or delete) its renewal first"
+            )
         day = termination_date or today
         if not today <= day <= self.expiry_date:
             raise InvalidTermination(
@@ -357,6 +362,10 @@ class Contract:
             self.start_date, self.expiry_date, start_date or self.expiry_date + ONE_DAY
         )
         expiry = expiry_date or default_expiry
+        if start <= self.expiry_date:
+            raise OverlappingContract(
+                f"a renewal of {self.contract_number} starts after it ends ({self.expiry_date}); got {start}"
+            )
         renewal = Contract(
             contract_id=new_contract_id,
             contract_number=contract_number,
