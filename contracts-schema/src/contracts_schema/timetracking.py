@@ -90,6 +90,10 @@ class TimeEntryState(WireModel):
         default={}, description="at most 20, names up to 64 characters, values up to 500"
     )
     deleted: bool = False
+    settled: bool = Field(
+        default=False,
+        description="the main bill that bills it is paid: the entry is final and changes no more",
+    )
     note: str | None = Field(
         default=None,
         description="why the entry is not attached to a contract: none known yet, or what its plan forbids",

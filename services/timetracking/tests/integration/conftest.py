@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from contracts_schema import CloudEvent, Topic, WireModel, registry
-from contracts_schema.billing import BillIssued
+from contracts_schema.billing import BillIssued, BillStatus, BillStatusChanged
 from contracts_schema.contracts import ContractCreated, ContractState
 from servicekit.app import ServiceApp
 from servicekit.origin import Origin
@@ -137,6 +137,20 @@ class RunningTimeTracking:
             return all(entry is not None and entry["billed"] for entry in entries)
 
         await eventually(all_billed)
+
+    async def pay(self, account_id: str, entry_ids: list[UUID]) -> None:
+        """A main bill with the entries issued, sent and paid, as billing would announce it; wait until
+        timetracking holds the entries final."""
+        await self.bill(account_id, entry_ids)
+        paid = bill(account_id=account_id, time_entry_ids=entry_ids, status=BillStatus.PAID)
+        change = BillStatusChanged(bill=paid, previous_status=BillStatus.SENT)
+        await self.send(registry.BILLS, change, str(paid.contract_id))
+
+        async def all_settled() -> bool:
+            entries = [await self.entry(entry_id) for entry_id in entry_ids]
+            return all(entry is not None and entry["settled"] for entry in entries)
+
+        await eventually(all_settled)
 
     async def published(self, account_id: str) -> list[CloudEvent]:
         """Every event the service has written to its outbox about the account's entries, oldest first."""

@@ -509,3 +509,30 @@ async def test_concurrent_edits_of_one_entry_apply_one_after_the_other_and_neith
     )
     audit = (await timetracking.api.get(f"{path}/audit")).json()
     assert [record["version"] for record in audit] == [1, 2, 3]
+
+
+async def test_an_entry_a_paid_bill_bills_is_final(timetracking, account, make_log_command) -> None:
+    """A paid bill never changes: an entry it bills that changed anyway would be time billed wrongly
+    for good, with no version that could set it right (review finding 9)."""
+    command = make_log_command(account_id=account)
+    await timetracking.log(command)
+    await timetracking.pay(account, [command.entry_id])
+    path = f"/time-entries/{command.entry_id}"
+
+    edited = await timetracking.api.patch(path, json={"duration_minutes": 30, "reason": "shorter"})
+    deleted = await timetracking.api.delete(path, params={"reason": "a mistake"})
+    marked = await timetracking.api.post(
+        "/time-entries/billable",
+        json={"account_id": account, "billable": False, "entry_ids": [str(command.entry_id)], "reason": "x"},
+    )
+
+    assert (edited.status_code, deleted.status_code) == (409, 409)
+    assert "paid bill" in edited.json()["detail"]
+    assert marked.status_code == 200 and str(command.entry_id) in str(marked.json()["refused"])
+    entry = await timetracking.entry(command.entry_id)
+    assert (entry["minutes"], entry["deleted"], entry["billable"], entry["settled"]) == (
+        90,
+        False,
+        True,
+        True,
+    )

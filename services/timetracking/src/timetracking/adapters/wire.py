@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from contracts_schema.billing import BillMainChanged, BillState, BillStatus
+from contracts_schema.billing import BillMainChanged, BillState, BillStatus, BillStatusChanged
 from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
 from contracts_schema.primitives import MoneyAmount
@@ -199,6 +199,12 @@ def business_calendar(calendar: CalendarDocument) -> BusinessCalendar:
     )
 
 
+def paid_entry_ids(event: BillStatusChanged) -> tuple[UUID, ...]:
+    """The entries a bill settles: a main bill's, once it is paid."""
+    bill = event.bill
+    return tuple(bill.time_entry_ids) if bill.is_main and bill.status is BillStatus.PAID else ()
+
+
 def issued_bill(state: BillState) -> IssuedBill:
     return IssuedBill(is_main=state.is_main, time_entry_ids=tuple(state.time_entry_ids))
 
@@ -243,6 +249,7 @@ def time_entry_state(entry: TimeEntry) -> TimeEntryState:
         billed=entry.billed,
         version=entry.version,
         deleted=entry.deleted,
+        settled=entry.settled,
         note=entry.note,
     )
 
@@ -257,6 +264,7 @@ def time_entry(state: TimeEntryState) -> TimeEntry:
         version=state.version,
         deleted=state.deleted,
         note=state.note,
+        settled=state.settled,
     )
 
 

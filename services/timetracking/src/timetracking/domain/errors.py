@@ -60,3 +60,7 @@ class TimeEntryExists(Conflict):
 
 class TimeEntryIsDeleted(Conflict):
     """A deleted entry is kept for its history and changes no more."""
+
+
+class TimeEntrySettled(Conflict):
+    """An entry a paid bill bills is final: it changes no more."""

@@ -37,6 +37,7 @@ from timetracking.domain.errors import (
     ReasonRequired,
     StartOutOfRange,
     TimeEntryIsDeleted,
+    TimeEntrySettled,
 )
 
 MAX_TEXT = 100
@@ -239,6 +240,8 @@ class TimeEntry:
     deleted: bool = False
     note: str | None = None
     """Why the entry is not attached to a contract: none known yet, or what its plan forbids."""
+    settled: bool = False
+    """The main bill that bills it is paid: a paid bill never changes, so neither does the entry."""
 
     @property
     def account_id(self) -> str:
@@ -289,6 +292,10 @@ class TimeEntry:
         contract it counts against changed, and billing, which issued the bill, already knows."""
         return replace(self, billed=True)
 
+    def settled_by_paid_bill(self) -> TimeEntry:
+        """The entry once the main bill that bills it is paid; the version stays, as when billed."""
+        return replace(self, settled=True)
+
     def no_longer_billed(self) -> TimeEntry:
         """The entry once the main bill that included it is no longer main (voided, or replaced by a
         version without it); the version stays, as when it was billed."""
@@ -297,6 +304,10 @@ class TimeEntry:
     def _must_be_changeable(self, reason: str | None) -> None:
         if self.deleted:
             raise TimeEntryIsDeleted(f"time entry {self.entry_id} was deleted")
+        if self.settled:
+            # Its paid bill could never be regenerated for the change: the time would go unbilled or
+            # be billed twice without a word. A correction is a new entry (a credit, say) instead.
+            raise TimeEntrySettled(f"time entry {self.entry_id} is billed by a paid bill: it changes no more")
         if self.billed and not (reason and reason.strip()):
             raise ReasonRequired(
                 f"time entry {self.entry_id} is billed: give a reason, its bill will need regenerating"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from contracts_schema import registry
-from contracts_schema.billing import BillIssued, BillMainChanged
+from contracts_schema.billing import BillIssued, BillMainChanged, BillStatusChanged
 from contracts_schema.contracts import (
     CalendarSaved,
     ContractCreated,
@@ -142,6 +142,8 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork], c
                         await views.record_bill_issued(uow, wire.issued_bill(bill))
                     case BillMainChanged() as change:
                         await views.record_main_bill_change(uow, wire.main_bill_change(change))
+                    case BillStatusChanged() as change:
+                        await views.record_bill_paid(uow, wire.paid_entry_ids(change))
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_time_entry_commands, name=TIME_ENTRY_COMMANDS)
     consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)

@@ -89,6 +89,13 @@ async def record_bill_issued(uow: TimeTrackingUnitOfWork, bill: IssuedBill) -> N
             await uow.time_entries.save(entry.billed_by_main_bill())
 
 
+async def record_bill_paid(uow: TimeTrackingUnitOfWork, entry_ids: Sequence[UUID]) -> None:
+    """The entries a paid main bill bills are final: a paid bill never changes, so neither do they."""
+    for entry in (await uow.time_entries.get_many(entry_ids, lock=True)).values():
+        if not entry.settled:
+            await uow.time_entries.save(entry.settled_by_paid_bill())
+
+
 async def record_main_bill_change(uow: TimeTrackingUnitOfWork, change: MainBillChange) -> None:
     """Entries move to billed or back to unbilled with the period's main bill."""
     billed = set(change.billed)
