@@ -29,12 +29,8 @@ SMALL_BATCHES = {"TIMETRACKING_CONSUMER_BATCH_SIZE": "100", "BILLING_CONSUMER_BA
 
 @pytest.fixture(scope="module")
 def chaos_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    broker = LocalBroker(CHAOS_KAFKA_PORT, tmp_path_factory.mktemp("chaos-kafka"))
-    try:
-        broker.start()
+    with LocalBroker(CHAOS_KAFKA_PORT, tmp_path_factory.mktemp("chaos-kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="module")

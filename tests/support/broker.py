@@ -53,6 +53,17 @@ class LocalBroker:
         self._running = True
         return time.monotonic() - started
 
+    def __enter__(self) -> LocalBroker:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # it may have started and then not answered in time
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """A clean stop (SIGTERM, then waiting for the broker to exit)."""
         self._script("stop", 90)

@@ -13,8 +13,10 @@ What goes to `timetracking.time-entry-commands.v1`, keyed by account:
   schema, and a type the topic does not carry.
 
 Faults strike at points of timetracking's progress through the commands (its group's committed
-offsets), so they hit work in flight whatever the machine's speed, and production keeps a bounded lead
-over that progress, so it goes on through the faults. Once every consumer has caught up: each entry is
+offsets), whatever the machine's speed. Before each, production waits until timetracking has gone
+through everything sent, sends a burst at once, and the fault strikes when the service it kills is
+busy with the burst: amid its batches, not in an idle moment. Production goes on through the fault, a
+bounded lead ahead of timetracking. Once every consumer has caught up: each entry is
 in timetracking's lists once, each contract's usage in billing is exactly its entries' minutes, a bill
 made for the cycle names each of its entries once, every poison record is on the `.dlq` twin with a
 reason and nothing else is dead-lettered, and every conflict was answered with a rejection.
@@ -620,14 +622,17 @@ class ChaosRun:
         figures.accepted += len(sent.keys() & held_ids.keys())
         figures.minutes_in_timetracking += sum(minutes for _, minutes in held)
         billing = self.stack["billing"].url
-        response = await self.client.get(
-            f"{billing}/contracts/{contract.contract_id}/usage", params={"cycle": 1}
+        response = await self._call(
+            "GET", f"{billing}/contracts/{contract.contract_id}/usage", params={"cycle": 1}
         )
         response.raise_for_status()
         used = int(response.json()["used"])
         figures.minutes_in_billing += used
-        response = await self.client.post(
-            f"{billing}/contracts/{contract.contract_id}/bills", json={"period": "1"}
+        response = await self._call(
+            "POST",
+            f"{billing}/contracts/{contract.contract_id}/bills",
+            json={"period": "1"},
+            headers={"Idempotency-Key": f"chaos-bill-{contract.contract_id}"},
         )
         if response.status_code != 201:
             problems.append(f"no bill for {contract.account_id}: {response.status_code} {response.text}")
@@ -652,11 +657,25 @@ class ChaosRun:
                 f"{doubled} double-counted, {len(unexpected)} unexpected"
             )
 
+    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A request tried again when the connection breaks (a kept-alive one the server closed as
+        the request went out); a POST carries an Idempotency-Key, so it is answered once."""
+        attempts = 3
+        while True:
+            try:
+                return await self.client.request(method, url, **kwargs)
+            except httpx.TransportError:
+                attempts -= 1
+                if not attempts:
+                    raise
+                await asyncio.sleep(1.0)
+
     async def _timetracking_entries(self, account_id: str) -> list[tuple[uuid.UUID, int]]:
         """(entry id, minutes) of every entry timetracking lists for the account, page by page."""
         found: list[tuple[uuid.UUID, int]] = []
         while True:
-            response = await self.client.get(
+            response = await self._call(
+                "GET",
                 f"{self.stack['timetracking'].url}/time-entries",
                 params={"account_id": account_id, "limit": 1000, "offset": len(found)},
             )
