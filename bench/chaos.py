@@ -30,11 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 import asyncpg  # noqa: E402
-import httpx  # noqa: E402
 from _common import OwnPostgres  # noqa: E402
 
 from tests.e2e.stack import SERVICES, make_stack  # noqa: E402
-from tests.support.auth import JWKS_FILE, bearer  # noqa: E402
+from tests.support.auth import JWKS_FILE  # noqa: E402
 from tests.support.broker import LocalBroker  # noqa: E402
 from tests.support.chaos import (  # noqa: E402
     ChaosFigures,
@@ -42,6 +41,8 @@ from tests.support.chaos import (  # noqa: E402
     ChaosSize,
     ChaosWedged,
     build_workload,
+    chaos_accounts,
+    chaos_client,
     sign_chaos_contracts,
 )
 
@@ -138,9 +139,10 @@ async def main(args: argparse.Namespace) -> int:
         stack = make_stack(broker.bootstrap, urls, workdir / "logs", {"AUTH_JWKS_FILE": str(JWKS_FILE)})
         with stack.running() as seconds:
             print(f"stack ready in {seconds:.1f} s (logs in {workdir / 'logs'})", flush=True)
-            async with httpx.AsyncClient(timeout=60, headers=bearer()) as client:
+            async with chaos_client() as client:
                 started = time.monotonic()
-                contracts = await sign_chaos_contracts(client, stack, size.contracts, uuid.uuid4().hex[:8])
+                accounts = chaos_accounts(uuid.uuid4().hex[:8], size.contracts)
+                contracts = await sign_chaos_contracts(client, stack, accounts)
                 print(f"{len(contracts)} contracts signed in {time.monotonic() - started:.1f} s", flush=True)
                 workload = build_workload(contracts, size, datetime.now(UTC))
                 run = ChaosRun(

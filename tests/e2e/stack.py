@@ -49,7 +49,7 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = 120.0) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process is not None and self.process.poll() is not None:

@@ -13,13 +13,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from tests.e2e.stack import SERVICES, Stack, make_stack
-from tests.support.auth import bearer
 from tests.support.broker import LocalBroker
-from tests.support.chaos import FAULTS, ChaosRun, ChaosSize, build_workload, sign_chaos_contracts
+from tests.support.chaos import (
+    FAULTS,
+    ChaosRun,
+    ChaosSize,
+    build_workload,
+    chaos_accounts,
+    chaos_client,
+    sign_chaos_contracts,
+)
 
 CHAOS_KAFKA_PORT = int(os.environ.get("CHAOS_KAFKA_PORT", "31092"))
 SIZE = ChaosSize(entries=3000, contracts=6, poison=40)
@@ -53,8 +59,9 @@ def chaos_stack(
 async def test_commands_sent_through_crashes_and_a_broker_restart_are_each_accrued_once(
     chaos_stack: Stack, chaos_broker: LocalBroker
 ) -> None:
-    async with httpx.AsyncClient(timeout=30, headers=bearer()) as client:
-        contracts = await sign_chaos_contracts(client, chaos_stack, SIZE.contracts, uuid.uuid4().hex[:8])
+    async with chaos_client() as client:
+        accounts = chaos_accounts(uuid.uuid4().hex[:8], SIZE.contracts)
+        contracts = await sign_chaos_contracts(client, chaos_stack, accounts)
         workload = build_workload(contracts, SIZE, datetime.now(UTC))
         figures = await ChaosRun(chaos_stack, chaos_broker, client, workload, stall_seconds=60).run()
     print("\n" + "\n".join(figures.lines()))

@@ -46,6 +46,7 @@ from contracts_schema import CloudEvent, registry
 from contracts_schema.timetracking import LogTimeEntry
 from supportctl.broker import Kafka, dead_letters, partitions_of, read_all, reader
 from tests.e2e.stack import Stack
+from tests.support.auth import bearer
 from tests.support.broker import LocalBroker
 from tests.support.scenario import WORKED_EXAMPLE_1_TERMS, billing_knows, make_contract, make_plan
 
@@ -178,21 +179,30 @@ def _poison(n: int, command: LogTimeEntry) -> tuple[bytes, str]:
 # --- setting up --------------------------------------------------------------------------------------
 
 
+def chaos_client() -> httpx.AsyncClient:
+    """An admin's client that lets an idle connection go before the services' server does (uvicorn
+    closes one after 5 s), so that a request never goes out on a connection as it is being closed."""
+    return httpx.AsyncClient(timeout=60, headers=bearer(), limits=httpx.Limits(keepalive_expiry=2.0))
+
+
+def chaos_accounts(run: str, count: int) -> list[str]:
+    return [f"chaos-{run}-{n}" for n in range(count)]
+
+
 async def sign_chaos_contracts(
-    client: httpx.AsyncClient, stack: Stack, count: int, run: str
+    client: httpx.AsyncClient, stack: Stack, accounts: Sequence[str]
 ) -> list[ChaosContract]:
-    """`count` running contracts on one plan (worked example 1's terms, UTC), each for its own account;
-    returns once billing holds every one."""
+    """A running contract for each account, all on one plan (worked example 1's terms, UTC); returns
+    once billing holds every one."""
     contracts_url = stack["contracts"].url
     plan = await make_plan(
-        client, contracts_url, name=f"Chaos {run}", terms=WORKED_EXAMPLE_1_TERMS, time_zone="Etc/UTC"
+        client, contracts_url, name=f"Chaos {accounts[0]}", terms=WORKED_EXAMPLE_1_TERMS, time_zone="Etc/UTC"
     )
     start = datetime.now(UTC).date() - timedelta(days=CONTRACT_DAYS)
     expiry = start.replace(year=start.year + 1) - timedelta(days=1)
     gate = asyncio.Semaphore(8)
 
-    async def sign(n: int) -> ChaosContract:
-        account = f"chaos-{run}-{n}"
+    async def sign(account: str) -> ChaosContract:
         async with gate:
             contract = await make_contract(
                 client,
@@ -205,7 +215,7 @@ async def sign_chaos_contracts(
             await billing_knows(client, stack["billing"].url, contract["contract_id"])
         return ChaosContract(account, contract["contract_id"])
 
-    return list(await asyncio.gather(*(sign(n) for n in range(count))))
+    return list(await asyncio.gather(*(sign(account) for account in accounts)))
 
 
 # --- faults ------------------------------------------------------------------------------------------
