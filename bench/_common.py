@@ -15,6 +15,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -33,6 +34,8 @@ from contracts_schema import contracts as cwire
 from contracts_schema.primitives import MoneyAmount
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # tests/support is shared with the test suite
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
@@ -244,38 +247,30 @@ def stack_ports_answering(ports: Sequence[int] = (8001, 8002, 8003)) -> list[int
 
 
 class OwnBroker:
-    """A private single-node broker for one run (scripts/kafka.sh on free ports, data in `home`)."""
+    """A private single-node broker for one run on free ports, data in `home` (the test suite's
+    `LocalBroker`: scripts/kafka.sh with its own KAFKA_HOME)."""
 
     def __init__(self, home: Path) -> None:
-        self.home = home
+        from tests.support.broker import LocalBroker
+
         while True:
-            self.port = free_port()
+            port = free_port()
             with socket.socket() as probe:
                 try:
-                    probe.bind(("127.0.0.1", self.port + 1))
+                    probe.bind(("127.0.0.1", port + 1))
                     break
                 except OSError:
                     continue
-        self.bootstrap = f"127.0.0.1:{self.port}"
-
-    def _run(self, command: str, timeout: float) -> None:
-        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_HOME=str(self.home))
-        subprocess.run(
-            [str(ROOT / "scripts" / "kafka.sh"), command],
-            env=env,
-            check=True,
-            timeout=timeout,
-            stdout=subprocess.DEVNULL,
-        )
+        self._broker = LocalBroker(port, home)
+        self.bootstrap = self._broker.bootstrap
 
     def start(self) -> str:
-        started = time.monotonic()
-        self._run("start", 180)
-        print(f"own broker on {self.bootstrap} (up in {time.monotonic() - started:.1f} s)", flush=True)
+        seconds = self._broker.start()
+        print(f"own broker on {self.bootstrap} (up in {seconds:.1f} s)", flush=True)
         return self.bootstrap
 
     def stop(self) -> None:
-        self._run("stop", 60)
+        self._broker.stop()
 
 
 # --- where the handler's time goes -------------------------------------------------------------------

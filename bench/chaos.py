@@ -26,11 +26,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg  # noqa: E402
-from _common import OwnPostgres  # noqa: E402
+from _common import OwnPostgres  # noqa: E402 - puts the checkout on sys.path for tests.support
 
 from tests.e2e.stack import SERVICES, make_stack  # noqa: E402
 from tests.support.auth import JWKS_FILE  # noqa: E402
