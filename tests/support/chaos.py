@@ -318,8 +318,8 @@ class ChaosFigures:
             f"conflicts refused  {self.conflicts_answered:>9,}  of {self.conflicts:,}",
             *(f"fault at {s.started:6.1f} s   {s.fault} ({s.seconds:.1f} s)" for s in self.struck),
             f"produced after     {self.produced_after:9.1f} s",
-            f"caught up after    {self.caught_up_after:9.1f} s  "
-            f"({self.catch_up_seconds:.1f} s after the last fault was over)",
+            f"caught up after    {self.caught_up_after:9.1f} s"
+            + (f"  ({self.catch_up_seconds:.1f} s after the last fault was over)" if self.struck else ""),
             f"throughput         {self.throughput:9.0f} entries/s  (first record sent to all accrued)",
         ]
 
