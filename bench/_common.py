@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks in bench/: isolated consumer groups, ports, percentiles, SQL timing.
+"""Helpers shared by the benchmarks in bench/: isolated consumer groups, ports, percentiles, SQL timing,
+private brokers and PostgreSQL clusters.
 
 Nothing here changes service code: consumer groups are made unique per run by wrapping
 `servicekit.consumers.Consumers.subscribe` before a service is built, and each such group's offsets are
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -31,6 +35,8 @@ from contracts_schema.primitives import MoneyAmount
 from servicekit.kafka_security import KafkaSecurity, from_environment
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # tests/support is shared with the test suite
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
@@ -255,38 +261,30 @@ def stack_ports_answering(ports: Sequence[int] = (8001, 8002, 8003)) -> list[int
 
 
 class OwnBroker:
-    """A private single-node broker for one run (scripts/kafka.sh on free ports, data in `home`)."""
+    """A private single-node broker for one run on free ports, data in `home` (the test suite's
+    `LocalBroker`: scripts/kafka.sh with its own KAFKA_HOME)."""
 
     def __init__(self, home: Path) -> None:
-        self.home = home
+        from tests.support.broker import LocalBroker
+
         while True:
-            self.port = free_port()
+            port = free_port()
             with socket.socket() as probe:
                 try:
-                    probe.bind(("127.0.0.1", self.port + 1))
+                    probe.bind(("127.0.0.1", port + 1))
                     break
                 except OSError:
                     continue
-        self.bootstrap = f"127.0.0.1:{self.port}"
-
-    def _run(self, command: str, timeout: float) -> None:
-        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_HOME=str(self.home))
-        subprocess.run(
-            [str(ROOT / "scripts" / "kafka.sh"), command],
-            env=env,
-            check=True,
-            timeout=timeout,
-            stdout=subprocess.DEVNULL,
-        )
+        self._broker = LocalBroker(port, home)
+        self.bootstrap = self._broker.bootstrap
 
     def start(self) -> str:
-        started = time.monotonic()
-        self._run("start", 180)
-        print(f"own broker on {self.bootstrap} (up in {time.monotonic() - started:.1f} s)", flush=True)
+        seconds = self._broker.start()
+        print(f"own broker on {self.bootstrap} (up in {seconds:.1f} s)", flush=True)
         return self.bootstrap
 
     def stop(self) -> None:
-        self._run("stop", 60)
+        self._broker.stop()
 
 
 # --- where the handler's time goes -------------------------------------------------------------------
@@ -391,3 +389,49 @@ def bench_contract(
         ),
         version=1,
     )
+
+
+# --- a PostgreSQL cluster of the run's own ---------------------------------------------------------
+
+
+class OwnPostgres:
+    """A private PostgreSQL cluster for one run, with the server's default settings: fsync,
+    synchronous_commit and full_page_writes on, unlike the scripts/postgres.sh dev cluster, which turns
+    them off for speed. Trust authentication, on 127.0.0.1 only; its folder is removed when it stops.
+    PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` system user (and
+    lives in a folder of its own that user owns)."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
+        self.port = free_port()
+        self.data = self.home / "data"
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        if not binaries:
+            raise SystemExit("no PostgreSQL server in /usr/lib/postgresql/*/bin: apt-get install postgresql")
+        self.bindir = binaries[-1].parent
+        self.prefix = f"postgresql+asyncpg://bench@127.0.0.1:{self.port}/"
+
+    def _run(self, *command: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*as_postgres, *command], check=True, timeout=120, stdout=subprocess.DEVNULL, cwd=self.home
+        )
+
+    def start(self) -> str:
+        """Create and start the cluster; returns the SQLAlchemy URL prefix of its databases."""
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres", "postgres")
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "bench", "--auth=trust", "-E", "UTF8"
+        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home}"
+        log = str(self.home / "server.log")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+        return self.prefix
+
+    def stop(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)

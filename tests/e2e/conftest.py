@@ -34,15 +34,12 @@ def stack(
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "LOG_FORMAT": "json",
     }
-    running = make_stack(
+    processes = make_stack(
         kafka_bootstrap,
         {name: database_url(name) for name in SERVICES},
         tmp_path_factory.mktemp("logs"),
         tracing,
     )
-    try:
-        seconds = running.start()  # inside the try: a service that never gets ready is stopped too
+    with processes.running() as seconds:
         print(f"\nstack ready in {seconds:.1f} s")
-        yield running
-    finally:
-        running.stop()
+        yield processes

@@ -1,4 +1,8 @@
-"""The whole stack as real processes: three services on their own databases and the real broker."""
+"""The whole stack as real processes: the three services on their own databases and the real broker.
+
+A stack may run several processes (replicas) of each service: every replica of a service has its own
+port and log, and the same database URL and consumer groups, as replicas have in production.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +49,7 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = 120.0) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process is not None and self.process.poll() is not None:
@@ -77,45 +83,72 @@ class ServiceProcess:
 
 @dataclass
 class Stack:
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    replicas_of: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ServiceProcess:
-        return self.services[name]
+        """The service's first replica (its only one in a stack of one process per service)."""
+        return self.replicas_of[name][0]
+
+    def replicas(self, name: str) -> list[ServiceProcess]:
+        return self.replicas_of[name]
+
+    def processes(self) -> Iterator[ServiceProcess]:
+        for replicas in self.replicas_of.values():
+            yield from replicas
 
     def start(self) -> float:
-        """Start all three and return the seconds until all were ready."""
+        """Start every process and return the seconds until all were ready."""
         started = time.monotonic()
-        for service in self.services.values():
+        for service in self.processes():
             service.start()
-        for service in self.services.values():
+        for service in self.processes():
             service.wait_ready()
         return time.monotonic() - started
 
-    def restart(self, name: str) -> None:
-        self.services[name].kill()
-        self.services[name].start()
-        self.services[name].wait_ready()
+    @contextmanager
+    def running(self) -> Iterator[float]:
+        """Start it, give the seconds until it was ready, and stop it however the block ends."""
+        try:
+            yield self.start()  # inside the try: a service that never gets ready is stopped too
+        finally:
+            self.stop()
+
+    def restart(self, name: str, replica: int = 0) -> None:
+        """Kill a replica as in a crash, start it again and wait until it is ready."""
+        process = self.replicas_of[name][replica]
+        process.kill()
+        process.start()
+        process.wait_ready()
 
     def stop(self) -> None:
-        for service in self.services.values():
+        for service in self.processes():
             service.stop()
 
 
 def make_stack(
-    bootstrap: str, database_urls: dict[str, str], log_dir: Path, extra_env: dict[str, str] | None = None
+    bootstrap: str,
+    database_urls: dict[str, str],
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    replicas: int = 1,
 ) -> Stack:
+    """`replicas` processes of each service; replicas share their service's database and groups."""
     stack = Stack()
     for name in SERVICES:
         prefix = name.upper()
-        port = free_port()
-        env = {
+        shared = {
             **os.environ,
             **(extra_env or {}),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             f"{prefix}_DATABASE_URL": database_urls[name],
-            f"{prefix}_HTTP_PORT": str(port),
             f"{prefix}_RELAY_POLL_SECONDS": "0.2",
             f"{prefix}_SCHEDULER_INTERVAL_SECONDS": "1",
         }
-        stack.services[name] = ServiceProcess(name, port, env, log_dir / f"{name}.log")
+        stack.replicas_of[name] = []
+        for replica in range(1, replicas + 1):
+            port = free_port()
+            log_name = f"{name}.log" if replicas == 1 else f"{name}-{replica}.log"
+            env = {**shared, f"{prefix}_HTTP_PORT": str(port)}
+            stack.replicas_of[name].append(ServiceProcess(name, port, env, log_dir / log_name))
     return stack

@@ -56,6 +56,22 @@ async def sign_contract(
     **contract_fields: Any,
 ) -> dict[str, Any]:
     """A calendar, a plan with the terms, and a contract on it for the account."""
+    plan = await make_plan(client, contracts_url, name=f"Plan {account_id}", terms=terms, time_zone=time_zone)
+    return await make_contract(
+        client,
+        contracts_url,
+        account_id=account_id,
+        plan_id=plan["plan_id"],
+        start_date=start_date,
+        expiry_date=expiry_date,
+        **contract_fields,
+    )
+
+
+async def make_plan(
+    client: httpx.AsyncClient, contracts_url: str, *, name: str, terms: dict[str, Any], time_zone: str
+) -> dict[str, Any]:
+    """A plan with the terms on an office calendar of its own (9 to 5 in the time zone)."""
     calendar = await created(
         await client.post(
             f"{contracts_url}/calendars",
@@ -66,18 +82,30 @@ async def sign_contract(
             },
         )
     )
-    plan = await created(
+    return await created(
         await client.post(
             f"{contracts_url}/plans",
-            json={"name": f"Plan {account_id}", "terms": {**terms, "calendar_id": calendar["calendar_id"]}},
+            json={"name": name, "terms": {**terms, "calendar_id": calendar["calendar_id"]}},
         )
     )
+
+
+async def make_contract(
+    client: httpx.AsyncClient,
+    contracts_url: str,
+    *,
+    account_id: str,
+    plan_id: str,
+    start_date: str,
+    expiry_date: str,
+    **contract_fields: Any,
+) -> dict[str, Any]:
     return await created(
         await client.post(
             f"{contracts_url}/contracts",
             json={
                 "account_id": account_id,
-                "plan_id": plan["plan_id"],
+                "plan_id": plan_id,
                 "name": f"Support for {account_id}",
                 "start_date": start_date,
                 "expiry_date": expiry_date,
