@@ -394,6 +394,16 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """CPU time (user + system) a process has used so far: what a run costs it, whatever else runs on
+    the machine meanwhile (wall-clock rates on a shared machine depend on the neighbours)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 @dataclass
 class BenchKeys:
     """A signing key of the run's own, and its key set in a file the services verify tokens with."""
@@ -482,6 +492,9 @@ class ServiceProcess:
 
     def rss_mb(self) -> float:
         return 0.0 if self.process is None else peak_rss_mb(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        return 0.0 if self.process is None else cpu_seconds(self.process.pid)
 
     def stop(self) -> dict[str, Any]:
         """Stop it (SIGTERM, then SIGKILL) and return its report (empty when it wrote none)."""

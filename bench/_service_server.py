@@ -118,7 +118,13 @@ def main() -> None:
         if service == "timetracking":
             calls = instrument_rest_write()
             calls.enabled = True
-    if os.environ.get("BENCH_PROFILE"):
+    cprofile = None
+    if os.environ.get("BENCH_PROFILE") == "cprofile":  # CPU by function, whatever the neighbours do
+        import cProfile
+
+        cprofile = cProfile.Profile()
+        cprofile.enable()
+    elif os.environ.get("BENCH_PROFILE"):
         from pyinstrument import Profiler
 
         profiler = Profiler(async_mode="disabled", interval=0.001)
@@ -138,6 +144,14 @@ def main() -> None:
             if profiler is not None:
                 profiler.stop()
                 lines.append(profiler.output_text(unicode=False, color=False))
+            if cprofile is not None:
+                import io
+                import pstats
+
+                cprofile.disable()
+                out = io.StringIO()
+                pstats.Stats(cprofile, stream=out).sort_stats("tottime").print_stats(45)
+                lines.append(out.getvalue())
             document = {
                 "service": service,
                 "rss_peak_mb": peak_rss_mb(),
