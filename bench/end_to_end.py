@@ -325,8 +325,12 @@ async def measure(args: argparse.Namespace, run: str, workdir: Path, broker: Own
         ends = await end_offsets(bootstrap, registry.TIME_ENTRY_COMMANDS.name)
         for service in services:
             service.start(commit_at_end=False, **extra)
+        for service in services:
+            service.wait_ready()
+        cpu = {service.service: service.cpu_seconds() for service in services}
         accrued = select(func.count()).select_from(billing_tables.usage_entries)
         await wait_for(billing_db, accrued, args.entries, args.time_limit / 2, "sustained phase accrued")
+        cpu = {service.service: service.cpu_seconds() - cpu[service.service] for service in services}
         print(f"sustained phase: {args.entries} accrued", flush=True)
 
         # 3: latency at an offered rate
@@ -398,6 +402,12 @@ async def measure(args: argparse.Namespace, run: str, workdir: Path, broker: Own
                 f"max {max(lags):.0f} ms ({len(lags)} entries)"
             )
         print("rss       peak " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
+        per_entry = {name: 1e6 * seconds / args.entries for name, seconds in cpu.items()}
+        print(
+            "cpu       per entry in the sustained phase: "
+            + ", ".join(f"{name} {us:.0f} µs" for name, us in per_entry.items())
+            + f" (with a core each, the slower would carry {1e6 / max(per_entry.values()):,.0f}/s)"
+        )
         print(
             "check     "
             + ", ".join(f"{k} {found[k]}/{wanted[k]}" for k in wanted)
