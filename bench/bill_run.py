@@ -147,34 +147,15 @@ async def one_size(size: int, args: argparse.Namespace, workdir: Path, profile: 
                 await handlers.accrue_time_entries(uow, entries, contracts=cache, now=datetime.now(UTC))
         seed_seconds = time.perf_counter() - seeded
 
-        # ours: the bill run, as the scheduler's tick runs it
-        profiler = None
-        if profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-        cpu = cpu_seconds()
-        started = time.perf_counter()
-        made = 0
-        while True:
-            async with app.units.write() as uow:
-                run = await bill_schedule.make_due_bills(uow, now=datetime.now(UTC))
-            made += run.done
-            if run.taken < bill_schedule.BATCH:
-                break
-        ours = time.perf_counter() - started
-        ours_cpu = cpu_seconds() - cpu
-        profile_text = ""
-        if profiler is not None:
-            import io
-            import pstats
-
-            profiler.disable()
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
-            profile_text = out.getvalue()
+        # ours: the bill run, as the scheduler's tick runs it, in a billing process of its own
+        await app.service.db.dispose()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--run-only", url, *(["--profile"] if profile else []),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        output, _ = await child.communicate()
+        run = json.loads(output.decode().strip().splitlines()[-1])
+        made, ours, ours_cpu, profile_text = run["bills"], run["seconds"], run["cpu_seconds"], run["profile"]
 
         # checks
         b, c = tables.bills.c, tables.contracts.c
@@ -233,6 +214,7 @@ async def one_size(size: int, args: argparse.Namespace, workdir: Path, profile: 
         await app.service.db.dispose()
         return {
             "size": size,
+            "rss_mb": run["rss_mb"],
             "bills": made,
             "seconds": ours,
             "cpu_seconds": ours_cpu,
@@ -244,6 +226,50 @@ async def one_size(size: int, args: argparse.Namespace, workdir: Path, profile: 
         }
     finally:
         await drop()
+
+
+async def run_only(url: str, profile: bool) -> dict[str, Any]:
+    """The bill run alone, in this (fresh) process: what billing's scheduler does, batch after batch."""
+    from billing.bootstrap import bootstrap
+    from billing.config import BillingSettings
+    from billing.service_layer import bill_schedule
+
+    app = bootstrap(BillingSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:1"))
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    made = 0
+    while True:
+        async with app.units.write() as uow:
+            run = await bill_schedule.make_due_bills(uow, now=datetime.now(UTC))
+        made += run.done
+        if run.taken < bill_schedule.BATCH:
+            break
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    profile_text = ""
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        profile_text = out.getvalue()
+    await app.service.db.dispose()
+    return {
+        "bills": made,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rss_mb": peak_rss_mb(),
+        "profile": profile_text,
+    }
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -269,7 +295,7 @@ async def main(args: argparse.Namespace) -> int:
     largest = max(results, key=lambda r: r["size"])
     per_bill = [r["seconds"] / max(1, r["bills"]) for r in results]
     growth = max(per_bill) / min(per_bill)
-    rss = peak_rss_mb()
+    rss = max(r["rss_mb"] for r in results)
     rate = largest["bills"] / largest["seconds"]
     scaled = largest["seconds"] * TARGET_CONTRACTS / largest["size"]
     print(f"\n=== bill run ({args.database}, {args.entries_per_contract} entries a contract) ===")
@@ -280,7 +306,7 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(f"ratio     {largest['baseline_seconds'] / largest['seconds']:.3f}")
     print(f"linear    time per bill from smallest to largest size varies x{growth:.2f}")
-    print(f"rss       peak {rss:.0f} MB (the bench process, billing in it)")
+    print(f"rss       peak {rss:.0f} MB (the billing process that ran the bill run)")
     if largest["profile"]:
         print(largest["profile"])
     complete = all(r["complete"] for r in results)
@@ -314,6 +340,9 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--run-only"]:  # the child process of one size's bill run
+        print(json.dumps(asyncio.run(run_only(sys.argv[2], "--profile" in sys.argv[3:]))))
+        sys.exit(0)
     arguments = parse_args()
     faulthandler.dump_traceback_later(arguments.time_limit + 30, exit=True)
     sys.exit(asyncio.run(asyncio.wait_for(main(arguments), timeout=arguments.time_limit)))

@@ -90,7 +90,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--own-broker", action="store_true", help="a private broker on free ports")
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--json-out", type=Path, help="write the summary figures there (bench/run_all.py)")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument in both services")
+    parser.add_argument(
+        "--profile",
+        choices=("pyinstrument", "cprofile"),
+        help="profile both services: pyinstrument (wall, call tree) or cprofile (CPU by function)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw pipeline")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
@@ -263,7 +267,7 @@ async def measure(args: argparse.Namespace, run: str, workdir: Path, broker: Own
     ]
     timetracking, billing = services
     tt_db, billing_db = Database(urls["timetracking"]), Database(urls["billing"])
-    extra = {"BENCH_PROFILE": "1"} if args.profile else {}
+    extra = {"BENCH_PROFILE": args.profile} if args.profile else {}
     rng = random.Random(args.seed)
     print(
         f"end-to-end bench {run}: {args.entries} commands over {args.contracts} contracts, then "
