@@ -3,16 +3,19 @@ expired, names a caller; every other is refused with 401 before any route runs."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -132,3 +135,39 @@ async def test_open_paths_need_no_token_and_a_valid_token_reaches_the_route(veri
 
     assert (health.status_code, health.json()) == (200, {"caller": None})
     assert (contracts.status_code, contracts.json()) == (200, {"caller": "ann"})
+
+
+async def test_a_token_verified_once_is_not_verified_again_until_the_key_set_changes(
+    verifier: TokenVerifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = signed()
+    first = await verifier.verify(token)
+    checks: list[str] = []
+    real_decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        checks.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+
+    assert await verifier.verify(token) == first
+    assert checks == []
+
+    # The key set rotated: a token of the old key no longer verifies, though it was verified before.
+    key_set = tmp_path / "jwks.json"
+    key_set.write_text(json.dumps(public_key_set(new_signing_key())))
+    stat = key_set.stat()
+    os.utime(key_set, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
+async def test_an_expired_token_is_refused_though_it_was_verified_before(verifier: TokenVerifier) -> None:
+    token = signed(ttl=timedelta(seconds=1), now=datetime.now(UTC) - timedelta(seconds=29.2))
+    await verifier.verify(token)  # within the 30 s of leeway
+
+    await asyncio.sleep(2.0)
+
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
