@@ -435,3 +435,229 @@ class OwnPostgres:
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.home, ignore_errors=True)
+
+
+# --- processes, tokens, memory ---------------------------------------------------------------------
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """The peak resident set size of a process (VmHWM), in MB; 0 where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """CPU time (user + system) a process has used so far: what a run costs it, whatever else runs on
+    the machine meanwhile (wall-clock rates on a shared machine depend on the neighbours)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+@dataclass
+class BenchKeys:
+    """A signing key of the run's own, and its key set in a file the services verify tokens with."""
+
+    jwks_file: Path
+    private_jwk: dict[str, Any]
+
+    @classmethod
+    def make(cls, folder: Path) -> BenchKeys:
+        import json
+
+        from servicekit.dev_token import new_signing_key, public_key_set
+
+        folder.mkdir(parents=True, exist_ok=True)
+        private = new_signing_key()
+        path = folder / "jwks.json"
+        path.write_text(json.dumps(public_key_set(private)))
+        return cls(path, private)
+
+    def bearer(self, *roles: str, subject: str = "bench") -> str:
+        from servicekit.dev_token import issue_token
+
+        token = issue_token(self.private_jwk, subject=subject, roles=roles or ("admin",), accounts="*")
+        return f"Bearer {token}"
+
+
+class ServiceProcess:
+    """One service started by bench/_service_server.py on a free port; stopped with SIGTERM."""
+
+    def __init__(
+        self, service: str, database_url: str, bootstrap: str, keys: BenchKeys, workdir: Path, suffix: str
+    ) -> None:
+        self.service = service
+        self.port = free_port()
+        self.workdir = workdir
+        self.report_path = workdir / f"{service}-report.json"
+        self.log_path = workdir / f"{service}.log"
+        prefix = service.upper()
+        self.env = dict(
+            os.environ,
+            BENCH_SERVICE=service,
+            BENCH_GROUP_SUFFIX=suffix,
+            BENCH_REPORT=str(self.report_path),
+            AUTH_JWKS_FILE=str(keys.jwks_file),
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            LOG_FORMAT="console",
+            LOG_LEVEL="WARNING",
+            **{f"{prefix}_DATABASE_URL": database_url, f"{prefix}_HTTP_PORT": str(self.port)},
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, commit_at_end: bool, **extra_env: str) -> None:
+        env = dict(self.env, **extra_env)
+        if commit_at_end:
+            env["BENCH_COMMIT_AT_END"] = "1"
+        self.report_path.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve().parent / "_service_server.py")],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.service} exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base_url + "/ready", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.service} not ready:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def rss_mb(self) -> float:
+        return 0.0 if self.process is None else peak_rss_mb(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        return 0.0 if self.process is None else cpu_seconds(self.process.pid)
+
+    def stop(self) -> dict[str, Any]:
+        """Stop it (SIGTERM, then SIGKILL) and return its report (empty when it wrote none)."""
+        import json
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
+        if self.report_path.exists():
+            return dict(json.loads(self.report_path.read_text()))
+        return {}
+
+
+async def fresh_databases(kind: str, names: Sequence[str], workdir: Path) -> tuple[dict[str, str], Any]:
+    """A new, empty database per name (SQLite files in `workdir`, or databases on the local PostgreSQL
+    cluster); returns their URLs and an async function that drops them."""
+    if kind == "sqlite":
+
+        async def nothing() -> None:
+            return None
+
+        return {name: f"sqlite+aiosqlite:///{workdir / name}.db" for name in names}, nothing
+    import asyncpg
+
+    prefix = postgres_prefix()
+    run = uuid.uuid4().hex[:8]
+    databases = {name: f"bench_{name}_{run}" for name in names}
+    dsn = prefix.replace("postgresql+asyncpg", "postgresql") + "postgres"
+    admin = await asyncpg.connect(dsn)
+    try:
+        for database in databases.values():
+            await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(dsn)
+        try:
+            for database in databases.values():
+                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    return {name: prefix + database for name, database in databases.items()}, drop
+
+
+async def produce_all(bootstrap: str, messages: Sequence[tuple[str, str, bytes]]) -> float:
+    """(topic, key, value) in order, acks=all; returns seconds until all are acknowledged."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for start in range(0, len(messages), 5000):
+            futures = [
+                await producer.send(topic, value, key=key.encode())
+                for topic, key, value in messages[start : start + 5000]
+            ]
+            await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def bench_calendar(index: int, holiday: date) -> cwire.BusinessCalendar:
+    return cwire.BusinessCalendar(
+        calendar_id=uuid.uuid4(),
+        name=f"bench office {index}",
+        time_zone="Europe/Berlin",
+        working_days=[1, 2, 3, 4, 5],
+        working_hours=[cwire.WorkingHours(start="09:00", end="17:00")],
+        holidays=[holiday],
+    )
+
+
+def event_bytes(body: Any, subject: str) -> bytes:
+    from contracts_schema import CloudEvent
+
+    return CloudEvent.wrap(body, source="bench", subject=subject, actor="bench").to_json()
+
+
+@dataclass
+class Figure:
+    """One line of the summary table."""
+
+    benchmark: str
+    ours: float
+    baseline: float | None
+    unit: str
+    target: str
+    met: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.ours / self.baseline  # type: ignore[operator]

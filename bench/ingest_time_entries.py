@@ -28,6 +28,7 @@ import faulthandler
 import io
 import json
 import logging
+import os
 import pstats
 import random
 import shutil
@@ -45,7 +46,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    BenchKeys,
     CallTimer,
+    Figure,
     OwnBroker,
     SqlTimer,
     bench_contract,
@@ -85,6 +88,8 @@ from servicekit.db import Database  # noqa: E402
 from servicekit.kafka import ensure_topics  # noqa: E402
 
 USAGE_GROUP = "usage-accrual"
+TARGET = 25_000
+TARGET_RATIO = 0.6
 CALENDARS = 10
 # Contracts start on the first of the current month (UTC), so no bill has fallen due yet and billing's
 # bill scheduler stays idle; every entry falls in that open first cycle, on the days elapsed so far.
@@ -102,6 +107,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"), default="none")
     parser.add_argument("--profile-top", type=int, default=25)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json-out", type=Path, help="write the summary figures there (bench/run_all.py)")
     parser.add_argument(
         "--what-if",
         choices=("executemany",),
@@ -491,6 +497,8 @@ async def main(args: argparse.Namespace) -> int:
     run = uuid.uuid4().hex[:8]
     suffix = f"bench-{run}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if "AUTH_JWKS_FILE" not in os.environ:  # billing's settings want a key set, though nothing calls REST
+        os.environ["AUTH_JWKS_FILE"] = str(BenchKeys.make(workdir / "keys").jwks_file)
     broker = OwnBroker(workdir / "kafka") if args.own_broker else None
     try:
         return await measure(args, run, suffix, workdir, broker)
@@ -665,7 +673,8 @@ async def measure(
         print(
             f"ratio     ours/baseline {ours / pipeline_rate:.3f}"
             f"   ours/consume-only {ours / consume_rate:.3f}"
-            f"   target 20,000/s: {'met' if ours >= 20_000 else 'NOT met'}"
+            f"   target {TARGET:,}/s and {TARGET_RATIO}: "
+            f"{'met' if ours >= TARGET and ours / pipeline_rate >= TARGET_RATIO else 'NOT met'}"
         )
         print(
             f"check     accrued {accrued}/{args.entries}, minutes {minutes}/{total_minutes}, "
@@ -690,6 +699,20 @@ async def measure(
             print(f"\n=== profile ({args.profile}, main thread, from start() to done) ===")
             print(profiler.report(args.profile_top))
         del t_started
+        if args.json_out:
+            ratio = ours / pipeline_rate
+            figure = Figure(
+                f"billing accrual alone, Kafka -> accrued ({args.database})",
+                ours,
+                pipeline_rate,
+                "entries/s",
+                f">= {TARGET:,}/s, ratio >= {TARGET_RATIO}",
+                ours >= TARGET and ratio >= TARGET_RATIO,
+                note="baseline: aiokafka getmany + json.loads + executemany INSERT",
+            )
+            args.json_out.write_text(
+                json.dumps({"complete": complete, "figures": [figure.__dict__]}, indent=1)
+            )
         return 0 if complete else 1
     finally:
         if app is not None:

@@ -3,7 +3,7 @@
     uv run python bench/rest_time_entry_latency.py [--requests 200] [--database sqlite|postgresql]
         [--plain] [--own-broker] [--time-limit 180] [--profile] [--relay-off]
 
-Starts timetracking as its own process on a fresh database and a free port (bench/_timetracking_server.py:
+Starts timetracking as its own process on a fresh database and a free port (bench/_service_server.py:
 the service as `timetracking-service` runs it, with per-run consumer groups; `--plain` runs
 `uv run timetracking-service` itself, which joins the real groups), seeds one covering contract through
 contracts.contracts.v1, then sends sequential requests from one keep-alive HTTP client, interleaved
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import json
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 from _common import (  # noqa: E402
     ROOT,
+    BenchKeys,
     OwnBroker,
     bench_contract,
     bootstrap_servers,
@@ -126,13 +128,18 @@ def main(args: argparse.Namespace) -> int:
             drop_database = lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # noqa: E731
             url = prefix + name
         port = free_port()
-        report = workdir / "sql-report.txt"
+        report = workdir / "report.json"
+        keys = BenchKeys.make(workdir / "keys")
         env = dict(
             os.environ,
             TIMETRACKING_DATABASE_URL=url,
             TIMETRACKING_HTTP_PORT=str(port),
             KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            AUTH_JWKS_FILE=str(keys.jwks_file),
+            BENCH_SERVICE="timetracking",
             BENCH_GROUP_SUFFIX=f"bench-{uuid.uuid4().hex[:8]}",
+            BENCH_COMMIT_AT_END="1",
+            BENCH_INSTRUMENT="1",
             BENCH_REPORT=str(report),
         )
         if args.profile:
@@ -142,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
         command = (
             ["uv", "run", "--no-sync", "timetracking-service"]
             if args.plain
-            else [sys.executable, str(Path(__file__).resolve().parent / "_timetracking_server.py")]
+            else [sys.executable, str(Path(__file__).resolve().parent / "_service_server.py")]
         )
         log_path = workdir / "server.log"
         with log_path.open("wb") as log:
@@ -151,7 +158,8 @@ def main(args: argparse.Namespace) -> int:
             )
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
-        with httpx.Client(base_url=base, timeout=10.0) as client:
+        headers = {"Authorization": keys.bearer("integration")}
+        with httpx.Client(base_url=base, timeout=10.0, headers=headers) as client:
             while True:
                 if process.poll() is not None:
                     raise RuntimeError(
@@ -226,10 +234,10 @@ def main(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        report = workdir / "sql-report.txt"
+        report = workdir / "report.json"
         if report.exists():
             print("server side (whole server life, incl. warm-up):")
-            print(report.read_text().rstrip())
+            print(json.loads(report.read_text())["text"].rstrip())
         if drop_database is not None:
             drop_database()
         if broker is not None:

@@ -204,7 +204,7 @@ def test_services_have_the_dev_stacks_settings_json_logs_and_traces_off(config: 
         prefix = name.upper()
         for setting, value in (
             ("RELAY_POLL_SECONDS", "0.5"),
-            ("RELAY_BATCH_SIZE", "500"),
+            ("RELAY_BATCH_SIZE", "2000"),
             ("CONSUMER_BATCH_SIZE", "2000"),
             ("SCHEDULER_INTERVAL_SECONDS", "30"),
         ):

@@ -3,16 +3,19 @@ expired, names a caller; every other is refused with 401 before any route runs."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +27,6 @@ from servicekit.dev_token import AUDIENCE, ISSUER, issue_token, new_signing_key,
 from servicekit.errors import Unauthenticated
 from servicekit.http import CALLER, AuthenticationMiddleware
 
-NOW = datetime.now(UTC)
 KEY = new_signing_key()
 
 
@@ -43,7 +45,7 @@ def signed(key: dict[str, Any] = KEY, **overrides: Any) -> str:
         "issuer": ISSUER,
         "audience": AUDIENCE,
         "ttl": timedelta(minutes=5),
-        "now": NOW,
+        "now": datetime.now(UTC),
     }
     return issue_token(key, **(claims | overrides))
 
@@ -55,7 +57,7 @@ def _b64(data: bytes) -> str:
 def forged(header: dict[str, Any], secret: bytes | None) -> str:
     """A token made by hand: unsigned (`alg: none`) or signed with HMAC over a secret it names."""
     claims = {"sub": "mallory", "roles": ["admin"], "accounts": "*", "iss": ISSUER, "aud": AUDIENCE}
-    claims["exp"] = int((NOW + timedelta(minutes=5)).timestamp())
+    claims["exp"] = int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())
     body = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     signature = b"" if secret is None else hmac.new(secret, body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(signature)}"
@@ -73,7 +75,7 @@ async def test_a_token_of_the_key_set_names_the_caller_its_roles_and_accounts(
 public_key = json.dumps(public_key_set(KEY)["keys"][0]).encode()
 
 BAD_TOKENS: dict[str, Callable[[], str]] = {
-    "expired": lambda: signed(now=NOW - timedelta(hours=1)),
+    "expired": lambda: signed(now=datetime.now(UTC) - timedelta(hours=1)),
     "signed by another key": lambda: signed(new_signing_key() | {"kid": KEY["kid"]}),
     "for another audience": lambda: signed(audience="someone-else"),
     "from another issuer": lambda: signed(issuer="https://evil.example"),
@@ -93,7 +95,7 @@ async def test_a_bad_token_names_no_caller(verifier: TokenVerifier, made: Callab
 async def test_a_token_just_past_its_expiry_is_taken_within_the_clock_skew_allowed(
     verifier: TokenVerifier,
 ) -> None:
-    token = signed(now=NOW - timedelta(minutes=5, seconds=10))  # expired ten seconds ago; skew is 30
+    token = signed(now=datetime.now(UTC) - timedelta(minutes=5, seconds=10))  # expired ten seconds ago; skew is 30
 
     assert (await verifier.verify(token)).subject == "ann"
 
@@ -132,3 +134,39 @@ async def test_open_paths_need_no_token_and_a_valid_token_reaches_the_route(veri
 
     assert (health.status_code, health.json()) == (200, {"caller": None})
     assert (contracts.status_code, contracts.json()) == (200, {"caller": "ann"})
+
+
+async def test_a_token_verified_once_is_not_verified_again_until_the_key_set_changes(
+    verifier: TokenVerifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = signed()
+    first = await verifier.verify(token)
+    checks: list[str] = []
+    real_decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        checks.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+
+    assert await verifier.verify(token) == first
+    assert checks == []
+
+    # The key set rotated: a token of the old key no longer verifies, though it was verified before.
+    key_set = tmp_path / "jwks.json"
+    key_set.write_text(json.dumps(public_key_set(new_signing_key())))
+    stat = key_set.stat()
+    os.utime(key_set, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
+async def test_an_expired_token_is_refused_though_it_was_verified_before(verifier: TokenVerifier) -> None:
+    token = signed(ttl=timedelta(seconds=1), now=datetime.now(UTC) - timedelta(seconds=29.2))
+    await verifier.verify(token)  # within the 30 s of leeway
+
+    await asyncio.sleep(2.0)
+
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)

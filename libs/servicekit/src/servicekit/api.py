@@ -1,6 +1,9 @@
 """What every service's REST routes are handed: its units of work, the time, and who is calling, with
 what roles and accounts.
 
+Every dependency here is `async def`, though none awaits anything: FastAPI runs a plain `def`
+dependency in a thread of its pool, a hop per dependency per request that costs more than the work.
+
 Routes declare these as dependencies (`Annotated` aliases in each service's api module), so a route
 names exactly what it uses and never reaches for the whole application object.
 """
@@ -53,11 +56,11 @@ class UnitsOfWork(Generic[U]):
         return self._unit_of_work(self._db, self._tables, None, source=self._source, read_only=True)
 
 
-def units_of_work(request: Request) -> UnitsOfWork[Any]:
+async def units_of_work(request: Request) -> UnitsOfWork[Any]:
     return request.app.state.units  # type: ignore[no-any-return]
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     """The service's clock, read once per request."""
     return request.app.state.clock()  # type: ignore[no-any-return]
 
@@ -68,7 +71,7 @@ _bearer = HTTPBearer(
 )
 
 
-def authenticated(
+async def authenticated(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None
 ) -> Caller:
     """The caller the bearer token names (verified once, by the authentication middleware)."""
@@ -82,7 +85,7 @@ def allow(*roles: Role) -> Any:
     """`dependencies=[allow(Role.ADMIN, Role.BILLING)]`: who may call a route, declared beside it and
     shown in its OpenAPI operation (`document_roles`)."""
 
-    def permitted(caller: Annotated[Caller, Depends(authenticated)]) -> None:
+    async def permitted(caller: Annotated[Caller, Depends(authenticated)]) -> None:
         caller.require(*roles)
 
     permitted.roles = frozenset(roles)  # type: ignore[attr-defined]
@@ -121,6 +124,6 @@ def _roles_of(route: BaseRoute) -> frozenset[Role] | None:
     return None
 
 
-def origin_of(caller: Annotated[Caller, Depends(authenticated)]) -> Origin:
+async def origin_of(caller: Annotated[Caller, Depends(authenticated)]) -> Origin:
     """The caller as the actor every event of the request is signed with."""
     return caller.origin

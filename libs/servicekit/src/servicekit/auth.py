@@ -14,6 +14,7 @@ or with a public key used as an HMAC secret never verifies.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +29,9 @@ from servicekit.origin import Origin
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 ALL_ACCOUNTS = "*"
+VERIFIED_KEPT_FOR = 60.0
+"""Seconds a verified token is taken at its word before its signature is checked again."""
+VERIFIED_KEPT_MAX = 10_000
 
 AccountScope = frozenset[str] | None
 """The accounts a query may return: None for every account."""
@@ -90,8 +94,31 @@ class TokenVerifier:
         self._settings = settings
         self._client = PyJWKClient(settings.jwks_url, lifespan=300) if settings.jwks_url else None
         self._file_keys: tuple[float, PyJWKSet] | None = None
+        self._verified: dict[str, tuple[object, float, Caller]] = {}
 
     async def verify(self, token: str) -> Caller:
+        """The caller the token names. A token verified in the last `VERIFIED_KEPT_FOR` seconds, still
+        unexpired and verified against the same key set, is not verified again: a client sends the same
+        token with every request, and checking an ES256 signature costs more than most requests."""
+        now = time.time()
+        keys = self._key_set_version()
+        kept = self._verified.get(token)
+        if kept is not None and kept[0] == keys and now < kept[1]:
+            return kept[2]
+        caller, expires_at = await self._verify(token)
+        if len(self._verified) >= VERIFIED_KEPT_MAX:
+            self._verified.clear()
+        self._verified[token] = (keys, min(expires_at, now + VERIFIED_KEPT_FOR), caller)
+        return caller
+
+    def _key_set_version(self) -> object:
+        """The key file's modification time: a changed file is verified against at once. Keys from a
+        URL are cached by PyJWT for five minutes anyway, longer than a verified token is kept."""
+        if self._settings.jwks_file is not None:
+            return self._settings.jwks_file.stat().st_mtime
+        return None
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             key = await self._signing_key(token)
             claims: dict[str, Any] = jwt.decode(
@@ -105,7 +132,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the bearer token is not valid: {error}") from None
-        return _caller(claims)
+        return _caller(claims), float(claims["exp"]) + self._settings.leeway_seconds
 
     async def _signing_key(self, token: str) -> Any:
         if self._client is not None:

@@ -142,6 +142,12 @@ class BusinessCalendar:
 
 def to_whole_minute(instant: datetime) -> datetime:
     """The instant in UTC, cut down to the whole minute."""
+    if instant.tzinfo is UTC:  # how instants come back from storage: called for every entry, often
+        return (
+            instant
+            if not (instant.second or instant.microsecond)
+            else instant.replace(second=0, microsecond=0)
+        )
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidInstant(f"instant {instant.isoformat()} has no time zone")
     return instant.astimezone(UTC).replace(second=0, microsecond=0)

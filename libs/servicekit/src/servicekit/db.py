@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -29,7 +30,7 @@ class Database:
             self.read_engine = _sqlite_engine(url, echo=echo, begin="BEGIN")
         else:
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **_JSON_CODEC
             )
             self.read_engine = self.engine
         self._writes = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -57,8 +58,17 @@ class Database:
             await self.read_engine.dispose()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+"""JSON columns (stored documents: entries, bills, contract copies) through orjson: the same JSON,
+written and read several times faster than by the standard library."""
+
+
 def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **_JSON_CODEC)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

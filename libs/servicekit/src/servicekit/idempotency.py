@@ -37,7 +37,7 @@ KEPT_FOR = timedelta(hours=24)
 """How long a response is replayed for its key; older keys are purged and may be used again."""
 
 
-def idempotency_key_header(
+async def idempotency_key_header(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -47,7 +47,8 @@ def idempotency_key_header(
         ),
     ] = None,
 ) -> str | None:
-    """Declares the header in a route's OpenAPI; `IdempotencyMiddleware` does the work."""
+    """Declares the header in a route's OpenAPI; `IdempotencyMiddleware` does the work. (Async, so that
+    FastAPI does not hand it to a thread.)"""
     return idempotency_key
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,6 +24,8 @@ from servicekit.outbox import OutgoingMessage
 log = logging.getLogger(__name__)
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+OUTBOX_BATCH_BYTES = 512 * 1024
+"""Bytes of records per partition in one produce request of the outbox's producer."""
 
 
 def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> KafkaBroker:
@@ -55,6 +58,11 @@ class KafkaSender:
             "enable_idempotence": True,
             "acks": "all",
             "max_request_size": MESSAGE_MAX_BYTES,
+            # An idempotent producer has one request in flight per partition: what one request carries
+            # is what bounds the relay. Large batches (aiokafka's default is 16 KiB, some twenty events)
+            # fill while the relay hands a whole outbox batch over; a short linger lets a lone event go.
+            "max_batch_size": OUTBOX_BATCH_BYTES,
+            "linger_ms": 2,
             **security.for_aiokafka(),
         }
         self._producer: AIOKafkaProducer | None = None
@@ -74,12 +82,20 @@ class KafkaSender:
             raise RuntimeError("the outbox sender is not started")
         producer = self._producer
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
-            sending = [
-                self._send(producer, message, headers)
-                for message, headers in zip(messages, extra, strict=True)
-            ]
-            outcomes = await asyncio.gather(*sending, return_exceptions=True)
-        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            # Handed over one after another, in the rows' order (so a key's events stay in order), and
+            # only then awaited: the producer batches them per partition meanwhile.
+            deliveries: list[asyncio.Future[Any] | BaseException] = []
+            for message, headers in zip(messages, extra, strict=True):
+                try:
+                    deliveries.append(await self._send(producer, message, headers))
+                except Exception as error:  # refused before it left: too large, no metadata
+                    deliveries.append(error)
+            acknowledged = await asyncio.gather(
+                *(d for d in deliveries if not isinstance(d, BaseException)), return_exceptions=True
+            )
+        acks = iter(acknowledged)
+        outcomes = [d if isinstance(d, BaseException) else _failure(next(acks)) for d in deliveries]
+        failed = [outcome for outcome in outcomes if outcome is not None]
         if any(not is_transient(error) for error in failed):
             await self._renew()  # the producer may be out of step with the broker: start afresh
         sent = Counter(
@@ -87,26 +103,31 @@ class KafkaSender:
         )
         for topic, count in sent.items():
             MESSAGES_PRODUCED.labels(topic).inc(count)
-        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
+        return outcomes
 
     @staticmethod
-    async def _send(producer: AIOKafkaProducer, message: OutgoingMessage, headers: Mapping[str, str]) -> None:
+    async def _send(
+        producer: AIOKafkaProducer, message: OutgoingMessage, headers: Mapping[str, str]
+    ) -> asyncio.Future[Any]:
         # Structured mode: the whole CloudEvent is the value. No `ce_` headers, which would make a
         # CloudEvents SDK read the record as binary mode.
-        delivery = await producer.send(
+        delivery: asyncio.Future[Any] = await producer.send(
             message.topic,
             message.payload,
             key=message.key.encode(),
             headers=[(name, value.encode()) for name, value in headers.items()]
             + [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
         )
-        await delivery
-        return None
+        return delivery
 
     async def _renew(self) -> None:
         log.warning("outbox producer made anew after Kafka refused a record")
         await self.stop()
         await self.start()
+
+
+def _failure(outcome: object) -> BaseException | None:
+    return outcome if isinstance(outcome, BaseException) else None
 
 
 async def ensure_topics(

@@ -23,7 +23,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(ge=1, le=65535)
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     relay_poll_seconds: float = Field(default=0.5, gt=0)
-    relay_batch_size: int = Field(default=500, gt=0)
+    relay_batch_size: int = Field(default=2000, gt=0)
     consumer_batch_size: int = Field(default=2000, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     run_migrations: bool = True

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -39,9 +40,37 @@ class ContractCopies:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # What a bill run read for a whole batch of contracts at once, for the rest of its transaction.
+        self._copies: dict[UUID, BillingContract] = {}
+        self._calendars: dict[UUID, BusinessCalendar] = {}
+        self._top_ups: dict[UUID, list[tuple[int, Money, datetime]]] = {}
+        self._locked: set[UUID] = set()
 
     async def get(self, contract_id: UUID) -> BillingContract | None:
+        if contract_id in self._copies:
+            return self._copies[contract_id]
         return (await self.many([contract_id])).get(contract_id)
+
+    async def prefetch_for_billing(self, copies: Mapping[UUID, BillingContract], *, locked: bool) -> None:
+        """Keep, for the rest of the transaction, the copies (`locked`: this transaction claimed their
+        rows), their calendars and their top-ups, read in one query each: a bill run reads them for
+        every contract of its batch. Making bills changes none of them."""
+        self._copies.update(copies)
+        if locked:
+            self._locked.update(copies)
+        self._calendars.update(await self.calendars({copy.calendar_id for copy in copies.values()}))
+        t = tables.top_ups.c
+        found: dict[UUID, list[tuple[int, Money, datetime]]] = {contract_id: [] for contract_id in copies}
+        for start in range(0, len(found), _IN_CHUNK):
+            ids = [str(contract_id) for contract_id in list(found)[start : start + _IN_CHUNK]]
+            rows = await self._session.execute(
+                select(t.contract_id, t.units, t.price, t.currency, t.bought_at)
+                .where(t.contract_id.in_(ids))
+                .order_by(t.bought_at)
+            )
+            for contract_id, units, price, currency, bought_at in rows:
+                found[UUID(contract_id)].append((units, Money.of(price, currency), as_utc(bought_at)))
+        self._top_ups.update(found)
 
     async def many(self, contract_ids: Iterable[UUID]) -> dict[UUID, BillingContract]:
         ids = [str(contract_id) for contract_id in set(contract_ids)]
@@ -67,7 +96,7 @@ class ContractCopies:
 
     async def lock_for_billing(self, contract_id: UUID) -> None:
         """Hold the copy alone until the transaction ends: no batch of its entries meanwhile."""
-        if is_postgresql(self._session):
+        if contract_id not in self._locked and is_postgresql(self._session):
             c = tables.contracts.c
             await self._session.execute(
                 select(c.contract_id).where(c.contract_id == str(contract_id)).with_for_update()
@@ -128,10 +157,18 @@ class ContractCopies:
 
     async def schedule_next_bill(self, contract_id: UUID, due_at: datetime | None) -> None:
         """When its next bill falls due; a parked contract is taken up again."""
+        await self.schedule_next_bills({contract_id: due_at})
+
+    async def schedule_next_bills(self, due: Mapping[UUID, datetime | None]) -> None:
+        """`schedule_next_bill` for many contracts, in one statement."""
+        if not due:
+            return
+        c = tables.contracts.c
         await self._session.execute(
             update(tables.contracts)
-            .where(tables.contracts.c.contract_id == str(contract_id))
-            .values(next_bill_due_at=due_at, parked_at=None, parked_reason=None)
+            .where(c.contract_id == bindparam("scheduled_id"))
+            .values(next_bill_due_at=bindparam("scheduled_at"), parked_at=None, parked_reason=None),
+            [{"scheduled_id": str(contract_id), "scheduled_at": at} for contract_id, at in due.items()],
         )
 
     async def park(self, contract_id: UUID, at: datetime, reason: str) -> None:
@@ -182,7 +219,10 @@ class ContractCopies:
         )
 
     async def calendars(self, calendar_ids: Iterable[UUID]) -> dict[UUID, BusinessCalendar]:
-        ids = [str(calendar_id) for calendar_id in set(calendar_ids)]
+        wanted = set(calendar_ids)
+        if wanted <= self._calendars.keys():
+            return {calendar_id: self._calendars[calendar_id] for calendar_id in wanted}
+        ids = [str(calendar_id) for calendar_id in wanted]
         if not ids:
             return {}
         rows = await self._session.scalars(
@@ -241,6 +281,8 @@ class ContractCopies:
         return found
 
     async def top_ups(self, contract_id: UUID) -> list[tuple[int, Money, datetime]]:
+        if contract_id in self._top_ups:
+            return self._top_ups[contract_id]
         rows = await self._session.execute(
             select(
                 tables.top_ups.c.units,
@@ -291,6 +333,34 @@ class UsageLedger:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._prefetched: dict[str, tuple[datetime, datetime, list[UsageEntry]]] = {}
+
+    async def prefetch_entries(self, spans: Mapping[UUID, tuple[datetime, datetime]]) -> None:
+        """Keep, for the rest of the transaction, each contract's entries started in its span, read in
+        one query for all: `entries_between` within a span is then answered from them. For a bill run,
+        which changes no entry."""
+        if not spans:
+            return
+        c = tables.usage_entries.c
+        since, until = min(s for s, _ in spans.values()), max(u for _, u in spans.values())
+        kept: dict[str, tuple[datetime, datetime, list[UsageEntry]]] = {
+            str(contract_id): (s, u, []) for contract_id, (s, u) in spans.items()
+        }
+        ids = list(kept)
+        for start in range(0, len(ids), _IN_CHUNK):
+            rows = await self._session.execute(
+                select(*_USAGE_COLUMNS, c.contract_id).where(
+                    c.contract_id.in_(ids[start : start + _IN_CHUNK]),
+                    c.started_at >= since,
+                    c.started_at < until,
+                )
+            )
+            for row in rows:
+                entry = _usage_entry(row)
+                s, u, entries = kept[row.contract_id]
+                if s <= entry.started_at < u:
+                    entries.append(entry)
+        self._prefetched.update(kept)
 
     async def record(self, entries: Sequence[PlacedEntry]) -> None:
         """Insert or update entries in bulk; a late older version of an entry changes nothing."""
@@ -410,6 +480,9 @@ class UsageLedger:
     async def entries_between(
         self, contract_id: UUID, starts_at: datetime, ends_at: datetime
     ) -> list[UsageEntry]:
+        kept = self._prefetched.get(str(contract_id))
+        if kept is not None and kept[0] <= starts_at and ends_at <= kept[1]:
+            return [entry for entry in kept[2] if starts_at <= entry.started_at < ends_at]
         c = tables.usage_entries.c
         rows = await self._session.execute(
             select(*_USAGE_COLUMNS).where(
@@ -541,10 +614,55 @@ class BillBook:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._prefetched: dict[tuple[UUID, str], PeriodBills] = {}
+        self._held: list[dict[str, Any]] | None = None
+
+    @asynccontextmanager
+    async def inserted_together(self) -> AsyncIterator[None]:
+        """New bills saved inside the block are inserted together when it ends, in one statement
+        (every read of bills inserts them first); none of them if the block fails."""
+        self._held = []
+        try:
+            yield
+            await self._insert_held()
+        finally:
+            self._held = None
+
+    async def _insert_held(self) -> None:
+        if self._held:
+            rows, self._held[:] = list(self._held), []
+            await self._session.execute(insert(tables.bills), rows)
+
+    async def prefetch_periods(self, periods: Iterable[tuple[UUID, str]]) -> None:
+        """Read (and lock) the bills of many contract periods in one query; the next `period(...,
+        lock=True)` of each is answered from them, once: a bill run makes a bill for each."""
+        found: dict[tuple[UUID, str], list[Bill]] = {key: [] for key in periods}
+        if not found:
+            return
+        c = tables.bills.c
+        wanted = found
+        ids = sorted({str(contract_id) for contract_id, _ in wanted})
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = select(*_BILL_COLUMNS, c.contract_id, c.period).where(
+                c.contract_id.in_(ids[start : start + _IN_CHUNK]),
+                c.period.in_({period for _, period in wanted}),
+            )
+            if is_postgresql(self._session):
+                query = query.with_for_update()
+            for row in await self._session.execute(query.order_by(c.contract_id, c.period, c.version)):
+                key = (UUID(row.contract_id), row.period)
+                if key in found:
+                    found[key].append(_bill(row))
+        for (contract_id, period), versions in found.items():
+            self._prefetched[(contract_id, period)] = PeriodBills(contract_id, period, versions)
 
     async def period(self, contract_id: UUID, period: str, *, lock: bool) -> PeriodBills:
         """Every version of a contract period's bill; `lock` holds them until the transaction ends, so
         changes of one period (a mark-main on two replicas) apply one after the other."""
+        prefetched = self._prefetched.pop((contract_id, period), None)
+        if prefetched is not None and lock:
+            return prefetched  # read before any bill held back was made: none of them is of this period
+        await self._insert_held()
         c = tables.bills.c
         query = select(*_BILL_COLUMNS).where(c.contract_id == str(contract_id), c.period == period)
         if lock and is_postgresql(self._session):
@@ -554,6 +672,7 @@ class BillBook:
 
     async def where_is(self, bill_id: UUID, scope: AccountScope = None) -> tuple[UUID, str] | None:
         """The contract and period a bill belongs to; nothing for a bill of an account out of scope."""
+        await self._insert_held()
         c = tables.bills.c
         query = select(c.contract_id, c.period).where(c.bill_id == str(bill_id))
         if scope is not None:
@@ -567,7 +686,11 @@ class BillBook:
         for bill in bills.changed_bills():
             row = _bill_row(bill)
             if bill.bill_id in made:
-                await self._session.execute(insert(tables.bills).values(**row))
+                if self._held is not None:
+                    self._held.append(row)
+                else:
+                    # One cached statement with its row: `.values(**row)` would be compiled anew each time.
+                    await self._session.execute(insert(tables.bills), [row])
                 # Counted when written: a transaction rolled back after this (rare) still counts.
                 BILLS_MADE.labels(bill.status.value).inc()
             else:
@@ -576,6 +699,7 @@ class BillBook:
                 )
 
     async def get(self, bill_id: UUID, scope: AccountScope = None) -> Bill | None:
+        await self._insert_held()
         c = tables.bills.c
         query = select(*_BILL_COLUMNS).where(c.bill_id == str(bill_id))
         if scope is not None:
@@ -585,6 +709,7 @@ class BillBook:
 
     async def billed_periods(self, periods: Iterable[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
         """Which of these contract periods have a bill of any version."""
+        await self._insert_held()
         wanted = {(str(contract_id), period) for contract_id, period in periods}
         if not wanted:
             return set()
@@ -599,6 +724,7 @@ class BillBook:
         return {(UUID(contract), period) for contract, period in rows if (contract, period) in wanted}
 
     async def periods_with_bills(self, contract_id: UUID) -> set[str]:
+        await self._insert_held()
         c = tables.bills.c
         rows = await self._session.scalars(
             select(c.period).where(c.contract_id == str(contract_id)).distinct()
@@ -607,6 +733,7 @@ class BillBook:
 
     async def periods_billed(self, contract_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
         """Per contract, the periods that have a bill for the whole period."""
+        await self._insert_held()
         c = tables.bills.c
         found: dict[UUID, set[str]] = {contract_id: set() for contract_id in contract_ids}
         if contract_ids:
@@ -625,6 +752,7 @@ class BillBook:
     async def drafts_due(self, now: datetime, limit: int) -> list[UUID]:
         """Drafts whose grace period has ended. Not claimed here: issuing takes the period's lock first,
         as every writer of a period does, and a replica that comes second finds the draft issued."""
+        await self._insert_held()
         c = tables.bills.c
         query = (
             select(c.bill_id)
@@ -641,6 +769,7 @@ class BillBook:
         )
 
     async def search(self, where: BillFilter, *, limit: int, offset: int) -> tuple[list[Bill], int]:
+        await self._insert_held()
         c = tables.bills.c
         conditions = where.conditions()
         total = await self._session.scalar(select(func.count()).select_from(tables.bills).where(*conditions))
@@ -657,6 +786,7 @@ class BillBook:
         self, where: BillFilter, *, dated_from: date | None, dated_until: date | None
     ) -> list[BillTotals]:
         """Per account and currency, what the main bills that count came to (issued, sent or paid)."""
+        await self._insert_held()
         c = tables.bills.c
         conditions = [*where.conditions(), c.is_main.is_(True), c.status.in_(_COUNTING)]
         if dated_from is not None:

@@ -11,10 +11,12 @@ same tick share the work instead of doing it twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from uuid import UUID
 
 from billing.domain.bill_versions import Bill, BillStatus
 from billing.domain.contract import BillingContract
@@ -23,8 +25,11 @@ from billing.service_layer import handlers
 from billing.service_layer.bills import BillRequest, change_status, make_bill
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from servicekit.faults import is_transient
 from servicekit.origin import Origin
 from servicekit.scheduler import Outcome, run_item
+
+log = logging.getLogger(__name__)
 
 SCHEDULER = Origin("billing-scheduler")
 JOB = "bill-run"
@@ -55,12 +60,19 @@ class BillRun(BatchDone):
 async def reschedule(uow: BillingUnitOfWork, contracts: Sequence[BillingContract]) -> None:
     """Set each contract's next due bill: the first period its cycles call for that has no bill."""
     billed = await uow.bills.periods_billed([contract.contract_id for contract in contracts])
-    for contract in contracts:
-        due = next(
-            (at for period, at in contract.bill_due_dates() if period not in billed[contract.contract_id]),
-            None,
-        )
-        await uow.contracts.schedule_next_bill(contract.contract_id, due)
+    await uow.contracts.schedule_next_bills(
+        {
+            contract.contract_id: next(
+                (
+                    at
+                    for period, at in contract.bill_due_dates()
+                    if period not in billed[contract.contract_id]
+                ),
+                None,
+            )
+            for contract in contracts
+        }
+    )
 
 
 async def make_due_bills(
@@ -70,7 +82,19 @@ async def make_due_bills(
     contract_ids = await uow.contracts.due_for_billing(now, limit)
     contracts = await uow.contracts.many(contract_ids)
     billed = await uow.bills.periods_billed(contract_ids)
-    made: list[Bill] = []
+    await _read_ahead(uow, contracts, billed, now)
+    try:
+        made, more = await _bill_all_at_once(uow, contracts, billed, now, origin)
+    except Exception as error:
+        if is_transient(error):
+            raise
+        # Something in the batch failed: nothing of it was kept. Each contract again, on its own, so
+        # that what failed is deferred or parked alone and the others are billed.
+        log.info("bill run: a batch of %d failed at once (%r); billing each alone", len(contracts), error)
+    else:
+        await reschedule(uow, [contracts[contract_id] for contract_id in sorted(contracts)])
+        return BillRun(taken=len(contract_ids), done=len(made), more=more, bills=made)
+    made = []
     billed_contracts: list[BillingContract] = []
     more = False
     for contract_id in sorted(contracts):  # id order: replicas lock the same rows in the same order
@@ -88,6 +112,54 @@ async def make_due_bills(
             await uow.contracts.park(contract_id, now, result.reason)
     await reschedule(uow, billed_contracts)
     return BillRun(taken=len(contract_ids), done=len(made), more=more, bills=made)
+
+
+async def _bill_all_at_once(
+    uow: BillingUnitOfWork,
+    contracts: Mapping[UUID, BillingContract],
+    billed: Mapping[UUID, Collection[str]],
+    now: datetime,
+    origin: Origin,
+) -> tuple[list[Bill], bool]:
+    """The batch's bills in one savepoint, the usual case: a savepoint per contract costs more than
+    its bill. Any failure undoes them all (changes and events) and is raised. Also says whether some
+    contract has more bills due than one transaction makes."""
+    made: list[Bill] = []
+    more = False
+    async with uow.savepoint(), uow.bills.inserted_together():
+        for contract_id in sorted(contracts):  # id order: replicas lock the same rows in the same order
+            bills = await _bill_due_periods(uow, contracts[contract_id], billed[contract_id], now, origin)
+            made += bills
+            more = more or len(bills) == PERIODS_PER_CONTRACT
+    return made, more
+
+
+async def _read_ahead(
+    uow: BillingUnitOfWork,
+    contracts: Mapping[UUID, BillingContract],
+    billed: Mapping[UUID, Collection[str]],
+    now: datetime,
+) -> None:
+    """What the batch's bills are made from, read for all of them at once rather than bill by bill:
+    the copies (claimed by `due_for_billing`), their calendars and top-ups, the entries of the cycles
+    the bills carry (from the first cycle where unused allowance carries forward), and the bills
+    already in those periods."""
+    spans: dict[UUID, tuple[datetime, datetime]] = {}
+    periods: list[tuple[UUID, str]] = []
+    for contract_id, contract in contracts.items():
+        for period_name, due_at in contract.bill_due_dates():
+            if due_at > now or period_name in billed[contract_id]:
+                continue
+            periods.append((contract_id, period_name))
+            cycle = contract.period(period_name).usage_cycle
+            if cycle is None:
+                continue
+            since = contract.cycles[0].starts_at if contract.terms.carry_forward else cycle.starts_at
+            earliest, latest = spans.get(contract_id, (since, cycle.ends_at))
+            spans[contract_id] = (min(earliest, since), max(latest, cycle.ends_at))
+    await uow.contracts.prefetch_for_billing(contracts, locked=True)
+    await uow.usage.prefetch_entries(spans)
+    await uow.bills.prefetch_periods(periods)
 
 
 async def _bill_due_periods(

@@ -8,7 +8,7 @@ one writer at a time anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,7 @@ from timetracking.domain.contracts import CoveringContract
 from timetracking.domain.time_entries import TimeEntry
 
 
-def _entry_row(entry: TimeEntry) -> dict[str, Any]:
+def _entry_row(entry: TimeEntry, document: dict[str, Any] | None = None) -> dict[str, Any]:
     charges = entry.work.other_charges
     return {
         "entry_id": str(entry.entry_id),
@@ -44,7 +44,7 @@ def _entry_row(entry: TimeEntry) -> dict[str, Any]:
         "currency": charges.currency if charges else None,
         "version": entry.version,
         "deleted": entry.deleted,
-        "document": wire.time_entry_document(entry),
+        "document": document if document is not None else wire.time_entry_document(entry),
     }
 
 
@@ -80,9 +80,15 @@ class TimeEntryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_all(self, entries: Sequence[TimeEntry]) -> None:
+    async def add_all(
+        self, entries: Sequence[TimeEntry], documents: Mapping[UUID, dict[str, Any]] | None = None
+    ) -> None:
+        """Insert new entries; `documents`, by entry id, are their stored documents when already made."""
         if entries:
-            await self._session.execute(insert(time_entries), [_entry_row(entry) for entry in entries])
+            made = documents or {}
+            await self._session.execute(
+                insert(time_entries), [_entry_row(entry, made.get(entry.entry_id)) for entry in entries]
+            )
 
     async def get_many(self, entry_ids: Iterable[UUID], *, lock: bool = False) -> dict[UUID, TimeEntry]:
         ids = [str(entry_id) for entry_id in entry_ids]
@@ -167,9 +173,13 @@ class AuditTrail:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_all(self, records: Sequence[AuditRecord]) -> None:
+    async def add_all(
+        self, records: Sequence[AuditRecord], documents: Mapping[UUID, dict[str, Any]] | None = None
+    ) -> None:
+        """Add records; `documents`, by entry id, are the entries' stored documents when already made."""
         if not records:
             return
+        made = documents or {}
         await self._session.execute(
             insert(time_entry_audit),
             [
@@ -181,7 +191,7 @@ class AuditTrail:
                     "action": record.action.value,
                     "reason": record.reason,
                     "before": wire.time_entry_document(record.before) if record.before else None,
-                    "after": wire.time_entry_document(record.after),
+                    "after": made.get(record.entry_id) or wire.time_entry_document(record.after),
                 }
                 for record in records
             ],

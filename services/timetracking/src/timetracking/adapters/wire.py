@@ -277,7 +277,11 @@ def _kept_span(state: TimeEntryState) -> Span:
 
 def time_entry_document(entry: TimeEntry) -> dict[str, Any]:
     """The JSON an entry is stored as: its `TimeEntryState`, as the events carry it."""
-    return time_entry_state(entry).model_dump(mode="json")
+    return document_of_state(time_entry_state(entry))
+
+
+def document_of_state(state: TimeEntryState) -> dict[str, Any]:
+    return state.model_dump(mode="json")
 
 
 def time_entry_of_document(document: Any) -> TimeEntry:

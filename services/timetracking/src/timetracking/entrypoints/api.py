@@ -7,11 +7,12 @@ accounts, and a support rep logs and changes only their own time. A rule broken 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts_schema import edge, limits
@@ -26,6 +27,7 @@ from contracts_schema.timetracking import (
 from servicekit import api
 from servicekit.auth import Caller, Role
 from servicekit.errors import DomainError, Forbidden
+from servicekit.group_commit import GroupCommit
 from servicekit.idempotency import IDEMPOTENT_WRITE
 from servicekit.problems import responses
 from timetracking.adapters import wire
@@ -40,6 +42,26 @@ from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 Units = Annotated[api.UnitsOfWork[TimeTrackingUnitOfWork], Depends(api.units_of_work)]
 Now = Annotated[datetime, Depends(api.now)]
 Authenticated = Annotated[Caller, Depends(api.authenticated)]
+
+
+async def entry_logger(request: Request) -> GroupCommit[handlers.LogRequest, TimeEntry | DomainError]:
+    """The app's one logger of single entries: entries of concurrent requests are checked and written
+    together, in one unit of work, each answered once it has committed (`servicekit.group_commit`)."""
+    state = request.app.state
+    if getattr(state, "entry_logger", None) is None:
+        units: api.UnitsOfWork[TimeTrackingUnitOfWork] = state.units
+        clock = state.clock
+
+        async def log_together(requests: Sequence[handlers.LogRequest]) -> list[TimeEntry | DomainError]:
+            async with units.write() as uow:
+                return await handlers.log_time_entries(uow, requests, now=clock())
+
+        state.entry_logger = GroupCommit(log_together)
+    logger: GroupCommit[handlers.LogRequest, TimeEntry | DomainError] = state.entry_logger
+    return logger
+
+
+EntryLogger = Annotated[GroupCommit[handlers.LogRequest, TimeEntry | DomainError], Depends(entry_logger)]
 
 # Who may do what, declared once, beside the routes: reads are every role's, scoped to the caller's
 # accounts; a support rep logs and changes time as themselves, an integration or an admin for any rep;
@@ -138,16 +160,15 @@ router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503
     dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
     responses=responses(409, 413),
 )
-async def log_time_entry(body: TimeEntryIn, units: Units, caller: Authenticated, now: Now) -> TimeEntryState:
+async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authenticated) -> TimeEntryState:
     """Log one entry. Logging it again with the same id and values answers what was logged. An entry no
     known contract covers is kept unattached (`note`: no covering contract known yet) and attached
     when its contract arrives. 409: the entry id is taken by other values, or by a deleted entry."""
     _may_log(caller, body)
     request = handlers.LogRequest(body.entry_id or uuid4(), wire.work_log(body), caller.origin)
-    async with units.write() as uow:
-        (outcome,) = await handlers.log_time_entries(uow, [request], now=now)
-        if isinstance(outcome, DomainError):
-            raise outcome
+    outcome = await logger.submit(request)  # committed, with entries of concurrent requests
+    if isinstance(outcome, DomainError):
+        raise outcome
     return wire.time_entry_state(outcome)
 
 

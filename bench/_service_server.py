@@ -1,0 +1,166 @@
+"""A service process for the benchmarks: started as `<service>-service` would start it, but
+
+- BENCH_SERVICE names it: contracts, billing or timetracking;
+- its consumer groups get the suffix BENCH_GROUP_SUFFIX, so it neither reads a running stack's groups'
+  messages nor takes their partitions; with BENCH_COMMIT_AT_END set they first start at the end of their
+  topics (a second start without it resumes where the first one stopped: a backlog waits for it);
+- with BENCH_REPORT set, it writes a JSON report there when it stops: its peak RSS, each batch its
+  consumers handled (start, end, records) and, for billing's usage accrual, when each entry was accrued
+  (the handler's unit of work has committed by then);
+- with BENCH_INSTRUMENT set, it also times every SQL statement and the named steps of the REST write;
+- with BENCH_PROFILE set too, it samples itself with pyinstrument and adds the call tree;
+- with BENCH_RELAY_OFF set, the outbox relay does not run (a what-if: events stay in the outbox).
+Configuration is otherwise the service's own (<SERVICE>_DATABASE_URL, <SERVICE>_HTTP_PORT,
+KAFKA_BOOTSTRAP_SERVERS, AUTH_JWKS_FILE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import CallTimer, SqlTimer, commit_groups_at_end, isolated_groups, peak_rss_mb  # noqa: E402
+
+from servicekit.kafka import ensure_topics  # noqa: E402
+
+ACCRUAL_GROUP = "usage-accrual"
+
+
+class Tracker:
+    """Batches per consumer group, and the instant each entry was accrued by billing."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, list[tuple[float, float, int]]] = {}
+        self.accrued: dict[str, float] = {}
+
+    def wrap(self, name: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        batches = self.batches.setdefault(name, [])
+        accrued = self.accrued if name == ACCRUAL_GROUP else None
+
+        async def tracked(deliveries: Any) -> None:
+            started = time.time()
+            await handler(deliveries)  # its unit of work has committed when it returns
+            ended = time.time()
+            batches.append((started, ended, len(deliveries)))
+            if accrued is not None:
+                for delivery in deliveries:
+                    entry = getattr(delivery.body, "entry", None)
+                    if entry is not None:
+                        accrued[str(entry.entry_id)] = ended
+
+        return tracked
+
+
+def instrument_rest_write() -> CallTimer:
+    """Wall time of the steps of POST /time-entries, by the names the code calls them through."""
+    import servicekit.idempotency as idempotency
+    import servicekit.outbox as outbox
+    import servicekit.uow as uow
+    import timetracking.adapters.repositories as repositories
+    import timetracking.service_layer.handlers as handlers
+
+    timer = CallTimer()
+    timer.patch(uow.UnitOfWork, "__aenter__", "UnitOfWork.__aenter__ (write lock + BEGIN IMMEDIATE)")
+    timer.patch(uow.UnitOfWork, "__aexit__", "UnitOfWork.__aexit__ (outbox INSERT + COMMIT)")
+    timer.patch(handlers, "log_time_entries", "handlers.log_time_entries (inside the unit of work)")
+    timer.patch(repositories.TimeEntryRepository, "get_many", "TimeEntryRepository.get_many")
+    timer.patch(
+        repositories.CoveringContractRepository, "of_accounts", "CoveringContractRepository.of_accounts"
+    )
+    timer.patch(repositories.TimeEntryRepository, "add_all", "TimeEntryRepository.add_all (INSERT)")
+    timer.patch(idempotency.IdempotencyMiddleware, "_reserve", "IdempotencyMiddleware._reserve (write txn)")
+    timer.patch(idempotency.IdempotencyMiddleware, "_store", "IdempotencyMiddleware._store (write txn)")
+    timer.patch(outbox.OutboxRelay, "relay_once", "OutboxRelay.relay_once (read, send, mark)")
+    timer.patch(outbox.OutboxRelay, "_mark_published", "OutboxRelay._mark_published")
+    return timer
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = os.environ["BENCH_SERVICE"]
+    if os.environ.get("BENCH_RELAY_OFF"):  # what-if: no relay competing with requests (events stay queued)
+        from servicekit.outbox import OutboxRelay
+
+        async def idle(self: OutboxRelay) -> None:
+            await asyncio.Event().wait()
+
+        OutboxRelay.run = idle  # type: ignore[method-assign]
+    bootstrap = importlib.import_module(f"{service}.bootstrap").bootstrap
+    tracker = Tracker()
+    with isolated_groups(os.environ["BENCH_GROUP_SUFFIX"], tracker.wrap) as groups:
+        service_app = bootstrap()
+    bootstrap_servers = service_app.settings.kafka_bootstrap_servers
+
+    async def prepare() -> None:
+        await ensure_topics(bootstrap_servers, security=service_app.settings.kafka_security)
+        if os.environ.get("BENCH_COMMIT_AT_END"):
+            await commit_groups_at_end(bootstrap_servers, groups)
+
+    asyncio.run(prepare())
+    report = os.environ.get("BENCH_REPORT")
+    timer = SqlTimer()
+    calls: CallTimer | None = None
+    profiler = None
+    if os.environ.get("BENCH_INSTRUMENT"):
+        timer.attach(service_app.service.db.engine, service_app.service.db.read_engine)
+        timer.enabled = True
+        if service == "timetracking":
+            calls = instrument_rest_write()
+            calls.enabled = True
+    cprofile = None
+    if os.environ.get("BENCH_PROFILE") == "cprofile":  # CPU by function, whatever the neighbours do
+        import cProfile
+
+        cprofile = cProfile.Profile()
+        cprofile.enable()
+    elif os.environ.get("BENCH_PROFILE"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled", interval=0.001)
+        profiler.start()
+    # uvicorn re-raises the SIGTERM it handled once it has shut down: exit through `finally` instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    started = time.perf_counter()
+    try:
+        service_app.service.serve(service_app.http_app())
+    finally:
+        if report:
+            lines: list[str] = []
+            if timer.enabled:
+                lines += timer.report(time.perf_counter() - started, top=12)
+            if calls is not None:
+                lines += calls.report(None)
+            if profiler is not None:
+                profiler.stop()
+                lines.append(profiler.output_text(unicode=False, color=False))
+            if cprofile is not None:
+                import io
+                import pstats
+
+                cprofile.disable()
+                out = io.StringIO()
+                pstats.Stats(cprofile, stream=out).sort_stats("tottime").print_stats(45)
+                lines.append(out.getvalue())
+            document = {
+                "service": service,
+                "rss_peak_mb": peak_rss_mb(),
+                "batches": tracker.batches,
+                "accrued": tracker.accrued,
+                "text": "\n".join(lines),
+            }
+            Path(report).write_text(json.dumps(document))
+
+
+if __name__ == "__main__":
+    main()
