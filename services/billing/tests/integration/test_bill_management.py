@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -24,6 +25,7 @@ from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict,
 from billing.service_layer import bill_schedule, bills, handlers
 from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts_schema import CloudEvent
 from contracts_schema.billing import EditBill
 from contracts_schema.contracts import ContractState
 from contracts_schema.timetracking import TimeEntryChanged, TimeEntryDeleted, TimeEntryLogged
@@ -43,11 +45,20 @@ JANUARY_WORK = (
 
 async def feed(
     db: Database, *messages: TimeEntryLogged | TimeEntryChanged | TimeEntryDeleted, now: datetime
-) -> None:
+) -> list[CloudEvent]:
+    """The messages as timetracking's events, each a conversation of its own, accrued in one batch."""
+    events = [
+        CloudEvent.wrap(message, source="timetracking", subject="time-entry", actor="rep@acme.test")
+        for message in messages
+    ]
+    entries = [wire.time_entry_event(message) for message in messages]
+    causes = {
+        entry.usage.entry_id: Origin("billing", cause=event)
+        for entry, event in zip(entries, events, strict=True)
+    }
     async with uow(db) as unit:
-        await handlers.accrue_time_entries(
-            unit, [wire.time_entry_event(message) for message in messages], contracts=ContractCache(), now=now
-        )
+        await handlers.accrue_time_entries(unit, entries, contracts=ContractCache(), now=now, causes=causes)
+    return events
 
 
 async def bill_january(db: Database, state: ContractState | None = None) -> Bill:
@@ -65,11 +76,15 @@ async def period_bills(db: Database) -> list[Bill]:
         return (await unit.bills.period(CONTRACT_ID, "1", lock=False)).versions
 
 
-async def published(db: Database, event_type: str) -> list[dict[str, object]]:
+async def published_envelopes(db: Database, event_type: str) -> list[dict[str, Any]]:
     async with db.read() as session:
         payloads = await session.scalars(select(messaging.outbox.c.payload).order_by(messaging.outbox.c.id))
         events = [json.loads(payload) for payload in payloads]
-    return [event["data"] for event in events if event["type"] == f"billing.bill.{event_type}"]
+    return [event for event in events if event["type"] == event_type]
+
+
+async def published(db: Database, event_type: str) -> list[dict[str, object]]:
+    return [event["data"] for event in await published_envelopes(db, f"billing.bill.{event_type}")]
 
 
 async def billed_entries(db: Database) -> set[str]:
@@ -92,7 +107,7 @@ async def test_a_late_entry_flags_the_issued_main_bill_and_reconciliation_shows_
     assert issued.total == usd("632.50") and issued.is_main and issued.status is BillStatus.ISSUED
     late = time_entry(date(2026, 1, 20), 60)
 
-    await feed(db, TimeEntryLogged(entry=late), now=FEBRUARY_FIRST + timedelta(days=3))
+    (cause,) = await feed(db, TimeEntryLogged(entry=late), now=FEBRUARY_FIRST + timedelta(days=3))
 
     (flagged,) = await period_bills(db)
     assert flagged.needs_regeneration
@@ -100,6 +115,9 @@ async def test_a_late_entry_flags_the_issued_main_bill_and_reconciliation_shows_
     assert flagged.total == usd("632.50")  # an issued bill keeps its figures
     (notice,) = await published(db, "needs_regeneration")
     assert notice["reasons"] == ["time entries logged after the bill was made"]
+    (envelope,) = await published_envelopes(db, "billing.bill.needs_regeneration")
+    assert (envelope["causationid"], envelope["correlationid"]) == (str(cause.id), str(cause.id))
+    assert envelope["actor"] == "billing"  # billing's doing, caused by the rep's entry
     async with uow(db) as unit:
         found = await bills.reconcile_bill(unit, flagged.bill_id)
     assert not found.matches

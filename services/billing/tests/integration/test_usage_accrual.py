@@ -9,14 +9,17 @@ from uuid import uuid4
 
 from sqlalchemy import select
 
+from billing.adapters import wire
 from billing.adapters.tables import cycle_usage, messaging
 from billing.service_layer import handlers
 from billing.service_layer.contract_cache import ContractCache
-from contracts_schema import contracts as wire
+from contracts_schema import CloudEvent
+from contracts_schema import contracts as wire_contracts
 from contracts_schema.contracts import ContractNotifications
 from contracts_schema.primitives import MoneyAmount
-from contracts_schema.timetracking import TimeEntryState
+from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState
 from servicekit.db import Database
+from servicekit.origin import Origin
 
 from ..builders import wire_contract
 from .conftest import CALENDAR, CONTRACT_ID, contract, sign, time_entry, uow
@@ -78,6 +81,29 @@ async def test_each_level_and_the_exhaustion_are_announced_once_even_when_one_ba
     ]
     assert (await usage_rows(db))[2] == (705, 600, 0)
     assert await recipients(db) == {("ops@acme.test",)}
+
+
+async def test_a_level_an_entry_event_reaches_is_announced_as_caused_by_that_event(db: Database) -> None:
+    await sign(db, contract())
+    first, second = entry(date(2026, 2, 2), 60), entry(date(2026, 2, 3), 270)
+    events = {
+        e.entry_id: CloudEvent.wrap(TimeEntryLogged(entry=e), source="timetracking", subject="t", actor="rep")
+        for e in (first, second)
+    }
+    async with uow(db) as unit:
+        await handlers.accrue_time_entries(
+            unit,
+            [wire.logged_entry(first), wire.logged_entry(second)],
+            contracts=ContractCache(),
+            now=NOW,
+            causes={str(entry_id): Origin("billing", cause=event) for entry_id, event in events.items()},
+        )
+    async with db.read() as session:
+        (notice,) = [json.loads(p) for p in await session.scalars(select(messaging.outbox.c.payload))]
+    # 330 of 600 minutes: the 50 % level, reached by the batch's last entry in the cycle.
+    assert (notice["type"], notice["data"]["percent_used"]) == ("billing.usage.threshold_reached", 50)
+    assert notice["causationid"] == str(events[second.entry_id].id)
+    assert notice["correlationid"] == str(events[second.entry_id].id)
 
 
 async def test_unused_own_allowance_is_carried_into_the_next_cycle_only(db: Database) -> None:
@@ -151,19 +177,19 @@ async def test_a_top_up_after_the_allowance_ran_out_is_announced_and_running_out
 async def test_requests_a_bill_rule_prices_count_in_the_running_usage_as_on_the_bill(db: Database) -> None:
     """Usage is computed once: on-site time priced by its own rule is no request of the allowance
     (the bill says so), so it must not use the allowance up in the usage billing announces either."""
-    on_site = wire.BillRule(
+    on_site = wire_contracts.BillRule(
         name="On site",
-        criteria=[wire.RuleCriterion(field=wire.RuleField.RATE_TYPE, values=["onsite"])],
+        criteria=[wire_contracts.RuleCriterion(field=wire_contracts.RuleField.RATE_TYPE, values=["onsite"])],
         hourly_rate=MoneyAmount(amount="90.00", currency="USD"),
     )
     per_request = wire_contract(
         CALENDAR,
         contract_id=CONTRACT_ID,
-        plan_type=wire.PlanType.PER_REQUEST,
+        plan_type=wire_contracts.PlanType.PER_REQUEST,
         allowance=1,
         overage_rate_kind=None,
         overage_rate=None,
-        when_exhausted=wire.WhenExhausted.BLOCK,
+        when_exhausted=wire_contracts.WhenExhausted.BLOCK,
         bill_rules=[on_site],
     )
     await sign(db, per_request)

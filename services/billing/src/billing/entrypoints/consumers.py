@@ -80,13 +80,14 @@ def register(consumers: Consumers, units: Units, clock: Clock, contracts: Contra
     async def on_time_entry_events(deliveries: Sequence[Delivery]) -> None:
         # No inbox rows on this hot path: applying an entry twice changes nothing, since it is upserted
         # by entry id only when its version is newer, and announced levels are remembered per cycle.
-        entries = [
-            wire.time_entry_event(d.body)
-            for d in deliveries
-            if isinstance(d.body, TimeEntryLogged | TimeEntryChanged | TimeEntryDeleted)
-        ]
+        entries, causes = [], {}
+        for d in deliveries:
+            if isinstance(d.body, TimeEntryLogged | TimeEntryChanged | TimeEntryDeleted):
+                entry = wire.time_entry_event(d.body)
+                entries.append(entry)
+                causes[entry.usage.entry_id] = Origin(bills.BILLING.actor, cause=d.event)
         async with units() as uow:
-            await handlers.accrue_time_entries(uow, entries, contracts=contracts, now=clock())
+            await handlers.accrue_time_entries(uow, entries, contracts=contracts, now=clock(), causes=causes)
 
     async def apply_bill_command(uow: BillingUnitOfWork, delivery: Delivery) -> None:
         origin = Origin.of_message(delivery.event)
@@ -154,7 +155,14 @@ async def _apply_contract_event(
     match delivery.body:
         case ContractToppedUp(contract=contract, top_up_id=top_up_id, units=units, price=price) as body:
             await handlers.record_top_up(
-                uow, contract, top_up_id, units, price, body.bought_at, contracts=contracts
+                uow,
+                contract,
+                top_up_id,
+                units,
+                price,
+                body.bought_at,
+                contracts=contracts,
+                origin=Origin(bills.BILLING.actor, cause=delivery.event),
             )
             return {contract.contract_id}
         case ContractRenewed(contract=old, new_contract=new, renewed_at=renewed_at):

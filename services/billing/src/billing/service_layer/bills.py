@@ -209,14 +209,17 @@ async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> No
 # --- review: time and terms that change after a bill ------------------------------------------------
 
 
-async def review_periods(uow: BillingUnitOfWork, book: ContractBook, periods: Mapping[str, str]) -> None:
+async def review_periods(
+    uow: BillingUnitOfWork, book: ContractBook, periods: Mapping[str, str], *, origin: Origin = BILLING
+) -> None:
     """After time or terms of some billed periods changed (`periods`: period -> what changed): each
     draft of the period is recomputed in place; an issued main bill whose figures would change is
-    flagged, with what changed as the reason."""
+    flagged, with what changed as the reason. `origin`: billing's own doing, caused by the message
+    that changed the time or terms, when one did."""
     for period_name, reason in sorted(periods.items()):
         bills = await uow.bills.period(book.contract.contract_id, period_name, lock=True)
         await _review(uow, bills, reason, book)
-        await save(uow, bills, BILLING)
+        await save(uow, bills, origin)
 
 
 async def _review(

@@ -7,7 +7,6 @@ it is given.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -21,6 +20,7 @@ from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.contracts import BusinessCalendar, ContractState
 from contracts_schema.primitives import MoneyAmount
+from servicekit.origin import Origin
 
 # --- contract copies ------------------------------------------------------------------------------
 
@@ -45,10 +45,11 @@ async def record_top_up(
     bought_at: datetime,
     *,
     contracts: ContractCache,
+    origin: Origin = bills.BILLING,
 ) -> None:
     """A top-up joins its cycle's allowance: the cycle's standing is counted again (a used-up
     allowance has some left again, and running out again will be announced), and a bill already made
-    for that cycle is reviewed."""
+    for that cycle is reviewed. `origin` names the message that announced the top-up."""
     await uow.contracts.keep([contract])
     await uow.contracts.add_top_up(
         top_up_id, contract.contract_id, wire.top_up_units(contract, units), wire.money(price), bought_at
@@ -56,20 +57,30 @@ async def record_top_up(
     book = (await _books(uow, contracts, {contract.contract_id})).get(contract.contract_id)
     cycle = book.contract.cycle_at(bought_at) if book else None
     if book is not None and cycle is not None:
+        where = (contract.contract_id, cycle.index)
         await _account_for_usage(
-            uow, {contract.contract_id: book}, {(contract.contract_id, cycle.index)}, now=bought_at
+            uow, {contract.contract_id: book}, {where}, now=bought_at, causes={where: origin}
         )
         period = book.contract.period_carrying(cycle.index)
         if await uow.bills.billed_periods({(contract.contract_id, period)}):
-            await bills.review_periods(uow, book, {period: "a top-up was bought for the cycle"})
+            await bills.review_periods(
+                uow, book, {period: "a top-up was bought for the cycle"}, origin=origin
+            )
 
 
 async def accrue_time_entries(
-    uow: BillingUnitOfWork, entries: Sequence[LoggedEntry], *, contracts: ContractCache, now: datetime
+    uow: BillingUnitOfWork,
+    entries: Sequence[LoggedEntry],
+    *,
+    contracts: ContractCache,
+    now: datetime,
+    causes: Mapping[str, Origin] | None = None,
 ) -> None:
     """Record entries in bulk, each placed in its cycle; bring the touched cycles' standing up to date
     and announce what they reached; and review bills that the entries came too late for. A fixed
-    number of queries per batch, whatever its size."""
+    number of queries per batch, whatever its size. `causes` (entry id -> the message that announced
+    it) makes each event published here name the entry event that caused it: a cycle's notices the
+    last of its entries in the batch, a bill's review the first entry that made it stale."""
     # Shared with other batches, exclusive with copies of contracts and calendars arriving: a contract
     # and its entries placed in two concurrent transactions would not see each other.
     await uow.usage.lock_placement(shared=True)
@@ -89,8 +100,14 @@ async def accrue_time_entries(
     ]
     await uow.usage.record(placed)
     touched = _touched_cycles(placed) | set(earlier.values())
-    await _account_for_usage(uow, books, touched, now=now)
-    await _review_bills(uow, books, placed, earlier)
+    causes = causes or {}
+    cycle_causes = {
+        (p.entry.contract_id, p.cycle_index): causes[p.entry.usage.entry_id]
+        for p in placed
+        if p.entry.usage.entry_id in causes
+    }
+    await _account_for_usage(uow, books, touched, now=now, causes=cycle_causes)
+    await _review_bills(uow, books, placed, earlier, causes)
 
 
 async def place_early_entries(
@@ -154,13 +171,14 @@ async def _review_bills(
     books: Mapping[UUID | None, ContractBook],
     placed: Sequence[PlacedEntry],
     earlier: Mapping[str, tuple[UUID, int]],
+    causes: Mapping[str, Origin] | None = None,
 ) -> None:
     """Bills of the periods that entries came too late for: drafts recomputed, issued ones flagged.
     A new entry that does not bill changes no bill; an edited or deleted one may, where it was and
     where it is now (another cycle, or another contract). With carry-forward a cycle's use moves what
     every later cycle has, so their bills are reviewed too. One query finds which periods have bills
     at all, which is usually none."""
-    reasons: dict[tuple[UUID, str], str] = {}
+    reasons: dict[tuple[UUID, str], tuple[str, Origin]] = {}
     for p in placed:
         entry = p.entry
         if entry.change is EntryChange.LOGGED and not entry.usage.billable:
@@ -175,14 +193,12 @@ async def _review_bills(
             last = len(contract.cycles) if book.terms.carry_forward else cycle_index
             for index in range(cycle_index, last + 1):
                 reasons.setdefault(
-                    (contract.contract_id, contract.period_carrying(index)), entry.change.reason
+                    (contract.contract_id, contract.period_carrying(index)),
+                    (entry.change.reason, (causes or {}).get(entry.usage.entry_id, bills.BILLING)),
                 )
-    billed = await uow.bills.billed_periods(reasons)
-    by_contract: dict[UUID, dict[str, str]] = defaultdict(dict)
-    for contract_id, period in billed:
-        by_contract[contract_id][period] = reasons[(contract_id, period)]
-    for contract_id, periods in sorted(by_contract.items()):
-        await bills.review_periods(uow, books[contract_id], periods)
+    for contract_id, period in sorted(await uow.bills.billed_periods(reasons)):
+        reason, origin = reasons[(contract_id, period)]
+        await bills.review_periods(uow, books[contract_id], {period: reason}, origin=origin)
 
 
 async def _account_for_usage(
@@ -191,8 +207,10 @@ async def _account_for_usage(
     touched: set[tuple[UUID, int]],
     *,
     now: datetime,
+    causes: Mapping[tuple[UUID | None, int | None], Origin] | None = None,
 ) -> None:
-    """Count each touched cycle's use of its allowance and announce the levels it reached."""
+    """Count each touched cycle's use of its allowance and announce the levels it reached (as caused
+    by `causes` of the cycle, where given)."""
     touched = {(contract_id, index) for contract_id, index in touched if contract_id in books}
     if not touched:
         return
@@ -222,7 +240,7 @@ async def _account_for_usage(
                 wire.usage_notice(notice, contract, index, now),
                 key=str(contract_id),
                 subject=f"contract/{contract_id}/cycle/{index}",
-                origin=bills.BILLING,
+                origin=(causes or {}).get((contract_id, index), bills.BILLING),
             )
     await uow.usage.save_standings(updated)
 
