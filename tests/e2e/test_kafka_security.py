@@ -169,13 +169,12 @@ def secured_stack(
         tmp_path_factory.mktemp("secured-logs"),
         {"KAFKA_CREATE_TOPICS": "false", "LOG_FORMAT": "json"},
     )
-    for name, service in stack.services.items():
-        service.env.update(secured_broker.client_env(name))
-    try:
-        print(f"stack ready in {stack.start():.1f} s")
+    for name in SERVICES:
+        for replica in stack.replicas(name):
+            replica.env.update(secured_broker.client_env(name))
+    with stack.running() as ready_in:
+        print(f"stack ready in {ready_in:.1f} s")
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_admin_commands_check_the_acls_and_add_an_integration_with_its_user(
