@@ -20,7 +20,7 @@ from servicekit.inbox import claim_unprocessed
 from servicekit.kafka import KafkaSender, ensure_topics
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.origin import Origin
-from servicekit.outbox import OutboxRelay
+from servicekit.outbox import OutboxRelay, OutgoingMessage
 from servicekit.tables import MessagingTables
 from servicekit.uow import MessageTooLarge, UnitOfWork
 from tests.support.kafka import Record, find_record
@@ -309,3 +309,29 @@ async def test_a_parked_event_is_sent_in_its_order_once_released_after_the_cause
         ids = dict((await session.execute(select(tables.outbox.c.message_id, tables.outbox.c.payload))).all())
     assert seen == [json.loads(ids[m])["id"] for m in ("m-else", "m-big", "m-small")]
     assert (await relay.backlog()).parked == 0
+
+
+async def test_rows_of_a_topic_with_no_metadata_cost_one_timeout_and_the_other_rows_are_sent(
+    kafka_bootstrap: str,
+) -> None:
+    """A missing topic (the broker creates none by itself) gives no metadata: each of its rows used to
+    wait the whole request timeout in turn, holding every row behind it for that long."""
+    present = Topic(f"servicekit-tests.present-{uuid.uuid4().hex[:12]}.v1", 1, "k", "test", {})
+    await ensure_topics(kafka_bootstrap, [present])
+    missing = f"servicekit-tests.missing-{uuid.uuid4().hex[:12]}.v1"
+    timeout_s = 2.0
+    sender = KafkaSender(kafka_bootstrap, "kit-test", request_timeout_ms=int(timeout_s * 1000))
+    await sender.start()
+    messages = [
+        OutgoingMessage(f"m{index}", topic, f"k{index}", b"{}")
+        for index in range(8)
+        for topic in [missing if index % 2 else present.name]
+    ]
+    try:
+        started = asyncio.get_running_loop().time()
+        outcomes = await sender.send_all(messages)
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        await sender.stop()
+    assert [outcome is None for outcome in outcomes] == [index % 2 == 0 for index in range(8)]
+    assert took < 2.5 * timeout_s  # one wait for the missing topic, not one per row (four rows: 8 s)

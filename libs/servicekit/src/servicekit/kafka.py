@@ -43,17 +43,26 @@ def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity 
 
 
 class KafkaSender:
-    """Sends outbox rows, all in flight at once, keyed by aggregate, with an idempotent producer of its
-    own (acks=all: a retried send never duplicates or reorders a record).
+    """Sends outbox rows keyed by aggregate, handed over in order and acknowledged together, with an
+    idempotent producer of its own (acks=all: a retried send never duplicates or reorders a record).
 
     Its own, not the broker's: after Kafka refuses a record, aiokafka's idempotent producer can be left
     out of step with the broker (every later send to that partition fails with
     OutOfOrderSequenceNumber until the producer is made anew), and making it anew must not touch the
     consumers."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str, security: KafkaSecurity = PLAINTEXT) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        security: KafkaSecurity = PLAINTEXT,
+        *,
+        request_timeout_ms: int = 40_000,
+    ) -> None:
         self._options = {
             "bootstrap_servers": bootstrap_servers,
+            # Also how long a send waits for a topic's metadata or room in a full partition batch.
+            "request_timeout_ms": request_timeout_ms,
             "client_id": f"{client_id}-outbox",
             "enable_idempotence": True,
             "acks": "all",
@@ -81,15 +90,23 @@ class KafkaSender:
         if self._producer is None:
             raise RuntimeError("the outbox sender is not started")
         producer = self._producer
+        # A topic whose metadata does not come (missing, or the broker out of reach) would hold each of
+        # its rows for the whole request timeout in turn: ask for every topic's at once, up front.
+        unavailable = await _topics_unavailable(producer, {message.topic for message in messages})
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
             # Handed over one after another, in the rows' order (so a key's events stay in order), and
             # only then awaited: the producer batches them per partition meanwhile.
             deliveries: list[asyncio.Future[Any] | BaseException] = []
             for message, headers in zip(messages, extra, strict=True):
+                if message.topic in unavailable:
+                    deliveries.append(unavailable[message.topic])
+                    continue
                 try:
                     deliveries.append(await self._send(producer, message, headers))
-                except Exception as error:  # refused before it left: too large, no metadata
+                except Exception as error:  # refused before it left: too large, no room, no metadata
                     deliveries.append(error)
+                    if is_transient(error):  # its topic's later rows would wait as long: next cycle
+                        unavailable[message.topic] = error
             acknowledged = await asyncio.gather(
                 *(d for d in deliveries if not isinstance(d, BaseException)), return_exceptions=True
             )
@@ -124,6 +141,21 @@ class KafkaSender:
         log.warning("outbox producer made anew after Kafka refused a record")
         await self.stop()
         await self.start()
+
+
+async def _topics_unavailable(producer: AIOKafkaProducer, topics: Iterable[str]) -> dict[str, BaseException]:
+    """The topics whose metadata the producer could not get, each with why (waited for together)."""
+
+    async def ask(topic: str) -> BaseException | None:
+        try:
+            await producer.partitions_for(topic)
+        except Exception as error:
+            return error
+        return None
+
+    names = sorted(topics)
+    answers = await asyncio.gather(*(ask(topic) for topic in names))
+    return {topic: error for topic, error in zip(names, answers, strict=True) if error is not None}
 
 
 def _failure(outcome: object) -> BaseException | None:
