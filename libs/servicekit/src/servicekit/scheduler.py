@@ -65,8 +65,13 @@ async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awai
         result = ItemResult(Outcome.PARKED, error=error)
     else:
         result = ItemResult(Outcome.DONE, value)
-    SCHEDULER_ITEMS.labels(job, result.outcome.value).inc()
+    count_items(job, result.outcome)
     return result
+
+
+def count_items(job: str, outcome: Outcome, count: int = 1) -> None:
+    """Items of a job done, deferred or parked: for work done in bulk rather than by `run_item`."""
+    SCHEDULER_ITEMS.labels(job, outcome.value).inc(count)
 
 
 def every(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
@@ -50,11 +50,13 @@ class UnitOfWork:
         self._relay = relay
         self.source = source
         self._events: list[OutboxEntry] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         self._transaction = self._db.read() if self.read_only else self._db.transaction()
         self.session = await self._transaction.__aenter__()
         self._events = []
+        self._after_commit = []
         self._start()
         return self
 
@@ -74,8 +76,16 @@ class UnitOfWork:
                 await self._transaction.__aexit__(type(write_error), write_error, write_error.__traceback__)
                 raise
         await self._transaction.__aexit__(exc_type, exc, tb)
-        if exc is None and self._events and self._relay is not None:
-            self._relay.wake()
+        if exc is None:
+            if self._events and self._relay is not None:
+                self._relay.wake()
+            for action in self._after_commit:
+                action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the work has committed (counting what was made): never for work undone,
+        by a failed savepoint or a rolled-back transaction."""
+        self._after_commit.append(action)
 
     @property
     def tables(self) -> MessagingTables:
@@ -84,12 +94,13 @@ class UnitOfWork:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the work that can fail alone: its changes and its events are undone together."""
-        queued = len(self._events)
+        queued, actions = len(self._events), len(self._after_commit)
         try:
             async with self.session.begin_nested():
                 yield
         except BaseException:
             del self._events[queued:]
+            del self._after_commit[actions:]
             raise
 
     async def unprocessed(self, deliveries: Sequence[Delivery]) -> list[Delivery]:

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from billing.adapters import tables
 from billing.domain.bill_versions import Bill
+from billing.domain.contract import BillingContract
 from billing.service_layer import bill_schedule, bills
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts_schema.timetracking import TimeEntryState
@@ -19,6 +21,8 @@ from servicekit.db import Database
 from servicekit.origin import Origin
 
 from .conftest import CONTRACT_ID, accrue, contract, sign, uow, usd
+
+ITEMS, BILLS, JOB = "scheduler_items_total", "bills_made_total", bill_schedule.JOB
 
 
 async def run_scheduler(db: Database, now: datetime) -> list[str]:
@@ -155,6 +159,48 @@ async def test_a_contract_whose_bill_run_fails_on_a_bug_is_parked_and_the_others
     assert await run_scheduler(db, first_of_february + timedelta(hours=1)) == ["1"]
     async with uow(db) as unit:
         assert len((await unit.bills.period(broken.contract_id, "1", lock=False)).versions) == 1
+
+
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_contract_that_fails_while_its_batch_is_read_ahead_is_parked_alone_and_counted_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reads every contract's due periods before billing any; a bug there must not fail the
+    whole tick (and every tick after it, on the same contracts), nor count the others' bills twice."""
+    broken = contract().model_copy(update={"contract_id": uuid.uuid4(), "contract_number": "C-BROKEN"})
+    await sign(db, contract())
+    await sign(db, broken)
+    due_dates = BillingContract.bill_due_dates
+
+    def due_dates_with_a_bug(self: BillingContract) -> list[tuple[str, datetime]]:
+        if self.contract_id == broken.contract_id:
+            raise ZeroDivisionError("a bug")
+        return due_dates(self)
+
+    monkeypatch.setattr(BillingContract, "bill_due_dates", due_dates_with_a_bug)
+    done, parked = counted(ITEMS, job=JOB, outcome="done"), counted(ITEMS, job=JOB, outcome="parked")
+    issued = counted(BILLS, status="issued")
+
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1"]
+    assert counted(ITEMS, job=JOB, outcome="done") - done == 1
+    assert counted(ITEMS, job=JOB, outcome="parked") - parked == 1
+    assert counted(BILLS, status="issued") - issued == 1  # made in the failed batch too, but undone there
+    async with uow(db) as unit:
+        assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == [CONTRACT_ID]
+
+
+async def test_a_batch_billed_at_once_counts_each_contract_and_bill(db: Database) -> None:
+    second = contract().model_copy(update={"contract_id": uuid.uuid4(), "contract_number": "C-SECOND"})
+    await sign(db, contract())
+    await sign(db, second)
+    done, issued = counted(ITEMS, job=JOB, outcome="done"), counted(BILLS, status="issued")
+
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1", "1"]
+    assert counted(ITEMS, job=JOB, outcome="done") - done == 2
+    assert counted(BILLS, status="issued") - issued == 2
 
 
 async def test_a_contract_that_cannot_be_billed_yet_is_tried_again_later_behind_the_others(

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import tables, wire
@@ -22,7 +22,6 @@ from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
-from servicekit.metrics import BILLS_MADE
 from servicekit.money import Money
 from servicekit.sql import as_utc, insert_on_conflict, is_postgresql, upsert
 
@@ -640,12 +639,11 @@ class BillBook:
         if not found:
             return
         c = tables.bills.c
-        wanted = found
-        ids = sorted({str(contract_id) for contract_id, _ in wanted})
-        for start in range(0, len(ids), _IN_CHUNK):
+        # The pairs themselves, not contracts x periods: other periods' bills are not read, nor locked.
+        pairs = sorted((str(contract_id), period) for contract_id, period in found)
+        for start in range(0, len(pairs), _IN_CHUNK):
             query = select(*_BILL_COLUMNS, c.contract_id, c.period).where(
-                c.contract_id.in_(ids[start : start + _IN_CHUNK]),
-                c.period.in_({period for _, period in wanted}),
+                tuple_(c.contract_id, c.period).in_(pairs[start : start + _IN_CHUNK])
             )
             if is_postgresql(self._session):
                 query = query.with_for_update()
@@ -691,8 +689,6 @@ class BillBook:
                 else:
                     # One cached statement with its row: `.values(**row)` would be compiled anew each time.
                     await self._session.execute(insert(tables.bills), [row])
-                # Counted when written: a transaction rolled back after this (rare) still counts.
-                BILLS_MADE.labels(bill.status.value).inc()
             else:
                 await self._session.execute(
                     update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)

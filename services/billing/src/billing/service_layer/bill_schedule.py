@@ -27,7 +27,7 @@ from billing.service_layer.contract_cache import ContractCache
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.faults import is_transient
 from servicekit.origin import Origin
-from servicekit.scheduler import Outcome, run_item
+from servicekit.scheduler import Outcome, count_items, run_item
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,18 @@ async def make_due_bills(
     contract_ids = await uow.contracts.due_for_billing(now, limit)
     contracts = await uow.contracts.many(contract_ids)
     billed = await uow.bills.periods_billed(contract_ids)
-    await _read_ahead(uow, contracts, billed, now)
     try:
+        await _read_ahead(uow, contracts, billed, now)
         made, more = await _bill_all_at_once(uow, contracts, billed, now, origin)
     except Exception as error:
         if is_transient(error):
             raise
-        # Something in the batch failed: nothing of it was kept. Each contract again, on its own, so
-        # that what failed is deferred or parked alone and the others are billed.
+        # Something in the batch failed (reading ahead or billing): nothing of it was kept. Each
+        # contract again, on its own, so that what failed is deferred or parked alone and the others
+        # are billed.
         log.info("bill run: a batch of %d failed at once (%r); billing each alone", len(contracts), error)
     else:
+        count_items(JOB, Outcome.DONE, len(contracts))
         await reschedule(uow, [contracts[contract_id] for contract_id in sorted(contracts)])
         return BillRun(taken=len(contract_ids), done=len(made), more=more, bills=made)
     made = []

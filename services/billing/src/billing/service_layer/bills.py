@@ -15,13 +15,14 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from billing.adapters import wire
-from billing.domain.bill_versions import Bill, BillStatus, PeriodBills
+from billing.domain.bill_versions import Bill, BillMade, BillStatus, PeriodBills
 from billing.domain.contract import ContractBook
 from billing.domain.errors import BillIdTaken, BillNotFound, BillStatusConflict, PeriodNotStarted
 from billing.domain.reconciliation import Reconciliation, reconcile
 from billing.service_layer.books import contract_book, draft_bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.auth import AccountScope
+from servicekit.metrics import BILLS_MADE
 from servicekit.origin import Origin
 
 BILLING = Origin("billing")
@@ -197,6 +198,8 @@ async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> No
     time tracking which entries are billed)."""
     await uow.bills.save(bills)
     for event in bills.events:
+        if isinstance(event, BillMade):
+            uow.after_commit(BILLS_MADE.labels(event.bill.status.value).inc)
         uow.publish(
             wire.bill_event(event),
             key=str(bills.contract_id),
