@@ -3,6 +3,7 @@ other services, counters on /metrics that move with the work, JSON logs, each se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Mapping
@@ -120,6 +121,37 @@ async def test_one_trace_follows_a_rest_call_through_kafka_into_billing_and_time
     chain = ancestry(accrual, spans)
     assert ("timetracking", PRODUCER) == (chain[1].service, chain[1].kind)
     assert any(s.service == "timetracking" and s.kind == SERVER for s in chain)
+
+    # Concurrent calls are written together (group commit): each event still carries its own call's
+    # trace, not the trace of the call that happened to start the group.
+    traced = [traceparent() for _ in range(6)]
+
+    async def log_entry(client: httpx.AsyncClient, header: str, index: int) -> None:
+        response = await client.post(
+            f"{stack['timetracking'].url}/time-entries",
+            headers={"traceparent": header},
+            json={
+                "request_id": f"R-together-{index}",
+                "account_id": contract["account_id"],
+                "rep_id": "ann",
+                "started_at": work_day(start, 2),
+                "duration_minutes": 10,
+            },
+        )
+        assert response.status_code == 201, response.text
+
+    async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
+        await asyncio.gather(*(log_entry(client, header, i) for i, (_, _, header) in enumerate(traced)))
+    for trace_id, caller, _header in traced:
+        spans = await spans_of(
+            trace_collector,
+            trace_id,
+            ("timetracking", SERVER, "POST /time-entries"),
+            ("timetracking", PRODUCER, f"{topic} publish"),
+            ("billing", CONSUMER, f"{topic} process"),
+        )
+        chain = ancestry(one(spans, "billing", CONSUMER, f"{topic} process"), spans)
+        assert chain[-1].parent_span_id == caller
 
 
 def scrape(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -4,6 +4,7 @@ outcome once the batch is done; a batch that fails is written again one request 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -61,3 +62,46 @@ async def test_a_batch_is_never_larger_than_its_maximum() -> None:
 
     assert [await first, *outcomes] == [str(n) for n in range(6)]
     assert [len(batch) for batch in recorder.batches] == [1, 2, 2, 1]
+
+
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+
+async def test_the_writer_works_in_no_requests_context_since_it_writes_for_many() -> None:
+    """It used to inherit the context of the request that started it: its logs and the trace of
+    every event it wrote were that request's."""
+    seen: list[str] = []
+
+    async def apply(requests: Sequence[str]) -> list[str]:
+        seen.append(REQUEST.get())
+        return list(requests)
+
+    writer = GroupCommit(apply)
+
+    async def submit_as(name: str) -> str:
+        REQUEST.set(name)
+        return await writer.submit(name)
+
+    assert await asyncio.gather(*(submit_as(name) for name in ("a", "b"))) == ["a", "b"]
+    assert seen and set(seen) == {"none"}
+
+
+async def test_requests_queued_behind_a_cancelled_writer_are_cancelled_not_left_waiting() -> None:
+    started = asyncio.Event()
+
+    async def apply(requests: Sequence[str]) -> list[str]:
+        started.set()
+        await asyncio.sleep(3600)
+        return list(requests)
+
+    writer = GroupCommit(apply)
+    first = asyncio.create_task(writer.submit("first"))
+    await started.wait()
+    queued = asyncio.create_task(writer.submit("queued"))
+    await asyncio.sleep(0)
+    assert writer._writer is not None
+    writer._writer.cancel()  # the service shutting down
+
+    for request in (first, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(request, timeout=5)

@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 from jwt import PyJWKClient, PyJWKSet
 
+from servicekit import tracing
 from servicekit.errors import Forbidden, Unauthenticated
 from servicekit.origin import Origin
 
@@ -61,8 +62,9 @@ class Caller:
 
     @property
     def origin(self) -> Origin:
-        """The actor every event of the request is signed with, and the accounts it may touch."""
-        return Origin(actor=self.subject, accounts=self.accounts)
+        """The actor every event of the request is signed with, the accounts it may touch, and the
+        request's trace context (when tracing is on)."""
+        return Origin(actor=self.subject, accounts=self.accounts, trace=tracing.outbox_headers(None))
 
     def sees(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts

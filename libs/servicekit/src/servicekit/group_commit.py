@@ -14,6 +14,7 @@ request is written at once, alone: nothing waits for company.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -44,14 +45,24 @@ class GroupCommit(Generic[R, Out]):
         self._queue.append((request, future))
         if self._writer is None or self._writer.done():
             # A task of its own: a request that goes away (its client hung up) does not take the
-            # transaction of the others with it.
-            self._writer = asyncio.create_task(self._write_all())
+            # transaction of the others with it. In a context of its own, too: it writes for many
+            # requests, so it must not log (or trace) as the one that happened to start it. Each
+            # request's trace context travels with the request itself (`Origin.trace`).
+            self._writer = asyncio.create_task(self._write_all(), context=contextvars.Context())
         return await future
 
     async def _write_all(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            await self._write(batch)
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._write(batch)
+        except asyncio.CancelledError:
+            # Shutting down: the requests still queued would otherwise wait for a writer that no
+            # request will start.
+            queued, self._queue = self._queue, []
+            for _, future in queued:
+                future.cancel()
+            raise
 
     async def _write(self, batch: list[tuple[R, asyncio.Future[Out]]]) -> None:
         try:

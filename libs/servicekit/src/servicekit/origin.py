@@ -3,6 +3,7 @@ publish says the first two, and every use case keeps to the third."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts_schema import CloudEvent
@@ -17,12 +18,15 @@ class Origin:
     the unit of work stamps it on every event the use case publishes: `actor`, and the cause's id as
     `causationid` with its `correlationid` carried on. `accounts` are the customer accounts the actor
     may touch (a REST caller's token); None means every account (a trusted integration on Kafka, held
-    to its topics by ACLs, or a service's own scheduler).
+    to its topics by ACLs, or a service's own scheduler). `trace`: the W3C trace context of the REST
+    call that made the change, taken where the call is handled, since its write may run in another
+    task (group commit writes many calls' changes in one).
     """
 
     actor: str
     cause: CloudEvent | None = None
     accounts: frozenset[str] | None = None
+    trace: Mapping[str, str] | None = None
 
     @classmethod
     def of_message(cls, event: CloudEvent) -> Origin:

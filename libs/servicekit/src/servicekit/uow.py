@@ -136,7 +136,8 @@ class UnitOfWork:
             raise MessageTooLarge(
                 f"{event.type} would be {size} bytes, more than the {MAX_EVENT_BYTES} a message may have"
             )
-        # The trace context goes with it: its cause's when a consumer is processing that message.
-        headers = tracing.outbox_headers(str(cause.id) if cause is not None else None)
+        # The trace context goes with it: the REST call's, or its cause's when a consumer is
+        # processing that message.
+        headers = origin.trace or tracing.outbox_headers(str(cause.id) if cause is not None else None)
         self._events.append((topic_of(event.type).name, key, event, headers))
         return event
