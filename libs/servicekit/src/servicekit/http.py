@@ -42,12 +42,20 @@ class SecurityHeadersMiddleware:
         await self._app(scope, receive, with_headers)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(first: Message, receive: Receive) -> Receive:
+    """`first`, then what the server sends next (a disconnect)."""
+    pending: list[Message] = [first]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes`: by their Content-Length at once, else while they stream."""
+    """Refuse request bodies over `max_bytes` with 413: by their Content-Length at once; a body sent
+    without one (chunked) is read here, up to the limit, and handed on whole. Refused while the app
+    reads it, it would be a 400: FastAPI takes any error in reading a body for a malformed one."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self._app = app
@@ -58,31 +66,28 @@ class BodyLimitMiddleware:
             await self._app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self._max_bytes):
-            await send_problem(send, scope, 413, "RequestTooLarge", self._too_large())
-            return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self._max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self._max_bytes:
                 await send_problem(send, scope, 413, "RequestTooLarge", self._too_large())
+                return
+            await self._app(scope, receive, send)  # the server holds the body to its Content-Length
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: the app is told so
+                await self._app(scope, _replay(message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self._max_bytes:
+                await send_problem(send, scope, 413, "RequestTooLarge", self._too_large())
+                return
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self._app(scope, _replay(whole, receive), send)
 
     def _too_large(self) -> str:
         return f"the request body is larger than {self._max_bytes} bytes"
