@@ -22,6 +22,7 @@ class Record:
     key: str | None
     value: bytes
     headers: dict[str, str]
+    partition: int = 0
 
     def json(self) -> Any:
         return json.loads(self.value)
@@ -84,6 +85,7 @@ async def find_record(
                         raw.key.decode() if raw.key else None,
                         raw.value or b"",
                         {name: value.decode(errors="replace") for name, value in raw.headers},
+                        raw.partition,
                     )
                     if matches(record):
                         return record

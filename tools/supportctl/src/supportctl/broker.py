@@ -269,9 +269,9 @@ async def dead_letter_at(kafka: Kafka, topic: str, partition: int, offset: int) 
 async def replay(
     kafka: Kafka, letters: Iterable[DeadLetter], *, on_sent: Callable[[DeadLetter], None]
 ) -> int:
-    """Send each dead letter's key and value back to its original topic, marked with where it came
-    from; its trace context goes with it. Consumers skip what they applied before, so a replay that
-    is run twice changes nothing twice."""
+    """Send each dead letter's key and value back to its original topic and partition, marked with
+    where it came from; its trace context goes with it. Consumers skip what they applied before, so
+    a replay that is run twice changes nothing twice."""
     producer = AIOKafkaProducer(**kafka.client_options(), enable_idempotence=True, acks="all")
     await producer.start()
     sent = 0
@@ -285,7 +285,16 @@ async def replay(
                 if not name.startswith("dlq-") and name != REPLAY_HEADER
             ]
             headers.append((REPLAY_HEADER, letter.position.encode()))
-            await producer.send_and_wait(letter.original_topic, letter.value, key=letter.key, headers=headers)
+            # To the partition it was read from: the producer that first wrote it may hash keys
+            # otherwise than ours (kcat's default does), and a key's records must stay on one.
+            original = letter.original_position
+            await producer.send_and_wait(
+                letter.original_topic,
+                letter.value,
+                key=letter.key,
+                headers=headers,
+                partition=original[1] if original is not None else None,
+            )
             sent += 1
             on_sent(letter)
     finally:
