@@ -95,7 +95,8 @@ async def test_a_bad_token_names_no_caller(verifier: TokenVerifier, made: Callab
 async def test_a_token_just_past_its_expiry_is_taken_within_the_clock_skew_allowed(
     verifier: TokenVerifier,
 ) -> None:
-    token = signed(now=datetime.now(UTC) - timedelta(minutes=5, seconds=10))  # expired ten seconds ago; skew is 30
+    # expired ten seconds ago; the skew allowed is 30
+    token = signed(now=datetime.now(UTC) - timedelta(minutes=5, seconds=10))
 
     assert (await verifier.verify(token)).subject == "ann"
 
