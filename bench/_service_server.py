@@ -17,6 +17,7 @@ KAFKA_BOOTSTRAP_SERVERS, AUTH_JWKS_FILE).
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import logging
@@ -86,6 +87,28 @@ def instrument_rest_write() -> CallTimer:
     return timer
 
 
+class GcTimer:
+    """Collections per generation, and the time they took."""
+
+    def __init__(self) -> None:
+        self.collections = {generation: [0, 0.0] for generation in range(3)}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        kept = self.collections[info["generation"]]
+        kept[0] += 1
+        kept[1] += time.perf_counter() - self._started
+
+    def report(self) -> str:
+        return "garbage collector: " + ", ".join(
+            f"generation {generation} {count}x {seconds:.2f} s"
+            for generation, (count, seconds) in self.collections.items()
+        )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = os.environ["BENCH_SERVICE"]
@@ -109,6 +132,9 @@ def main() -> None:
 
     asyncio.run(prepare())
     report = os.environ.get("BENCH_REPORT")
+    gc_timer = GcTimer()
+    if report:
+        gc.callbacks.append(gc_timer)
     timer = SqlTimer()
     calls: CallTimer | None = None
     profiler = None
@@ -136,7 +162,7 @@ def main() -> None:
         service_app.service.serve(service_app.http_app())
     finally:
         if report:
-            lines: list[str] = []
+            lines: list[str] = [gc_timer.report()]
             if timer.enabled:
                 lines += timer.report(time.perf_counter() - started, top=12)
             if calls is not None:

@@ -77,6 +77,7 @@ CALENDARS = 10
 TODAY = datetime.now(UTC).date()
 FIRST_DAY = TODAY.replace(day=1)
 COMMAND_GROUP = "log-commands"
+ACCRUAL_GROUP = "usage-accrual"
 TARGET_SUSTAINED = 10_000
 TARGET_P99_MS = 500
 
@@ -413,6 +414,13 @@ async def measure(args: argparse.Namespace, run: str, workdir: Path, broker: Own
             + ", ".join(f"{name} {us:.0f} µs" for name, us in per_entry.items())
             + f" (with a core each, the slower would carry {1e6 / max(per_entry.values()):,.0f}/s)"
         )
+        for name, group in (("timetracking", COMMAND_GROUP), ("billing", ACCRUAL_GROUP)):
+            sizes = [size for _, _, size in reports[name].get("batches", {}).get(group, [])]
+            if sizes:
+                print(
+                    f"batches   {name} {group}: {len(sizes)} handler calls, "
+                    f"mean {sum(sizes) / len(sizes):,.0f} records, max {max(sizes)}"
+                )
         print(
             "check     "
             + ", ".join(f"{k} {found[k]}/{wanted[k]}" for k in wanted)

@@ -7,8 +7,9 @@
 Each benchmark runs as its own process, as it would alone, and writes its figures to a JSON file; the
 table has, per figure: the benchmark, ours, the same-run baseline, their ratio, the target and whether
 it is met. The whole table is written to `--out` as JSON. A private broker is started for the run (and
-stopped after), unless KAFKA_BOOTSTRAP_SERVERS names one. Exit status: 0 when every benchmark's
-correctness checks passed (a target not met does not fail the run: machines differ), else 1.
+stopped after), unless KAFKA_BOOTSTRAP_SERVERS names one and `--own-broker` is not given. Exit status:
+0 when every benchmark's correctness checks passed (a target not met does not fail the run: machines
+differ), else 1.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--only", nargs="*", choices=sorted(SMALL), help="run only these benchmarks")
+    parser.add_argument(
+        "--own-broker",
+        action="store_true",
+        help="a private broker on free ports even when KAFKA_BOOTSTRAP_SERVERS names one",
+    )
     args = parser.parse_args()
     plan = FULL if args.full else SMALL
     workdir = Path(tempfile.mkdtemp(prefix="bench-all-"))
@@ -95,7 +101,7 @@ def main() -> int:
     failed: list[str] = []
     started = time.monotonic()
     try:
-        if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        if args.own_broker or "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
             broker = OwnBroker(workdir / "kafka")
             env["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
         for name, command in plan.items():

@@ -47,11 +47,16 @@ class CloudEvent(BaseModel):
         event_id: UUID | None = None,
         time: datetime | None = None,
     ) -> CloudEvent:
-        """Envelope for a message body; its `type` is the body's registered message type."""
+        """Envelope for a message body; its `type` is the body's registered message type.
+
+        Built without validation: every field is typed here and the body is a validated model, so
+        checking them again would only cost (most of the time an event takes to make)."""
         from contracts_schema.registry import message_type_of
 
+        if time is not None and time.utcoffset() is None:
+            raise ValueError("an event's time must carry its offset")
         new_id = event_id or uuid4()
-        return cls(
+        return cls.model_construct(
             specversion="1.0",
             id=new_id,
             type=message_type_of(type(body)),

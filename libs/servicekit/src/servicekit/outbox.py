@@ -55,8 +55,23 @@ class OutgoingMessage:
     """Kafka headers to send besides our own (the W3C trace context the row was written with)."""
 
 
-OutboxEntry = tuple[str, str, CloudEvent] | tuple[str, str, CloudEvent, Mapping[str, str] | None]
-"""(topic, key, event) and, optionally, the headers to send it with."""
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An event queued for the outbox, already encoded: the JSON its size was checked on is the JSON
+    stored and sent, so it is encoded once."""
+
+    message_id: str
+    topic: str
+    key: str
+    payload: str
+    headers: Mapping[str, str] | None = None
+    """The W3C trace context to send it with, if any."""
+
+    @classmethod
+    def of(
+        cls, topic: str, key: str, event: CloudEvent, headers: Mapping[str, str] | None = None
+    ) -> OutboxEntry:
+        return cls(str(event.id), topic, key, event.model_dump_json(), headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +93,18 @@ class MessageSender(Protocol):
 async def add_to_outbox(
     session: AsyncSession, tables: MessagingTables, events: Sequence[OutboxEntry]
 ) -> None:
-    """Write (topic, key, event[, headers]) rows in the caller's transaction. (An event too large for
-    a Kafka record never gets here: `UnitOfWork.publish` refuses it.)"""
+    """Write the entries' rows in the caller's transaction. (An event too large for a Kafka record never
+    gets here: `UnitOfWork.publish` refuses it.)"""
     if not events:
         return
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = [
         {
-            "message_id": str(entry[2].id),
-            "topic": entry[0],
-            "key": entry[1],
-            "payload": entry[2].model_dump_json(),
-            "headers": tracing.headers_json(entry[3]) if len(entry) > 3 else None,
+            "message_id": entry.message_id,
+            "topic": entry.topic,
+            "key": entry.key,
+            "payload": entry.payload,
+            "headers": tracing.headers_json(entry.headers),
             "created_at": now,
         }
         for entry in events

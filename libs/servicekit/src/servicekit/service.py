@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -82,6 +83,10 @@ class Service:
         await self.sender.start()
         self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self._loops]
         self.started = True
+        # What is alive now (modules, models, schemas, compiled statements) lives as long as the process:
+        # out of the collector's sight, its full collections scan only what the work makes. Without
+        # this, each one walked a few hundred thousand objects: a tenth to a fifth of an entry's CPU.
+        gc.freeze()
         log.info("%s started", self.settings.service_name)
 
     async def _topics_ready(self) -> None:

@@ -131,13 +131,14 @@ class UnitOfWork:
             correlationid=cause.correlationid if cause is not None else None,
             causationid=str(cause.id) if cause is not None else None,
         )
-        size = len(event.to_json())
+        # The trace context goes with it: the REST call's, or its cause's when a consumer is
+        # processing that message.
+        headers = origin.trace or tracing.outbox_headers(str(cause.id) if cause is not None else None)
+        entry = OutboxEntry.of(topic_of(event.type).name, key, event, headers)
+        size = len(entry.payload.encode())
         if size > MAX_EVENT_BYTES:
             raise MessageTooLarge(
                 f"{event.type} would be {size} bytes, more than the {MAX_EVENT_BYTES} a message may have"
             )
-        # The trace context goes with it: the REST call's, or its cause's when a consumer is
-        # processing that message.
-        headers = origin.trace or tracing.outbox_headers(str(cause.id) if cause is not None else None)
-        self._events.append((topic_of(event.type).name, key, event, headers))
+        self._events.append(entry)
         return event
