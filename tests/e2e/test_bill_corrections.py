@@ -1,6 +1,6 @@
 """Correcting bills across the three services: time logged after a back-dated contract's bills were made
 flags them; a regenerated version marked main bills that time in timetracking; the main is sent and
-paid; and voiding a main puts its entries back to unbilled."""
+paid, which closes its cycle to new time; and voiding a main puts its entries back to unbilled."""
 
 from __future__ import annotations
 
@@ -98,8 +98,26 @@ async def test_a_late_entry_is_flagged_regenerated_marked_main_billed_sent_and_p
         assert (sent["status"], paid["status"]) == ("sent", "paid")
         refused = await client.post(f"{billing}/bills/{first['bill_id']}/mark-main")
         assert refused.status_code == 409  # the main cannot change once it is paid
+        assert paid["usage_starts_at"] == f"{start.isoformat()}T00:00:00Z"
 
-        # Cycle 2: a late entry, billed by a regenerated main; voiding that main unbills it again.
+        # Cycle 1 is closed to new time once timetracking has heard of the payment (its entries settle
+        # in the same transaction): no bill could ever carry it.
+        await eventually(lambda: _settled(client, timetracking, late["entry_id"]), timeout=30)
+        too_late = await client.post(
+            f"{timetracking}/time-entries",
+            json={
+                "request_id": "REQ-TOO-LATE",
+                "account_id": account,
+                "rep_id": "bob",
+                "started_at": work_day(start, 6, hour=9),
+                "duration_minutes": 30,
+            },
+        )
+        assert too_late.status_code == 409 and too_late.json()["type"].endswith("/period-closed"), (
+            too_late.text
+        )
+
+        # Cycle 2 (open): a late entry is logged, billed by a regenerated main; voiding that main unbills it.
         second = await eventually(lambda: main_bill("2"), timeout=30)
         late_2 = await created(
             await client.post(
@@ -127,6 +145,11 @@ async def test_a_late_entry_is_flagged_regenerated_marked_main_billed_sent_and_p
         await _json(await client.post(f"{billing}/bills/{regenerated_2['bill_id']}/void"))
         await eventually(lambda: billed_now(late_2["entry_id"], False), timeout=30)
         assert await main_bill("2") is None
+
+
+async def _settled(client: httpx.AsyncClient, timetracking: str, entry_id: str) -> bool:
+    entry = await _json(await client.get(f"{timetracking}/time-entries/{entry_id}"))
+    return bool(entry["settled"])
 
 
 async def _flag_of(client: httpx.AsyncClient, billing: str, bill_id: str) -> bool:

@@ -90,6 +90,15 @@ class BillState(WireModel):
         default=None, description="when a draft is issued; null for a bill that is not a draft"
     )
     void_reason: str | None = Field(default=None, description="why a void bill was voided, if it was said")
+    usage_starts_at: AwareDatetime | None = Field(
+        default=None,
+        description="the first instant of the usage cycle whose time the bill carries (postpaid: its own "
+        "cycle; prepaid: the previous cycle, or the last for 'final'); null when it carries no usage "
+        "(a prepaid contract's first bill)",
+    )
+    usage_ends_at: AwareDatetime | None = Field(
+        default=None, description="the end of that usage cycle, excluded; null when the bill carries no usage"
+    )
 
 
 # --- events ---------------------------------------------------------------------------------------

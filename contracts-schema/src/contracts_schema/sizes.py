@@ -254,6 +254,8 @@ def bill_with(entries: int, entries_with_other_charges: int) -> billing.BillStat
         billing_email=wide(limits.EMAIL_LENGTH),
         grace_ends_at=AT,
         void_reason=wide(limits.REASON_LENGTH),
+        usage_starts_at=AT,
+        usage_ends_at=AT,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ from billing.domain.contract import ContractBook
 from billing.domain.errors import NoSuchPeriod
 from billing.domain.terms import FixedRate
 
-from ..builders import wire_calendar, wire_contract, wire_money
+from ..builders import made_bill, wire_calendar, wire_contract, wire_money
 
 CALENDAR = wire_calendar()
 
@@ -55,6 +55,31 @@ def test_the_prepaid_final_bill_carries_only_the_last_cycles_arrears() -> None:
     final = book("prepaid").contract.period("final")
     assert final.base_charge_cycle is None
     assert final.usage_cycle is not None and final.usage_cycle.index == 3
+
+
+JUNE = (datetime(2026, 6, 1, 4, tzinfo=UTC), datetime(2026, 7, 1, 4, tzinfo=UTC))
+JULY = (datetime(2026, 7, 1, 4, tzinfo=UTC), datetime(2026, 8, 1, 4, tzinfo=UTC))
+AUGUST = (datetime(2026, 8, 1, 4, tzinfo=UTC), datetime(2026, 9, 1, 4, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("mode", "period", "usage"),
+    [
+        ("postpaid", "2", JULY),
+        ("prepaid", "1", (None, None)),
+        ("prepaid", "2", JUNE),
+        ("prepaid", "final", AUGUST),
+    ],
+)
+def test_a_bill_states_the_usage_cycle_it_carries_as_instants(
+    mode: str, period: str, usage: tuple[datetime | None, datetime | None]
+) -> None:
+    """What a paid bill closes to new time downstream: the cycle whose time it bills, local midnights in
+    New York as UTC instants; nothing for a prepaid contract's first bill, which carries no usage."""
+    state = adapters.bill_state(made_bill(book(mode).contract, period))
+    assert (state.usage_starts_at, state.usage_ends_at) == usage
+    stored = adapters.bill(state, whole_period=True)
+    assert (stored.usage_starts_at, stored.usage_ends_at) == usage
 
 
 def test_postpaid_contracts_have_no_final_period_and_no_cycle_past_the_last() -> None:

@@ -152,6 +152,29 @@ class RunningTimeTracking:
 
         await eventually(all_settled)
 
+    async def close_period(self, contract: ContractState, starts_at: datetime, ends_at: datetime) -> None:
+        """Announce that the contract's main bill carrying [starts_at, ends_at) was paid, as billing does;
+        wait until timetracking holds that span closed."""
+        paid = bill(
+            contract_id=contract.contract_id,
+            account_id=contract.account_id,
+            bill_number=f"{contract.contract_number}-03-v1",
+            status=BillStatus.PAID,
+            usage_starts_at=starts_at,
+            usage_ends_at=ends_at,
+        )
+        change = BillStatusChanged(bill=paid, previous_status=BillStatus.SENT)
+        await self.send(registry.BILLS, change, str(contract.contract_id))
+
+        async def closed() -> bool:
+            async with self.app.read() as uow:
+                found = await uow.closed_periods.of_contracts(
+                    [contract.contract_id], since=starts_at, until=starts_at
+                )
+            return bool(found)
+
+        await eventually(closed)
+
     async def published(self, account_id: str) -> list[CloudEvent]:
         """Every event the service has written to its outbox about the account's entries, oldest first."""
         outbox = messaging.outbox

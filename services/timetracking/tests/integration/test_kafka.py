@@ -17,7 +17,7 @@ from contracts_schema.contracts import (
     ContractScope,
     ContractUpdated,
 )
-from contracts_schema.timetracking import DeleteTimeEntry, EditTimeEntry
+from contracts_schema.timetracking import DeleteTimeEntry, EditTimeEntry, LogTimeEntries
 from tests.support.kafka import eventually, find_record, produce
 
 from .conftest import RunningTimeTracking
@@ -469,3 +469,93 @@ async def test_an_entry_a_new_contracts_plan_forbids_is_held_back_saying_why_and
         90,
         None,
     )
+
+
+# --- periods a paid bill closed -----------------------------------------------------------------------
+
+MARCH = (datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 4, 1, 4, tzinfo=UTC))
+"""The March cycle of a contract in New York: what its paid bill carries."""
+FEBRUARY_27 = {
+    "started_at": datetime(2026, 2, 27, 14, tzinfo=UTC),
+    "ended_at": datetime(2026, 2, 27, 15, 30, tzinfo=UTC),
+}
+
+
+async def test_a_log_command_for_a_period_whose_main_bill_is_paid_is_rejected_naming_the_rule(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    await timetracking.close_period(contract, *MARCH)
+    command = make_log_command(account_id=account)
+
+    sent = await timetracking.send(COMMANDS, command, account)
+
+    (rejected,) = await timetracking.answers(sent, account)
+    assert (rejected.type, rejected.data["error"], rejected.data["entry_id"]) == (
+        REJECTED,
+        "PeriodClosed",
+        str(command.entry_id),
+    )
+    assert rejected.data["reason"].endswith("log it in an open period")
+    assert await timetracking.entry(command.entry_id) is None
+
+
+async def test_a_batch_command_logs_open_periods_time_and_rejects_a_closed_periods_by_index(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    await timetracking.close_period(contract, *MARCH)
+    in_february = make_log_command(account_id=account, **FEBRUARY_27)
+    in_march = make_log_command(account_id=account)
+
+    sent = await timetracking.send(
+        COMMANDS, LogTimeEntries(account_id=account, entries=[in_march, in_february]), account
+    )
+
+    answers = await timetracking.answers(sent, account, count=2)
+    logged = next(event for event in answers if event.type == LOGGED)
+    rejected = next(event for event in answers if event.type == REJECTED)
+    assert logged.data["entry"]["entry_id"] == str(in_february.entry_id)
+    assert (rejected.data["index"], rejected.data["error"]) == (0, "PeriodClosed")
+    assert await timetracking.entry(in_march.entry_id) is None
+
+
+async def test_an_edit_command_that_moves_an_entry_into_a_closed_period_is_rejected(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    command = make_log_command(account_id=account, **FEBRUARY_27)
+    logged = await timetracking.log(command)
+    await timetracking.close_period(contract, *MARCH)
+    edit = EditTimeEntry(
+        entry_id=command.entry_id,
+        account_id=account,
+        started_at=datetime(2026, 3, 2, 14, tzinfo=UTC),
+        ended_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
+    )
+
+    sent = await timetracking.send(COMMANDS, edit, account)
+
+    (rejected,) = await timetracking.answers(sent, account)
+    assert (rejected.type, rejected.data["error"]) == (REJECTED, "PeriodClosed")
+    assert await timetracking.entry(command.entry_id) == logged
+
+
+async def test_time_logged_before_its_contract_is_known_is_accepted_and_attached_even_in_a_closed_period(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    """Nothing could refuse it when it was logged; once attached, billing flags the paid bill, so the
+    time is seen rather than dropped."""
+    contract = make_contract_state(account_id=account)
+    await timetracking.close_period(contract, *MARCH)
+    command = make_log_command(account_id=account)
+    await timetracking.send(COMMANDS, command, account)
+    assert (await timetracking.reply(command.entry_id, LOGGED)).data["entry"]["contract_id"] is None
+
+    await timetracking.sign(contract)
+
+    changed = await timetracking.reply(command.entry_id, CHANGED)
+    assert changed.data["entry"]["contract_id"] == str(contract.contract_id)

@@ -536,3 +536,104 @@ async def test_an_entry_a_paid_bill_bills_is_final(timetracking, account, make_l
         True,
         True,
     )
+
+
+# --- periods a paid bill closed -----------------------------------------------------------------------
+
+MARCH = (datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 4, 1, 4, tzinfo=UTC))
+"""The March cycle of a contract in New York: what its paid bill carries."""
+FEBRUARY_27 = {"started_at": "2026-02-27T14:00:00Z", "ended_at": "2026-02-27T15:30:00Z"}
+
+
+async def test_time_in_a_period_whose_main_bill_is_paid_is_refused_with_409_and_time_outside_it_is_logged(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    """No version of a paid period could ever bill it: the rep hears so at once, rather than the time
+    flagging the paid bill for good (review: billable time that never reached a bill)."""
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    await timetracking.close_period(contract, *MARCH)
+    in_march = make_log_command(account_id=account)
+    in_february = make_log_command(account_id=account)
+
+    refused = await timetracking.api.post("/time-entries", json=_body(in_march))
+    logged = await timetracking.log(in_february.model_copy(update=_instants(FEBRUARY_27)))
+
+    assert (refused.status_code, refused.headers["content-type"]) == (409, "application/problem+json")
+    problem = refused.json()
+    assert problem["type"].endswith("/period-closed")
+    assert f"contract {contract.contract_id}'s time from 2026-03-01T05:00:00Z" in problem["detail"]
+    assert problem["detail"].endswith(
+        f"is billed by paid bill {contract.contract_number}-03-v1: log it in an open period"
+    )
+    assert await timetracking.entry(in_march.entry_id) is None
+    assert logged["contract_id"] == str(contract.contract_id)
+    assert [event.data["entry"]["entry_id"] for event in await timetracking.published(account)] == [
+        str(in_february.entry_id)
+    ]
+
+
+async def test_a_batch_keeps_the_entries_of_open_periods_and_refuses_those_of_a_closed_one_by_index(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    await timetracking.close_period(contract, *MARCH)
+    in_february = make_log_command(account_id=account).model_copy(update=_instants(FEBRUARY_27))
+    in_march = make_log_command(account_id=account)
+
+    response = await timetracking.api.post("/time-entries/batch", json=_bodies(in_february, in_march))
+
+    assert response.status_code == 207
+    first, second = response.json()["results"]
+    assert (first["status"], first["entry"]["entry_id"]) == (201, str(in_february.entry_id))
+    assert (second["index"], second["status"], second["error"]) == (1, 409, "PeriodClosed")
+    assert await timetracking.entry(in_march.entry_id) is None
+
+
+async def test_an_entry_logged_before_its_period_was_paid_is_answered_again_and_still_corrected_in_place(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    """Closing a period refuses new time there, not what was logged before: a retry of the same entry is
+    answered with it, and an entry the paid bill left out can still be corrected or moved out."""
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    command = make_log_command(account_id=account)
+    first = await timetracking.log(command)
+    await timetracking.close_period(contract, *MARCH)
+    path = f"/time-entries/{command.entry_id}"
+
+    again = await timetracking.log(command)
+    described = await timetracking.api.patch(path, json={"description": "paper jam"})
+    moved_out = await timetracking.api.patch(path, json=FEBRUARY_27)
+
+    assert again == first
+    assert (described.status_code, moved_out.status_code) == (200, 200), moved_out.text
+    assert moved_out.json()["started_at"] == FEBRUARY_27["started_at"]
+
+
+async def test_an_edit_that_moves_an_entry_into_a_closed_period_is_refused_with_409_and_changes_nothing(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    entry = await timetracking.log(
+        make_log_command(account_id=account).model_copy(update=_instants(FEBRUARY_27))
+    )
+    await timetracking.close_period(contract, *MARCH)
+
+    moved = await timetracking.api.patch(
+        f"/time-entries/{entry['entry_id']}",
+        json={"started_at": "2026-03-02T14:00:00Z", "ended_at": "2026-03-02T15:30:00Z"},
+    )
+
+    assert moved.status_code == 409 and moved.json()["type"].endswith("/period-closed")
+    assert await timetracking.entry(entry["entry_id"]) == entry
+
+
+def _instants(fields: dict[str, str]) -> dict[str, datetime]:
+    return {name: datetime.fromisoformat(value) for name, value in fields.items()}
+
+
+def _bodies(*commands: Any) -> list[dict[str, Any]]:
+    return [command.model_dump(mode="json") for command in commands]

@@ -11,12 +11,13 @@ from decimal import Decimal
 import pytest
 
 from servicekit.money import Money
-from timetracking.domain.bills import IssuedBill
+from timetracking.domain.bills import ClosedPeriod, IssuedBill, check_period_open
 from timetracking.domain.contracts import find_covering_contract
 from timetracking.domain.errors import (
     FieldTooLong,
     InvalidOtherCharges,
     InvalidSpan,
+    PeriodClosed,
     PlanForbidsOtherCharges,
     PlanForbidsOverride,
     ReasonRequired,
@@ -432,3 +433,90 @@ def test_only_a_main_bill_bills_the_entries_it_includes() -> None:
 
     assert IssuedBill(is_main=True, time_entry_ids=entry_ids).billed_entry_ids() == entry_ids
     assert IssuedBill(is_main=False, time_entry_ids=entry_ids).billed_entry_ids() == ()
+
+
+# --- periods a paid bill closed -----------------------------------------------------------------------
+
+MARCH_STARTS = datetime(2026, 3, 1, 5, tzinfo=UTC)
+APRIL_STARTS = datetime(2026, 4, 1, 4, tzinfo=UTC)
+"""Local midnights in New York: March's cycle of the contracts built here, as billing states it."""
+
+
+def closed_march(contract):
+    """March closed for the contract by its paid bill."""
+    march = ClosedPeriod(contract.contract_id, "3", "C-1-03-v2", MARCH_STARTS, APRIL_STARTS)
+    return {contract.contract_id: [march]}
+
+
+def test_time_in_a_period_a_paid_bill_closed_is_refused_from_its_first_minute_to_before_its_end() -> None:
+    contract = covering_contract()
+    closed = closed_march(contract)
+    minute = timedelta(minutes=1)
+
+    for inside in (MARCH_STARTS, STARTED_AT, APRIL_STARTS - minute):
+        with pytest.raises(PeriodClosed, match=r"C-1-03-v2: log it in an open period"):
+            check_period_open(closed, contract.contract_id, inside)
+    for outside in (MARCH_STARTS - minute, APRIL_STARTS):
+        check_period_open(closed, contract.contract_id, outside)
+    check_period_open(closed, covering_contract().contract_id, STARTED_AT)  # another contract's time
+    check_period_open(closed, None, STARTED_AT)  # no contract known yet: attached later, then flagged
+
+
+def test_the_refusal_says_which_contracts_time_is_closed_and_until_when() -> None:
+    contract = covering_contract()
+    with pytest.raises(PeriodClosed) as refused:
+        check_period_open(closed_march(contract), contract.contract_id, STARTED_AT)
+    assert str(refused.value) == (
+        f"contract {contract.contract_id}'s time from 2026-03-01T05:00:00Z until 2026-04-01T04:00:00Z is "
+        "billed by paid bill C-1-03-v2: log it in an open period"
+    )
+
+
+def test_an_edit_that_moves_an_entry_into_a_closed_period_is_refused() -> None:
+    contract = covering_contract()
+    entry = log(contract, started_at=datetime(2026, 2, 27, 14, tzinfo=UTC), span=Duration(30))
+    to_march = EntryEdits(started_at=STARTED_AT).applied_to(entry.work)
+
+    with pytest.raises(PeriodClosed):
+        entry.edited(to_march, contract, reason=None, now=NOW, closed=closed_march(contract))
+
+
+def test_an_edit_that_attaches_an_entry_to_a_contract_whose_period_is_closed_is_refused() -> None:
+    printers = covering_contract(all_products=False, products=frozenset({"printer"}))
+    entry = log(None, product="router")  # March time no contract covers
+    to_printers = EntryEdits(product="printer").applied_to(entry.work)
+
+    with pytest.raises(PeriodClosed):
+        entry.edited(
+            to_printers,
+            contract_after_edit(entry, to_printers, [printers]),
+            reason=None,
+            now=NOW,
+            closed=closed_march(printers),
+        )
+
+
+def test_an_entry_already_in_a_closed_period_is_still_corrected_in_place_or_moved_out() -> None:
+    """Time that reached a closed period before it was closed (its bill was paid without it) is not
+    frozen: the rep can correct it, or move it to an open period, where a bill can carry it."""
+    contract = covering_contract()
+    entry = log(contract)
+    closed = closed_march(contract)
+
+    described = entry.edited(
+        EntryEdits(description="more detail").applied_to(entry.work),
+        contract,
+        reason=None,
+        now=NOW,
+        closed=closed,
+    )
+    to_february = EntryEdits(started_at=datetime(2026, 2, 27, 14, tzinfo=UTC), span=Duration(30)).applied_to(
+        entry.work
+    )
+    moved = entry.edited(to_february, contract, reason=None, now=NOW, closed=closed)
+
+    assert (described.work.description, described.version) == ("more detail", 2)
+    assert (moved.started_at, moved.contract_id) == (
+        datetime(2026, 2, 27, 14, tzinfo=UTC),
+        contract.contract_id,
+    )

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts_schema import timetracking as schema
+from contracts_schema.billing import BillStatus, BillStatusChanged
 from contracts_schema.contracts import ContractScope
 from contracts_schema.timetracking import (
     EditTimeEntry,
@@ -20,11 +21,12 @@ from contracts_schema.timetracking import (
 )
 from servicekit.money import Money
 from timetracking.adapters import wire
+from timetracking.domain.bills import ClosedPeriod
 from timetracking.domain.commands import MAX_BATCH
 from timetracking.domain.errors import InvalidSpan, ReasonRequired
 from timetracking.domain.time_entries import KEEP, Duration, EndedAt, new_time_entry
 
-from ..conftest import NOW, covering_contract, work
+from ..conftest import NOW, bill, covering_contract, work
 
 
 def test_a_log_command_gives_its_end_or_its_duration_as_the_span(make_log_command) -> None:
@@ -217,3 +219,30 @@ def test_a_rejection_names_the_rule_broken_and_where_in_a_batch() -> None:
         "timetracking.time_entries.log",
         "ReasonRequired",
     )
+
+
+def test_a_paid_main_bill_settles_its_entries_and_closes_the_usage_cycle_it_carries() -> None:
+    starts, ends = datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 4, 1, 4, tzinfo=UTC)
+    entry_ids = [uuid.uuid4()]
+    paid = bill(status=BillStatus.PAID, time_entry_ids=entry_ids, usage_starts_at=starts, usage_ends_at=ends)
+
+    settled = wire.paid_bill(BillStatusChanged(bill=paid, previous_status=BillStatus.SENT))
+
+    assert settled is not None and settled.time_entry_ids == tuple(entry_ids)
+    assert settled.closes == ClosedPeriod(paid.contract_id, "3", paid.bill_number, starts, ends)
+
+
+def test_a_paid_bill_without_usage_closes_nothing_and_other_status_changes_settle_nothing() -> None:
+    """A prepaid contract's first bill carries no usage; a bill that is not main, or is sent or voided,
+    is not what a period's payment is."""
+    prepaid_first = bill(status=BillStatus.PAID, period="1")
+    paid = wire.paid_bill(BillStatusChanged(bill=prepaid_first, previous_status=BillStatus.SENT))
+    assert paid is not None and paid.closes is None
+
+    usage = {"usage_starts_at": NOW, "usage_ends_at": NOW}
+    for other in (
+        bill(status=BillStatus.SENT, **usage),
+        bill(status=BillStatus.VOID, **usage),
+        bill(status=BillStatus.PAID, is_main=False, **usage),
+    ):
+        assert wire.paid_bill(BillStatusChanged(bill=other, previous_status=BillStatus.ISSUED)) is None

@@ -239,6 +239,8 @@ def bill_state(bill: Bill) -> bills_wire.BillState:
         billing_email=bill.billing_email,
         grace_ends_at=bill.grace_ends_at,
         void_reason=bill.void_reason or None,
+        usage_starts_at=bill.usage_starts_at,
+        usage_ends_at=bill.usage_ends_at,
     )
 
 
@@ -273,6 +275,8 @@ def bill(state: bills_wire.BillState, *, whole_period: bool) -> Bill:
         billing_email=state.billing_email,
         grace_ends_at=state.grace_ends_at,
         void_reason=state.void_reason or "",
+        usage_starts_at=state.usage_starts_at,
+        usage_ends_at=state.usage_ends_at,
     )
 
 

@@ -107,6 +107,11 @@ class Bill:
     grace_ends_at: datetime | None = None
     """When a draft is issued; None once issued, or for a bill that was never a draft."""
     void_reason: str = ""
+    usage_starts_at: datetime | None = None
+    usage_ends_at: datetime | None = None
+    """[usage_starts_at, usage_ends_at): the usage cycle whose time the bill carries; None for a bill
+    that carries none (a prepaid contract's first). Once the period's main is paid, time logged there
+    can never be billed, so the time tracking service closes this span to new time."""
 
     @classmethod
     def make(
@@ -154,6 +159,8 @@ class Bill:
             whole_period=period.covered_whole_by(made_at),
             billing_email=contract.billing_email,
             grace_ends_at=grace_ends_at,
+            usage_starts_at=period.usage_cycle.starts_at if period.usage_cycle else None,
+            usage_ends_at=period.usage_cycle.ends_at if period.usage_cycle else None,
         )
         bill._take_figures(draft)
         return bill

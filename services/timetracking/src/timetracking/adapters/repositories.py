@@ -9,6 +9,7 @@ one writer at a time anyway.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +22,15 @@ from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.sql import as_utc, upsert
 from timetracking.adapters import wire
-from timetracking.adapters.tables import calendars, covering_contracts, time_entries, time_entry_audit
+from timetracking.adapters.tables import (
+    calendars,
+    closed_periods,
+    covering_contracts,
+    time_entries,
+    time_entry_audit,
+)
 from timetracking.domain.audit import AuditAction, AuditRecord
+from timetracking.domain.bills import ClosedPeriod
 from timetracking.domain.commands import EntrySelection
 from timetracking.domain.contracts import CoveringContract
 from timetracking.domain.time_entries import TimeEntry
@@ -293,6 +301,56 @@ class CoveringContractRepository:
         await self._session.execute(
             delete(covering_contracts).where(covering_contracts.c.contract_id == str(contract_id))
         )
+
+
+class ClosedPeriodRepository:
+    """The periods paid main bills closed to new time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def keep(self, period: ClosedPeriod) -> None:
+        """Record the period; again, as a redelivered payment would, changes nothing."""
+        await upsert(
+            self._session,
+            closed_periods,
+            [
+                {
+                    "contract_id": str(period.contract_id),
+                    "period": period.period,
+                    "bill_number": period.bill_number,
+                    "starts_at": as_utc(period.starts_at),
+                    "ends_at": as_utc(period.ends_at),
+                }
+            ],
+            key=["contract_id", "period"],
+        )
+
+    async def of_contracts(
+        self, contract_ids: Iterable[UUID], *, since: datetime, until: datetime
+    ) -> dict[UUID, list[ClosedPeriod]]:
+        """The contracts' closed periods that hold an instant in [since, until], in one query: the
+        time a batch of entries starts in, so that a batch of recent time finds none."""
+        ids = [str(contract_id) for contract_id in set(contract_ids)]
+        found: dict[UUID, list[ClosedPeriod]] = {}
+        if not ids:
+            return found
+        c = closed_periods.c
+        rows = await self._session.execute(
+            select(closed_periods).where(
+                c.contract_id.in_(ids), c.ends_at > as_utc(since), c.starts_at <= as_utc(until)
+            )
+        )
+        for row in rows.mappings():
+            period = ClosedPeriod(
+                contract_id=UUID(row["contract_id"]),
+                period=row["period"],
+                bill_number=row["bill_number"],
+                starts_at=as_utc(row["starts_at"]),
+                ends_at=as_utc(row["ends_at"]),
+            )
+            found.setdefault(period.contract_id, []).append(period)
+        return found
 
 
 class CalendarRepository:

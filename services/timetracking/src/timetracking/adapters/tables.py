@@ -1,5 +1,5 @@
 """The timetracking service's tables: time entries and their audit trail, and its read models of
-contracts and business-hours calendars."""
+contracts, the periods their paid bills closed, and business-hours calendars."""
 
 from __future__ import annotations
 
@@ -77,6 +77,17 @@ covering_contracts = Table(
     Column("version", Integer, nullable=False),
     # Null for contracts kept before calendars were: filled by the contract's next event.
     Column("calendar_id", String(36), nullable=True),
+)
+
+# The usage cycles paid main bills carry, by contract and bill period: closed to new time.
+closed_periods = Table(
+    "closed_periods",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("period", String(20), primary_key=True),
+    Column("bill_number", Text, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
 )
 
 calendars = Table(

@@ -33,7 +33,7 @@ from contracts_schema.timetracking import (
 from servicekit.business_hours import BusinessCalendar, WorkingHours
 from servicekit.errors import DomainError
 from servicekit.money import Money
-from timetracking.domain.bills import IssuedBill, MainBillChange
+from timetracking.domain.bills import ClosedPeriod, IssuedBill, MainBillChange, PaidBill
 from timetracking.domain.commands import BillableMarking, EntryDeletion, EntryEdit, EntrySelection
 from timetracking.domain.contracts import AnnouncedContract, CoveringContract
 from timetracking.domain.errors import InvalidSpan
@@ -199,10 +199,23 @@ def business_calendar(calendar: CalendarDocument) -> BusinessCalendar:
     )
 
 
-def paid_entry_ids(event: BillStatusChanged) -> tuple[UUID, ...]:
-    """The entries a bill settles: a main bill's, once it is paid."""
+def paid_bill(event: BillStatusChanged) -> PaidBill | None:
+    """What a main bill's payment settles and closes; None for any other change of status."""
     bill = event.bill
-    return tuple(bill.time_entry_ids) if bill.is_main and bill.status is BillStatus.PAID else ()
+    if not (bill.is_main and bill.status is BillStatus.PAID):
+        return None
+    closes = (
+        ClosedPeriod(
+            contract_id=bill.contract_id,
+            period=bill.period,
+            bill_number=bill.bill_number,
+            starts_at=bill.usage_starts_at,
+            ends_at=bill.usage_ends_at,
+        )
+        if bill.usage_starts_at is not None and bill.usage_ends_at is not None
+        else None
+    )
+    return PaidBill(time_entry_ids=tuple(bill.time_entry_ids), closes=closes)
 
 
 def issued_bill(state: BillState) -> IssuedBill:

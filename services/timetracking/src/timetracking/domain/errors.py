@@ -64,3 +64,7 @@ class TimeEntryIsDeleted(Conflict):
 
 class TimeEntrySettled(Conflict):
     """An entry a paid bill bills is final: it changes no more."""
+
+
+class PeriodClosed(Conflict):
+    """Time in a span a paid main bill carries: no version of a paid period could ever bill it."""

@@ -26,6 +26,7 @@ from typing import Literal, TypeAlias
 from uuid import UUID
 
 from servicekit.money import Money, round_to_currency
+from timetracking.domain.bills import NO_CLOSED_PERIODS, ClosedPeriods, check_period_open
 from timetracking.domain.contracts import CoveringContract, find_covering_contract
 from timetracking.domain.errors import (
     FieldTooLong,
@@ -256,14 +257,24 @@ class TimeEntry:
         return self.work.product
 
     def edited(
-        self, work: WorkLog, contract: CoveringContract | None, *, reason: str | None, now: datetime
+        self,
+        work: WorkLog,
+        contract: CoveringContract | None,
+        *,
+        reason: str | None,
+        now: datetime,
+        closed: ClosedPeriods = NO_CLOSED_PERIODS,
     ) -> TimeEntry:
         """The entry with the work as edited, checked as a new entry would be against the contract that
-        covers it now; itself when nothing changed."""
+        covers it now; itself when nothing changed. An edit that moves it (a new start, or another
+        contract) into a period a paid bill closed is refused; one that leaves it where it is is not,
+        so an entry already there can still be corrected, or moved out."""
         self._must_be_changeable(reason)
         changed = _checked_entry(self.entry_id, work, contract, now=now, billed=self.billed)
         if (changed.work, changed.contract_id, changed.note) == (self.work, self.contract_id, self.note):
             return self
+        if (changed.started_at, changed.contract_id) != (self.started_at, self.contract_id):
+            check_period_open(closed, changed.contract_id, changed.started_at)
         return replace(changed, version=self.version + 1)
 
     def marked_deleted(self, *, reason: str | None) -> TimeEntry:

@@ -104,8 +104,8 @@ class TimeEntryPage(BaseModel):
 class BatchResult(BaseModel):
     index: int = Field(description="the entry's position in the request, from 0")
     status: int = Field(
-        description="201 logged (or logged before with the same values), 409 its id is taken, "
-        "422 a rule broken"
+        description="201 logged (or logged before with the same values), 409 its id is taken or it "
+        "starts in a period a paid bill closed (PeriodClosed), 422 a rule broken"
     )
     entry: TimeEntryState | None = None
     error: str | None = Field(default=None, description="the rule broken, e.g. InvalidSpan")
@@ -163,7 +163,9 @@ router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503
 async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authenticated) -> TimeEntryState:
     """Log one entry. Logging it again with the same id and values answers what was logged. An entry no
     known contract covers is kept unattached (`note`: no covering contract known yet) and attached
-    when its contract arrives. 409: the entry id is taken by other values, or by a deleted entry."""
+    when its contract arrives. 409: the entry id is taken by other values, or by a deleted entry; or
+    the entry starts in a period of its contract whose main bill is paid (`PeriodClosed`: no bill could
+    carry it any more, so log it in an open period)."""
     _may_log(caller, body)
     request = handlers.LogRequest(body.entry_id or uuid4(), wire.work_log(body), caller.origin)
     outcome = await logger.submit(request)  # committed, with entries of concurrent requests
@@ -189,8 +191,9 @@ async def log_time_entries(
     now: Now,
     response: Response,
 ) -> BatchOut:
-    """Log up to 500 entries: each valid one is kept, each invalid one refused by its index.
-    A body that is not well formed (any entry of it), or with an entry the caller may not log (another
+    """Log up to 500 entries: each valid one is kept, each invalid one refused by its index (409
+    `PeriodClosed` for one that starts in a period of its contract whose main bill is paid). A body
+    that is not well formed (any entry of it), or with an entry the caller may not log (another
     account's, another rep's), is refused as a whole."""
     for entry in body:
         _may_log(caller, entry)
@@ -334,7 +337,9 @@ async def edit_time_entry(
 ) -> TimeEntryState:
     """Change the fields sent. The entry is checked again as a whole, against the contract that covers it
     after the edit (a new start or product may move it to another); a billed entry needs a `reason`,
-    and its bill is flagged for regeneration. 409: the entry was deleted, it changes no more."""
+    and its bill is flagged for regeneration. 409: the entry was deleted, or a paid bill bills it, so it
+    changes no more; or the edit moves it (a new start, or another contract) into a period of its
+    contract whose main bill is paid (`PeriodClosed`)."""
     async with units.write() as uow:
         entry = await handlers.edit_time_entry(
             uow,

@@ -143,7 +143,8 @@ def register(consumers: Consumers, units: UnitsOfWork[TimeTrackingUnitOfWork], c
                     case BillMainChanged() as change:
                         await views.record_main_bill_change(uow, wire.main_bill_change(change))
                     case BillStatusChanged() as change:
-                        await views.record_bill_paid(uow, wire.paid_entry_ids(change))
+                        if (paid := wire.paid_bill(change)) is not None:
+                            await views.record_bill_paid(uow, paid)
 
     consumers.subscribe(registry.TIME_ENTRY_COMMANDS, on_time_entry_commands, name=TIME_ENTRY_COMMANDS)
     consumers.subscribe(registry.BILLS, on_bill_events, name=BILL_VIEW)

@@ -17,6 +17,7 @@ from servicekit.errors import DomainError, Forbidden
 from servicekit.origin import Origin
 from timetracking.adapters import wire
 from timetracking.domain.audit import AuditAction, AuditRecord
+from timetracking.domain.bills import ClosedPeriods, check_period_open
 from timetracking.domain.commands import MAX_BATCH, BillableMarking, EntryDeletion, EntryEdit, EntrySelection
 from timetracking.domain.contracts import CoveringContract, find_covering_contract
 from timetracking.domain.errors import (
@@ -32,6 +33,7 @@ from timetracking.domain.time_entries import (
     contract_after_edit,
     new_time_entry,
     same_entry,
+    whole_minute,
 )
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
 
@@ -60,10 +62,16 @@ async def log_time_entries(
     """
     existing = await uow.time_entries.get_many(request.entry_id for request in requests)
     contracts = await uow.contracts.of_accounts(request.work.account_id for request in requests)
+    starts = [whole_minute(request.work.started_at) for request in requests]
+    closed = await uow.closed_periods.of_contracts(
+        (contract.contract_id for kept in contracts.values() for contract in kept),
+        since=min(starts, default=now),
+        until=max(starts, default=now),
+    )
     outcomes: list[TimeEntry | DomainError] = []
     accepted: list[AuditRecord] = []
     for request in requests:
-        outcome = _log_one(request, existing, contracts[request.work.account_id], now=now)
+        outcome = _log_one(request, existing, contracts[request.work.account_id], closed, now=now)
         if isinstance(outcome, TimeEntry) and outcome.entry_id not in existing:
             existing[outcome.entry_id] = outcome
             accepted.append(AuditRecord(now, request.origin.actor, AuditAction.LOGGED, None, None, outcome))
@@ -89,6 +97,7 @@ def _log_one(
     request: LogRequest,
     existing: dict[UUID, TimeEntry],
     contracts: list[CoveringContract],
+    closed: ClosedPeriods,
     *,
     now: datetime,
 ) -> TimeEntry | DomainError:
@@ -100,11 +109,13 @@ def _log_one(
     covering = find_covering_contract(contracts, work.product, work.started_at)
     try:
         entry = new_time_entry(request.entry_id, work, covering, now=now)
+        earlier = existing.get(entry.entry_id)
+        if earlier is None:
+            # Only a new entry: one logged before its period was paid, logged again, is answered below.
+            check_period_open(closed, entry.contract_id, entry.started_at)
+            return entry
     except DomainError as error:
         return error
-    earlier = existing.get(entry.entry_id)
-    if earlier is None:
-        return entry
     # The entry id makes logging idempotent: the same entry again is answered with what was logged;
     # other values under a taken id are refused, and so is a deleted entry's id.
     if earlier.deleted:
@@ -125,7 +136,12 @@ async def edit_time_entry(
     if of_rep is not None and work.rep_id != of_rep:
         raise Forbidden("a support rep keeps their own time: rep_id stays the token's subject")
     contracts = (await uow.contracts.of_accounts([entry.account_id]))[entry.account_id]
-    edited = entry.edited(work, contract_after_edit(entry, work, contracts), reason=edit.reason, now=now)
+    contract = contract_after_edit(entry, work, contracts)
+    started_at = whole_minute(work.started_at)
+    closed = await uow.closed_periods.of_contracts(
+        [contract.contract_id] if contract else [], since=started_at, until=started_at
+    )
+    edited = entry.edited(work, contract, reason=edit.reason, now=now, closed=closed)
     if edited is entry:
         return entry
     await uow.time_entries.save(edited)

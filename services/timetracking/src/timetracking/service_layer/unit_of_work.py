@@ -6,6 +6,7 @@ from servicekit.uow import UnitOfWork
 from timetracking.adapters.repositories import (
     AuditTrail,
     CalendarRepository,
+    ClosedPeriodRepository,
     CoveringContractRepository,
     TimeEntryRepository,
 )
@@ -16,9 +17,11 @@ class TimeTrackingUnitOfWork(UnitOfWork):
     audit: AuditTrail
     contracts: CoveringContractRepository
     calendars: CalendarRepository
+    closed_periods: ClosedPeriodRepository
 
     def _start(self) -> None:
         self.time_entries = TimeEntryRepository(self.session)
         self.audit = AuditTrail(self.session)
         self.contracts = CoveringContractRepository(self.session)
         self.calendars = CalendarRepository(self.session)
+        self.closed_periods = ClosedPeriodRepository(self.session)

@@ -11,7 +11,7 @@ from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from servicekit.origin import Origin
 from timetracking.adapters import wire
 from timetracking.domain.audit import AuditAction, AuditRecord
-from timetracking.domain.bills import IssuedBill, MainBillChange
+from timetracking.domain.bills import IssuedBill, MainBillChange, PaidBill
 from timetracking.domain.contracts import AnnouncedContract
 from timetracking.domain.time_entries import TimeEntry, plan_forbids
 from timetracking.service_layer.unit_of_work import TimeTrackingUnitOfWork
@@ -25,6 +25,10 @@ async def keep_contracts(
     An entry that carries what the contract's plan forbids (an override, other charges, or charges in
     another currency) is not attached: it is held back with a note saying why, and its producer is
     told by TimeEntryRejected. The rep can edit it into what the plan allows, which attaches it.
+
+    An entry is attached even where a paid bill of the contract closed its period (it was accepted
+    while timetracking knew no contract, so nothing could refuse it then): billing flags that paid bill
+    as needing regeneration, so the time is seen, not silently dropped, though no version can bill it.
     """
     for announcement in announced:
         contract = announcement.contract
@@ -89,11 +93,14 @@ async def record_bill_issued(uow: TimeTrackingUnitOfWork, bill: IssuedBill) -> N
             await uow.time_entries.save(entry.billed_by_main_bill())
 
 
-async def record_bill_paid(uow: TimeTrackingUnitOfWork, entry_ids: Sequence[UUID]) -> None:
-    """The entries a paid main bill bills are final: a paid bill never changes, so neither do they."""
-    for entry in (await uow.time_entries.get_many(entry_ids, lock=True)).values():
+async def record_bill_paid(uow: TimeTrackingUnitOfWork, paid: PaidBill) -> None:
+    """The entries a paid main bill bills are final: a paid bill never changes, so neither do they. The
+    usage cycle it carries is closed: time logged or moved there from now on is refused."""
+    for entry in (await uow.time_entries.get_many(paid.time_entry_ids, lock=True)).values():
         if not entry.settled:
             await uow.time_entries.save(entry.settled_by_paid_bill())
+    if paid.closes is not None:
+        await uow.closed_periods.keep(paid.closes)
 
 
 async def record_main_bill_change(uow: TimeTrackingUnitOfWork, change: MainBillChange) -> None:
