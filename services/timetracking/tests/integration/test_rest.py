@@ -631,6 +631,35 @@ async def test_an_edit_that_moves_an_entry_into_a_closed_period_is_refused_with_
     assert await timetracking.entry(entry["entry_id"]) == entry
 
 
+async def test_time_of_a_closed_period_is_not_marked_billable_and_the_rest_of_the_marking_goes_through(
+    timetracking, account, make_contract_state, make_log_command
+) -> None:
+    """Non-billable time the paid bill rightly left out must stay out: made billable, it would be
+    billable time no bill could ever carry."""
+    contract = make_contract_state(account_id=account)
+    await timetracking.sign(contract)
+    in_march = await timetracking.log(make_log_command(account_id=account, billable=False))
+    in_february = await timetracking.log(
+        make_log_command(account_id=account, billable=False).model_copy(update=_instants(FEBRUARY_27))
+    )
+    await timetracking.close_period(contract, *MARCH)
+
+    response = await timetracking.api.post(
+        "/time-entries/billable",
+        json={
+            "account_id": account,
+            "billable": True,
+            "entry_ids": [in_march["entry_id"], in_february["entry_id"]],
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    marked = response.json()
+    assert marked["changed"] == [in_february["entry_id"]]
+    assert "is billed by paid bill" in marked["refused"][in_march["entry_id"]]
+    assert (await timetracking.entry(in_march["entry_id"]))["billable"] is False
+
+
 def _instants(fields: dict[str, str]) -> dict[str, datetime]:
     return {name: datetime.fromisoformat(value) for name, value in fields.items()}
 

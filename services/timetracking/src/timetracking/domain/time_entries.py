@@ -282,11 +282,16 @@ class TimeEntry:
         self._must_be_changeable(reason)
         return replace(self, deleted=True, version=self.version + 1)
 
-    def marked_billable(self, billable: bool, *, reason: str | None) -> TimeEntry:
-        """The entry billable or not; itself when it already is."""
+    def marked_billable(
+        self, billable: bool, *, reason: str | None, closed: ClosedPeriods = NO_CLOSED_PERIODS
+    ) -> TimeEntry:
+        """The entry billable or not; itself when it already is. Made billable in a period a paid bill
+        closed, it would be billable time no bill could carry: refused."""
         self._must_be_changeable(reason)
         if self.work.billable == billable:
             return self
+        if billable:
+            check_period_open(closed, self.contract_id, self.started_at)
         return replace(self, work=replace(self.work, billable=billable), version=self.version + 1)
 
     def attached_to(self, contract: CoveringContract) -> TimeEntry:

@@ -17,7 +17,7 @@ from servicekit.errors import DomainError, Forbidden
 from servicekit.origin import Origin
 from timetracking.adapters import wire
 from timetracking.domain.audit import AuditAction, AuditRecord
-from timetracking.domain.bills import ClosedPeriods, check_period_open
+from timetracking.domain.bills import NO_CLOSED_PERIODS, ClosedPeriods, check_period_open
 from timetracking.domain.commands import MAX_BATCH, BillableMarking, EntryDeletion, EntryEdit, EntrySelection
 from timetracking.domain.contracts import CoveringContract, find_covering_contract
 from timetracking.domain.errors import (
@@ -216,10 +216,18 @@ async def mark_time_entries_billable(
             raise SelectionTooLarge(
                 f"the selection matches more than {MAX_BATCH} entries to change: narrow it, by dates say"
             )
+    closed = NO_CLOSED_PERIODS
+    if marking.billable and candidates:
+        starts = [entry.started_at for entry in candidates]
+        closed = await uow.closed_periods.of_contracts(
+            {entry.contract_id for entry in candidates if entry.contract_id},
+            since=min(starts),
+            until=max(starts),
+        )
     changed: list[tuple[TimeEntry, TimeEntry]] = []
     for entry in candidates:
         try:
-            marked = entry.marked_billable(marking.billable, reason=marking.reason)
+            marked = entry.marked_billable(marking.billable, reason=marking.reason, closed=closed)
         except DomainError as error:
             refused[entry.entry_id] = error
             continue
