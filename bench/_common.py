@@ -611,7 +611,7 @@ async def produce_all(bootstrap: str, messages: Sequence[tuple[str, str, bytes]]
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024, **kafka_options()
     )
     await producer.start()
     started = time.perf_counter()

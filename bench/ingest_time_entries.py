@@ -61,9 +61,10 @@ from _common import (  # noqa: E402
     kafka_options,
     kafka_security,
     postgres_prefix,
+    produce_all,
     stack_ports_answering,
 )
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from sqlalchemy import (  # noqa: E402
     Boolean,
     Column,
@@ -168,25 +169,6 @@ def time_entry(rng: random.Random, state: cwire.ContractState, n: int) -> TimeEn
         description="bench",
         version=1,
     )
-
-
-async def produce(bootstrap: str, messages: list[tuple[str, str, bytes]]) -> float:
-    """(topic, key, value) in order; returns seconds until all are acknowledged."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024, **kafka_options()
-    )
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        for start in range(0, len(messages), 5000):
-            futures = [
-                await producer.send(topic, value, key=key.encode())
-                for topic, key, value in messages[start : start + 5000]
-            ]
-            await asyncio.gather(*futures)
-        return time.perf_counter() - started
-    finally:
-        await producer.stop()
 
 
 def event_bytes(body: Any, subject: str) -> bytes:
@@ -541,7 +523,7 @@ async def measure(
         await app.service.start()
         calendars = [calendar(i) for i in range(CALENDARS)]
         contracts = [contract(run, i, calendars[i % CALENDARS].calendar_id) for i in range(args.contracts)]
-        await produce(
+        await produce_all(
             bootstrap,
             [
                 (
@@ -552,7 +534,7 @@ async def measure(
                 for c in calendars
             ],
         )
-        await produce(
+        await produce_all(
             bootstrap,
             [
                 (
@@ -591,7 +573,7 @@ async def measure(
             )
         build_seconds = time.perf_counter() - started
         starts = await end_offsets(bootstrap, registry.TIME_ENTRIES.name)
-        produce_seconds = await produce(bootstrap, messages)
+        produce_seconds = await produce_all(bootstrap, messages)
         ends = await end_offsets(bootstrap, registry.TIME_ENTRIES.name)
         produced = sum(ends[p] - starts[p] for p in ends)
         total_minutes = sum(json.loads(v)["data"]["entry"]["minutes"] for _, _, v in messages)
