@@ -73,3 +73,8 @@ async def test_commands_sent_through_crashes_and_a_broker_restart_are_each_accru
     assert figures.minutes_in_timetracking == figures.minutes_in_billing == figures.minutes_expected
     assert figures.dead_lettered >= SIZE.poison
     assert figures.conflicts_answered == SIZE.conflicts
+    # The broker's outage is told once per kind a minute, not per retry (aiokafka tries hundreds a
+    # second): a process's log holds a few such lines however long the broker was away.
+    for process in chaos_stack.processes():
+        unreachable = process.log_path.read_text(errors="replace").count("Unable connect to node")
+        assert unreachable <= 10, f"{process.name}: {unreachable} lines of an unreachable broker"
