@@ -594,20 +594,30 @@ async def test_a_batch_keeps_the_entries_of_open_periods_and_refuses_those_of_a_
 async def test_an_entry_logged_before_its_period_was_paid_is_answered_again_and_still_corrected_in_place(
     timetracking, account, make_contract_state, make_log_command
 ) -> None:
-    """Closing a period refuses new time there, not what was logged before: a retry of the same entry is
-    answered with it, and an entry the paid bill left out can still be corrected or moved out."""
+    """Closing a period refuses new billable time there, not what was logged before: a retry of the same
+    entry is answered with it; an entry the paid bill left out is not changed there while it bills, nor
+    made billable there, but can be moved out, where a bill can carry it."""
     contract = make_contract_state(account_id=account)
     await timetracking.sign(contract)
     command = make_log_command(account_id=account)
     first = await timetracking.log(command)
+    not_billing = await timetracking.log(make_log_command(account_id=account, billable=False))
     await timetracking.close_period(contract, *MARCH)
     path = f"/time-entries/{command.entry_id}"
 
     again = await timetracking.log(command)
-    described = await timetracking.api.patch(path, json={"description": "paper jam"})
+    longer = await timetracking.api.patch(path, json={"ended_at": "2026-03-02T20:00:00Z"})
+    made_billable = await timetracking.api.patch(
+        f"/time-entries/{not_billing['entry_id']}", json={"billable": True}
+    )
+    described = await timetracking.api.patch(
+        f"/time-entries/{not_billing['entry_id']}", json={"description": "paper jam"}
+    )
     moved_out = await timetracking.api.patch(path, json=FEBRUARY_27)
 
     assert again == first
+    assert (longer.status_code, made_billable.status_code) == (409, 409), made_billable.text
+    assert made_billable.json()["type"].endswith("/period-closed")
     assert (described.status_code, moved_out.status_code) == (200, 200), moved_out.text
     assert moved_out.json()["started_at"] == FEBRUARY_27["started_at"]
 

@@ -496,27 +496,34 @@ def test_an_edit_that_attaches_an_entry_to_a_contract_whose_period_is_closed_is_
         )
 
 
-def test_an_entry_already_in_a_closed_period_is_still_corrected_in_place_or_moved_out() -> None:
+def test_time_already_in_a_closed_period_is_corrected_while_it_does_not_bill_and_moved_out_if_it_does() -> (
+    None
+):
     """Time that reached a closed period before it was closed (its bill was paid without it) is not
-    frozen: the rep can correct it, or move it to an open period, where a bill can carry it."""
+    frozen: time that does not bill is corrected as any, and billable time can be moved to an open
+    period or made non-billable. What no bill could carry is refused: billable time changed there, or
+    time made billable there (a reviewer's PATCH billable=true flagged a paid bill for good)."""
     contract = covering_contract()
-    entry = log(contract)
     closed = closed_march(contract)
+    not_billing = log(contract, billable=False)
+    billing = log(contract)
 
-    described = entry.edited(
-        EntryEdits(description="more detail").applied_to(entry.work),
-        contract,
-        reason=None,
-        now=NOW,
-        closed=closed,
-    )
-    to_february = EntryEdits(started_at=datetime(2026, 2, 27, 14, tzinfo=UTC), span=Duration(30)).applied_to(
-        entry.work
-    )
-    moved = entry.edited(to_february, contract, reason=None, now=NOW, closed=closed)
+    def edit(entry, **edits):
+        return entry.edited(
+            EntryEdits(**edits).applied_to(entry.work), contract, reason=None, now=NOW, closed=closed
+        )
+
+    described = edit(not_billing, description="more detail")
+    moved = edit(billing, started_at=datetime(2026, 2, 27, 14, tzinfo=UTC), span=Duration(30))
+    made_non_billable = edit(billing, billable=False)
 
     assert (described.work.description, described.version) == ("more detail", 2)
     assert (moved.started_at, moved.contract_id) == (
         datetime(2026, 2, 27, 14, tzinfo=UTC),
         contract.contract_id,
     )
+    assert not made_non_billable.work.billable
+    for refused in ({"billable": True}, {"span": Duration(600)}, {"description": "more detail"}):
+        entry = not_billing if refused.get("billable") else billing
+        with pytest.raises(PeriodClosed):
+            edit(entry, **refused)

@@ -266,14 +266,15 @@ class TimeEntry:
         closed: ClosedPeriods = NO_CLOSED_PERIODS,
     ) -> TimeEntry:
         """The entry with the work as edited, checked as a new entry would be against the contract that
-        covers it now; itself when nothing changed. An edit that moves it (a new start, or another
-        contract) into a period a paid bill closed is refused; one that leaves it where it is is not,
-        so an entry already there can still be corrected, or moved out."""
+        covers it now; itself when nothing changed. Edited into billable time of a period a paid bill
+        closed (moved there, made billable, or changed while there and billable), it would be time no
+        bill could carry: refused. Time there that does not bill can still be corrected, and billable
+        time moved out or made non-billable."""
         self._must_be_changeable(reason)
         changed = _checked_entry(self.entry_id, work, contract, now=now, billed=self.billed)
         if (changed.work, changed.contract_id, changed.note) == (self.work, self.contract_id, self.note):
             return self
-        if (changed.started_at, changed.contract_id) != (self.started_at, self.contract_id):
+        if changed.work.billable:
             check_period_open(closed, changed.contract_id, changed.started_at)
         return replace(changed, version=self.version + 1)
 
