@@ -244,3 +244,25 @@ def test_a_bill_of_another_period_is_not_found_in_this_one() -> None:
     bills = period_with(1)
     with pytest.raises(BillNotFound):
         bills.send(made_bill(CONTRACT, "2").bill_id)
+
+
+def test_a_bill_made_before_its_cycle_ended_is_sent_but_not_paid_and_its_whole_cycle_version_is() -> None:
+    """A paid period takes no new version: paying an early bill would leave the rest of its cycle's
+    time with no bill that could ever carry it (a reviewer paid one mid-cycle; time logged the same day
+    was then refused until the cycle's end)."""
+    bills = PeriodBills(CONTRACT.contract_id, "1", [])
+    cycle_ends = CONTRACT.cycles[0].ends_at
+    early = made_bill(CONTRACT, "1", *JANUARY, made_at=cycle_ends - timedelta(days=10))
+    bills.add(early)
+    bills.send(early.bill_id)
+
+    with pytest.raises(BillStatusConflict, match="made before its cycle ended"):
+        bills.pay(early.bill_id)
+
+    whole = made_bill(CONTRACT, "1", *JANUARY, version=2)
+    bills.add(whole)
+    assert bills.main is early  # sent to the customer: replaced only when someone says so
+    bills.mark_main(whole.bill_id)
+    bills.send(whole.bill_id)
+    bills.pay(whole.bill_id)
+    assert (early.status, whole.status) == (BillStatus.SENT, BillStatus.PAID)

@@ -390,7 +390,16 @@ class PeriodBills:
         self._change_status(self.bill(bill_id), BillStatus.SENT)
 
     def pay(self, bill_id: UUID) -> None:
-        self._change_status(self.bill(bill_id), BillStatus.PAID)
+        """A paid period takes no new version, so a bill made before its cycle ended (on demand) is not
+        paid: the time logged after it could reach no bill. Its whole cycle's version, made when the
+        cycle ends, becomes main and is paid instead."""
+        bill = self.bill(bill_id)
+        if not bill.whole_period:
+            raise BillStatusConflict(
+                f"bill {bill.number} was made before its cycle ended: pay the version made for the whole "
+                "cycle once it has ended"
+            )
+        self._change_status(bill, BillStatus.PAID)
 
     def void(self, bill_id: UUID, reason: str = "") -> None:
         """Void a version; voiding the main leaves the period without one until another is marked."""
