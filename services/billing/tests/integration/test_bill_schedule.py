@@ -3,15 +3,17 @@ terminated cycle is billed at the end of its termination day, and nothing is bil
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from billing.adapters import tables
+from billing.adapters.repositories import UsageLedger
 from billing.domain.bill_versions import Bill
 from billing.domain.contract import BillingContract
 from billing.service_layer import bill_schedule, bills
@@ -190,6 +192,27 @@ async def test_a_contract_that_fails_while_its_batch_is_read_ahead_is_parked_alo
     assert counted(BILLS, status="issued") - issued == 1  # made in the failed batch too, but undone there
     async with uow(db) as unit:
         assert await unit.contracts.due_for_billing(datetime(2027, 1, 1, tzinfo=UTC), 10) == [CONTRACT_ID]
+
+
+@pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE") != "postgresql",
+    reason="PostgreSQL aborts a transaction on a failed statement; SQLite's errors here are transient",
+)
+async def test_a_statement_that_fails_while_the_batch_is_read_ahead_leaves_the_contracts_billed_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a failed statement aborts the transaction: without a savepoint around the read-ahead
+    every contract's own savepoint would then fail too, and so would every tick after."""
+    second = contract().model_copy(update={"contract_id": uuid.uuid4(), "contract_number": "C-SECOND"})
+    await sign(db, contract())
+    await sign(db, second)
+
+    async def broken_prefetch(self: UsageLedger, spans: object) -> None:
+        await self._session.execute(text("SELECT * FROM no_such_table"))
+
+    monkeypatch.setattr(UsageLedger, "prefetch_entries", broken_prefetch)
+
+    assert await run_scheduler(db, berlin_midnight(date(2026, 2, 1))) == ["1", "1"]
 
 
 async def test_a_batch_billed_at_once_counts_each_contract_and_bill(db: Database) -> None:

@@ -654,6 +654,10 @@ class BillBook:
         for (contract_id, period), versions in found.items():
             self._prefetched[(contract_id, period)] = PeriodBills(contract_id, period, versions)
 
+    def forget_prefetched(self) -> None:
+        """Drop what `prefetch_periods` read: after a failed savepoint its row locks may be gone."""
+        self._prefetched.clear()
+
     async def period(self, contract_id: UUID, period: str, *, lock: bool) -> PeriodBills:
         """Every version of a contract period's bill; `lock` holds them until the transaction ends, so
         changes of one period (a mark-main on two replicas) apply one after the other."""

@@ -83,14 +83,16 @@ async def make_due_bills(
     contracts = await uow.contracts.many(contract_ids)
     billed = await uow.bills.periods_billed(contract_ids)
     try:
-        await _read_ahead(uow, contracts, billed, now)
+        async with uow.savepoint():  # a statement that fails here must not abort the whole transaction
+            await _read_ahead(uow, contracts, billed, now)
         made, more = await _bill_all_at_once(uow, contracts, billed, now, origin)
     except Exception as error:
         if is_transient(error):
             raise
         # Something in the batch failed (reading ahead or billing): nothing of it was kept. Each
         # contract again, on its own, so that what failed is deferred or parked alone and the others
-        # are billed.
+        # are billed. What was read ahead is read again: locks taken in a failed savepoint are gone.
+        uow.bills.forget_prefetched()
         log.info("bill run: a batch of %d failed at once (%r); billing each alone", len(contracts), error)
     else:
         count_items(JOB, Outcome.DONE, len(contracts))
