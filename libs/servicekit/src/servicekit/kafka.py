@@ -90,28 +90,40 @@ class KafkaSender:
         if self._producer is None:
             raise RuntimeError("the outbox sender is not started")
         producer = self._producer
-        # A topic whose metadata does not come (missing, or the broker out of reach) would hold each of
-        # its rows for the whole request timeout in turn: ask for every topic's at once, up front.
-        unavailable = await _topics_unavailable(producer, {message.topic for message in messages})
+        # Rows of topics whose metadata the producer has go first, at once. A topic whose metadata is
+        # not known yet (just created, missing, or the broker out of reach) is asked for meanwhile, all
+        # of them together, and its rows follow: one that never answers costs one request timeout
+        # for its own rows only, not one per row, and holds no other topic back. Order only matters
+        # per partition, so within a topic the rows keep theirs.
+        known = producer.client.cluster.topics()
+        unknown = sorted({message.topic for message in messages} - known)
+        asking = asyncio.ensure_future(_topics_unavailable(producer, unknown))
+        order = sorted(range(len(messages)), key=lambda index: messages[index].topic in unknown)
+        deliveries: list[asyncio.Future[Any] | BaseException | None] = [None] * len(messages)
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
-            # Handed over one after another, in the rows' order (so a key's events stay in order), and
-            # only then awaited: the producer batches them per partition meanwhile.
-            deliveries: list[asyncio.Future[Any] | BaseException] = []
-            for message, headers in zip(messages, extra, strict=True):
+            unavailable: dict[str, BaseException] = {}
+            asked = False
+            for index in order:
+                message = messages[index]
+                if message.topic in unknown and not asked:
+                    unavailable.update(await asking)
+                    asked = True
                 if message.topic in unavailable:
-                    deliveries.append(unavailable[message.topic])
+                    deliveries[index] = unavailable[message.topic]
                     continue
                 try:
-                    deliveries.append(await self._send(producer, message, headers))
+                    deliveries[index] = await self._send(producer, message, extra[index])
                 except Exception as error:  # refused before it left: too large, no room, no metadata
-                    deliveries.append(error)
+                    deliveries[index] = error
                     if is_transient(error):  # its topic's later rows would wait as long: next cycle
                         unavailable[message.topic] = error
+            if not asking.done():
+                asking.cancel()
             acknowledged = await asyncio.gather(
-                *(d for d in deliveries if not isinstance(d, BaseException)), return_exceptions=True
+                *(d for d in deliveries if isinstance(d, asyncio.Future)), return_exceptions=True
             )
         acks = iter(acknowledged)
-        outcomes = [d if isinstance(d, BaseException) else _failure(next(acks)) for d in deliveries]
+        outcomes = [_failure(next(acks)) if isinstance(d, asyncio.Future) else d for d in deliveries]
         failed = [outcome for outcome in outcomes if outcome is not None]
         if any(not is_transient(error) for error in failed):
             await self._renew()  # the producer may be out of step with the broker: start afresh
