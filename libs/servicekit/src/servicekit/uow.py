@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -19,6 +20,8 @@ from servicekit.inbox import claim_unprocessed
 from servicekit.origin import Origin
 from servicekit.outbox import OutboxEntry, OutboxRelay, add_to_outbox
 from servicekit.tables import MessagingTables
+
+log = logging.getLogger(__name__)
 
 
 class MessageTooLarge(DomainError):
@@ -80,7 +83,10 @@ class UnitOfWork:
             if self._events and self._relay is not None:
                 self._relay.wake()
             for action in self._after_commit:
-                action()
+                try:
+                    action()
+                except Exception:  # the work is committed: a failed count must not look like it failed
+                    log.exception("an action after a commit failed")
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once the work has committed (counting what was made): never for work undone,
