@@ -92,9 +92,10 @@ class BillState(WireModel):
     void_reason: str | None = Field(default=None, description="why a void bill was voided, if it was said")
     usage_starts_at: AwareDatetime | None = Field(
         default=None,
-        description="the first instant of the usage cycle whose time the bill carries (postpaid: its own "
-        "cycle; prepaid: the previous cycle, or the last for 'final'); null when it carries no usage "
-        "(a prepaid contract's first bill)",
+        description="the first instant of the time the bill's figures depend on: the usage cycle it "
+        "carries (postpaid: its own cycle; prepaid: the previous cycle, or the last for 'final'), or with "
+        "carry-forward the contract's first cycle; null when it carries no usage (a prepaid contract's "
+        "first bill). Once the period's main bill is paid, new time in this span is refused",
     )
     usage_ends_at: AwareDatetime | None = Field(
         default=None, description="the end of that usage cycle, excluded; null when the bill carries no usage"

@@ -110,3 +110,10 @@ def test_a_period_has_one_name_however_it_is_written() -> None:
     for spelling in ("²", "+2", " 2", "0", "00"):
         with pytest.raises(NoSuchPeriod):
             contract.period(spelling)
+
+
+def test_with_carry_forward_a_bill_depends_on_the_time_of_every_cycle_before_its_own() -> None:
+    """Cycle 1's unused allowance flows into cycle 2's: time added to cycle 1 changes cycle 2's bill,
+    so a paid cycle 2 bill closes cycle 1 too (a reviewer's paid bill flagged for good otherwise)."""
+    state = adapters.bill_state(made_bill(book("postpaid", carry_forward=True).contract, "2"))
+    assert (state.usage_starts_at, state.usage_ends_at) == (JUNE[0], JULY[1])

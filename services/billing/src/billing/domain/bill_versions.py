@@ -109,9 +109,10 @@ class Bill:
     void_reason: str = ""
     usage_starts_at: datetime | None = None
     usage_ends_at: datetime | None = None
-    """[usage_starts_at, usage_ends_at): the usage cycle whose time the bill carries; None for a bill
-    that carries none (a prepaid contract's first). Once the period's main is paid, time logged there
-    can never be billed, so the time tracking service closes this span to new time."""
+    """[usage_starts_at, usage_ends_at): the time the bill's figures depend on, the usage cycle it
+    carries (with carry-forward, from the contract's first cycle: unused allowance flows forward into
+    it); None for a bill that carries none (a prepaid contract's first). Once the period's main is
+    paid, time logged there can never be billed, so the time tracking service closes this span."""
 
     @classmethod
     def make(
@@ -159,7 +160,7 @@ class Bill:
             whole_period=period.covered_whole_by(made_at),
             billing_email=contract.billing_email,
             grace_ends_at=grace_ends_at,
-            usage_starts_at=period.usage_cycle.starts_at if period.usage_cycle else None,
+            usage_starts_at=_depends_on_time_since(contract, period),
             usage_ends_at=period.usage_cycle.ends_at if period.usage_cycle else None,
         )
         bill._take_figures(draft)
@@ -465,3 +466,11 @@ def _bills_of(event: BillEvent) -> list[Bill]:
         ):
             return [bill]
     return []
+
+
+def _depends_on_time_since(contract: BillingContract, period: BillPeriod) -> datetime | None:
+    """Where the time a period's bill depends on starts: its usage cycle's start, or with carry-forward
+    the first cycle's, since what earlier cycles left unused is part of its allowance."""
+    if period.usage_cycle is None:
+        return None
+    return contract.cycles[0].starts_at if contract.terms.carry_forward else period.usage_cycle.starts_at
