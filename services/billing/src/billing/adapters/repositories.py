@@ -678,11 +678,12 @@ class BillBook:
         row = (await self._session.execute(query)).first()
         return None if row is None else (UUID(row.contract_id), row.period)
 
-    async def save(self, bills: PeriodBills) -> None:
-        """Insert the versions just made, update the others that changed."""
+    async def save(self, bills: PeriodBills, states: Mapping[UUID, BillState]) -> None:
+        """Insert the versions just made, update the others that changed; `states` holds the wire
+        document of each changed bill (`PeriodBills.changed_bills`)."""
         made = {event.bill.bill_id for event in bills.events if isinstance(event, BillMade)}
         for bill in bills.changed_bills():
-            row = _bill_row(bill)
+            row = _bill_row(bill, states[bill.bill_id])
             if bill.bill_id in made:
                 if self._held is not None:
                     self._held.append(row)
@@ -812,7 +813,7 @@ class BillBook:
         ]
 
 
-def _bill_row(bill: Bill) -> dict[str, Any]:
+def _bill_row(bill: Bill, state: BillState) -> dict[str, Any]:
     return {
         "bill_id": str(bill.bill_id),
         "bill_number": bill.number,
@@ -828,5 +829,5 @@ def _bill_row(bill: Bill) -> dict[str, Any]:
         "grace_ends_at": bill.grace_ends_at,
         "total": bill.total.amount,
         "currency": bill.currency,
-        "document": wire.bill_state(bill).model_dump(mode="json"),
+        "document": state.model_dump(mode="json"),
     }

@@ -6,7 +6,7 @@ and usage notices, as events and REST bodies. Stored documents are kept in the w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -280,27 +280,28 @@ def bill(state: bills_wire.BillState, *, whole_period: bool) -> Bill:
     )
 
 
-def bill_event(event: BillEvent) -> WireModel:
+def bill_event(event: BillEvent, state_of: Callable[[Bill], bills_wire.BillState] = bill_state) -> WireModel:
+    """The event on the wire; `state_of` gives a bill's document (one built already for its row)."""
     match event:
         case BillMade(bill=bill) if bill.is_draft:
-            return bills_wire.BillDrafted(bill=bill_state(bill))
+            return bills_wire.BillDrafted(bill=state_of(bill))
         case BillMade(bill=bill) | BillIssued(bill=bill):
-            return bills_wire.BillIssued(bill=bill_state(bill))
+            return bills_wire.BillIssued(bill=state_of(bill))
         case BillStatusChanged(bill=bill, previous=previous, reason=reason):
             return bills_wire.BillStatusChanged(
-                bill=bill_state(bill), previous_status=bills_wire.BillStatus(previous.value), reason=reason
+                bill=state_of(bill), previous_status=bills_wire.BillStatus(previous.value), reason=reason
             )
         case MainBillChanged(contract_id=contract_id, period=period, main=main, previous=previous):
             return bills_wire.BillMainChanged(
                 contract_id=contract_id,
                 period=period,
-                main=bill_state(main) if main is not None else None,
-                previous_main=bill_state(previous) if previous is not None else None,
+                main=state_of(main) if main is not None else None,
+                previous_main=state_of(previous) if previous is not None else None,
             )
         case BillFlagged(bill=bill, reasons=reasons):
-            return bills_wire.BillNeedsRegeneration(bill=bill_state(bill), reasons=list(reasons))
+            return bills_wire.BillNeedsRegeneration(bill=state_of(bill), reasons=list(reasons))
         case BillUpdated(bill=bill, changed=changed):
-            return bills_wire.BillUpdated(bill=bill_state(bill), changed_fields=list(changed))
+            return bills_wire.BillUpdated(bill=state_of(bill), changed_fields=list(changed))
 
 
 def reconciliation(found: Reconciliation) -> bills_wire.BillReconciled:
