@@ -314,16 +314,32 @@ _USAGE_COLUMNS = (
 )
 
 
-def _usage_entry(row: Any) -> UsageEntry:
+def _usage_entry(row: Sequence[Any]) -> UsageEntry:
+    """The entry of a row that starts with `_USAGE_COLUMNS`. Read by position: a bill run reads twenty
+    rows a bill, and a Row's attribute lookup by name costs more than the entry itself."""
+    (
+        entry_id,
+        request_id,
+        started_at,
+        minutes,
+        billable,
+        include_non_operational,
+        other_charges,
+        currency,
+        product,
+        work_log_type,
+        rate_type,
+        custom_fields,
+    ) = row[: len(_USAGE_COLUMNS)]
     return UsageEntry(
-        entry_id=row.entry_id,
-        request_id=row.request_id,
-        started_at=as_utc(row.started_at),
-        minutes=row.minutes,
-        include_non_operational=row.include_non_operational,
-        billable=row.billable,
-        other_charges=Money.of(row.other_charges, row.currency) if row.other_charges is not None else None,
-        traits=wire.entry_traits(row.product, row.work_log_type, row.rate_type, row.custom_fields or {}),
+        entry_id=entry_id,
+        request_id=request_id,
+        started_at=as_utc(started_at),
+        minutes=minutes,
+        include_non_operational=include_non_operational,
+        billable=billable,
+        other_charges=Money.of(other_charges, currency) if other_charges is not None else None,
+        traits=wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
     )
 
 
@@ -356,7 +372,7 @@ class UsageLedger:
             )
             for row in rows:
                 entry = _usage_entry(row)
-                s, u, entries = kept[row.contract_id]
+                s, u, entries = kept[row[-1]]
                 if s <= entry.started_at < u:
                     entries.append(entry)
         self._prefetched.update(kept)

@@ -114,9 +114,14 @@ def _bill_rule(rule: contracts_wire.BillRule) -> BillRule:
     )
 
 
+_NO_TRAITS = EntryTraits()
+
+
 def entry_traits(
     product: str | None, work_log_type: str | None, rate_type: str | None, custom_fields: Mapping[str, str]
 ) -> EntryTraits:
+    if product is None and work_log_type is None and rate_type is None and not custom_fields:
+        return _NO_TRAITS  # most entries: one shared value rather than one each (a bill reads twenty)
     return EntryTraits(product, work_log_type, rate_type, tuple(sorted(custom_fields.items())))
 
 
