@@ -98,6 +98,8 @@ class BusinessCalendar:
 
     def in_zone(self, time_zone: str) -> BusinessCalendar:
         """The same calendar read on another zone's clock (a contract may override its calendar's zone)."""
+        if time_zone == self.time_zone:
+            return self  # the usual case, and a calendar never changes: no copy (and no checks) per bill
         return replace(self, time_zone=time_zone)
 
     def category_runs(self, start: datetime, end: datetime) -> list[CategoryRun]:

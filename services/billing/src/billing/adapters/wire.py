@@ -229,7 +229,7 @@ def bill_state(bill: Bill) -> bills_wire.BillState:
         due_date=bill.due_date,
         currency=bill.currency,
         lines=[bill_line(line) for line in bill.lines],
-        time_entry_ids=[UUID(entry_id) for entry_id in bill.time_entry_ids],
+        time_entry_ids=list(bill.time_entry_ids),  # parsed as UUIDs by the model, faster than here
         subtotal=amount(bill.subtotal),
         discount_percent=bill.discount_percent,
         discount=amount(bill.discount),
