@@ -16,9 +16,11 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts_schema.edge import working_hours_problem
+from servicekit.dates import ONE_DAY
 from servicekit.errors import DomainError
 
 MINUTE = timedelta(minutes=1)
+MIDNIGHT = time(0)
 
 
 class InvalidCalendar(DomainError):
@@ -96,6 +98,8 @@ class BusinessCalendar:
 
     def in_zone(self, time_zone: str) -> BusinessCalendar:
         """The same calendar read on another zone's clock (a contract may override its calendar's zone)."""
+        if time_zone == self.time_zone:
+            return self  # the usual case, and a calendar never changes: no copy (and no checks) per bill
         return replace(self, time_zone=time_zone)
 
     def category_runs(self, start: datetime, end: datetime) -> list[CategoryRun]:
@@ -110,7 +114,10 @@ class BusinessCalendar:
             category, boundary = self._category_until(wall)
             # Step by wall-clock distance, then cut at a daylight-saving change inside the step,
             # because after it the wall clock no longer moves with UTC the same way.
-            segment_end = _first_offset_change(zone, at, min(stop, at + (boundary - wall)), offset)
+            segment_end = min(stop, at + (boundary - wall))
+            # Most steps keep one offset, which a look at their last minute tells without a call.
+            if segment_end - at > MINUTE and (segment_end - MINUTE).astimezone(zone).utcoffset() != offset:
+                segment_end = _first_offset_change(zone, at, segment_end, offset)
             minutes = (segment_end - at) // MINUTE
             if runs and runs[-1].category is category:
                 runs[-1] = CategoryRun(category, runs[-1].minutes + minutes)
@@ -126,18 +133,19 @@ class BusinessCalendar:
     def _category_until(self, wall: datetime) -> tuple[MinuteCategory, datetime]:
         """Category of the local wall-clock minute `wall`, and the wall-clock time it stops applying."""
         day = wall.date()
-        next_midnight = datetime.combine(day + timedelta(days=1), time(0))
         if day in self.holidays:
-            return MinuteCategory.HOLIDAY, next_midnight
+            return MinuteCategory.HOLIDAY, datetime.combine(day + ONE_DAY, MIDNIGHT)
         if day.isoweekday() not in self.working_days:
-            return MinuteCategory.WEEKEND, next_midnight
+            return MinuteCategory.WEEKEND, datetime.combine(day + ONE_DAY, MIDNIGHT)
+        # By the clock alone, and only the boundary that answers made into a datetime: this runs for
+        # every run of every entry a bill counts.
+        clock = wall.time()
         for hours in self.working_hours:
-            opens, closes = hours.on(day)
-            if wall < opens:
-                return MinuteCategory.NON_OPERATIONAL, opens
-            if wall < closes:
-                return MinuteCategory.OPERATIONAL, closes
-        return MinuteCategory.NON_OPERATIONAL, next_midnight
+            if clock < hours.start:
+                return MinuteCategory.NON_OPERATIONAL, datetime.combine(day, hours.start)
+            if hours.end == MIDNIGHT or clock < hours.end:
+                return MinuteCategory.OPERATIONAL, hours.on(day)[1]
+        return MinuteCategory.NON_OPERATIONAL, datetime.combine(day + ONE_DAY, MIDNIGHT)
 
 
 def to_whole_minute(instant: datetime) -> datetime:

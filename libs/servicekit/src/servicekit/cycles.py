@@ -88,22 +88,25 @@ def contract_cycles(
     last_day = termination_date or expiry_date
     cycles: list[Cycle] = []
     cycle_start = start_date
+    starts_at = local_midnight_utc(start_date, zone)
     while cycle_start <= last_day:
         index = len(cycles) + 1
         # Each boundary comes from the original start day so that clamping in February does not
         # pull every later cycle to the 28th.
         next_start = _cycle_boundary(cycle, start_date, index, last_day)
         cycle_end = min(next_start - ONE_DAY, last_day)
+        ends_at = local_midnight_utc(cycle_end + ONE_DAY, zone)
         cycles.append(
             Cycle(
                 index=index,
                 start_date=cycle_start,
                 end_date=cycle_end,
-                starts_at=local_midnight_utc(cycle_start, zone),
-                ends_at=local_midnight_utc(cycle_end + ONE_DAY, zone),
+                starts_at=starts_at,
+                ends_at=ends_at,
             )
         )
-        cycle_start = cycle_end + ONE_DAY
+        # The next cycle starts the day after, at the instant this one ends.
+        cycle_start, starts_at = cycle_end + ONE_DAY, ends_at
     return cycles
 
 

@@ -13,6 +13,8 @@ def add_months_clamped(start: date, months: int) -> date:
     """`start` moved by whole months, its day clamped to the length of the target month."""
     month_count = start.year * 12 + start.month - 1 + months
     year, month = divmod(month_count, 12)
+    if start.day <= 28:  # every month has the day: no need to look up the month's length
+        return date(year, month + 1, start.day)
     return date(year, month + 1, min(start.day, monthrange(year, month + 1)[1]))
 
 

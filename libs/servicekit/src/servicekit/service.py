@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from contracts_schema.registry import DLQ_SUFFIX
-from servicekit import api, migrations, operations, problems
+from servicekit import api, migrations, operations, problems, tracing
 from servicekit.consumers import Consumers
 from servicekit.db import Database
 from servicekit.errors import DomainError
@@ -145,6 +145,7 @@ class Service:
             docs_url="/docs" if docs else None,
             redoc_url="/redoc" if docs else None,
             openapi_url="/openapi.json" if docs else None,
+            telemetry=tracing.fastapi_telemetry(),
         )
         app.state.service = self
         handlers: list[tuple[type[Exception], Any]] = [

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, StatusCode
@@ -79,6 +80,15 @@ def configure(service_name: str) -> bool:
     trace.set_tracer_provider(provider)
     _enabled = True
     return True
+
+
+def fastapi_telemetry() -> TelemetryConfig:
+    """FastAPI's native OpenTelemetry: request spans from our tracer provider while tracing is on, and
+    nothing else (metrics are Prometheus', logs our own). Named outright, so that FastAPI does not ask
+    for the global providers on every request (three environment lookups each time)."""
+    if not _enabled:
+        return {"tracing": False, "metrics": False, "logs": False}
+    return {"tracing": True, "tracer_provider": trace.get_tracer_provider(), "metrics": False, "logs": False}
 
 
 def extract_kafka(headers: KafkaHeaders | None) -> Context | None:

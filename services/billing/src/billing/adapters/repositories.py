@@ -314,16 +314,32 @@ _USAGE_COLUMNS = (
 )
 
 
-def _usage_entry(row: Any) -> UsageEntry:
+def _usage_entry(row: Sequence[Any]) -> UsageEntry:
+    """The entry of a row that starts with `_USAGE_COLUMNS`. Read by position: a bill run reads twenty
+    rows a bill, and a Row's attribute lookup by name costs more than the entry itself."""
+    (
+        entry_id,
+        request_id,
+        started_at,
+        minutes,
+        billable,
+        include_non_operational,
+        other_charges,
+        currency,
+        product,
+        work_log_type,
+        rate_type,
+        custom_fields,
+    ) = row[: len(_USAGE_COLUMNS)]
     return UsageEntry(
-        entry_id=row.entry_id,
-        request_id=row.request_id,
-        started_at=as_utc(row.started_at),
-        minutes=row.minutes,
-        include_non_operational=row.include_non_operational,
-        billable=row.billable,
-        other_charges=Money.of(row.other_charges, row.currency) if row.other_charges is not None else None,
-        traits=wire.entry_traits(row.product, row.work_log_type, row.rate_type, row.custom_fields or {}),
+        entry_id=entry_id,
+        request_id=request_id,
+        started_at=as_utc(started_at),
+        minutes=minutes,
+        include_non_operational=include_non_operational,
+        billable=billable,
+        other_charges=Money.of(other_charges, currency) if other_charges is not None else None,
+        traits=wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
     )
 
 
@@ -356,7 +372,7 @@ class UsageLedger:
             )
             for row in rows:
                 entry = _usage_entry(row)
-                s, u, entries = kept[row.contract_id]
+                s, u, entries = kept[row[-1]]
                 if s <= entry.started_at < u:
                     entries.append(entry)
         self._prefetched.update(kept)
@@ -682,11 +698,12 @@ class BillBook:
         row = (await self._session.execute(query)).first()
         return None if row is None else (UUID(row.contract_id), row.period)
 
-    async def save(self, bills: PeriodBills) -> None:
-        """Insert the versions just made, update the others that changed."""
+    async def save(self, bills: PeriodBills, states: Mapping[UUID, BillState]) -> None:
+        """Insert the versions just made, update the others that changed; `states` holds the wire
+        document of each changed bill (`PeriodBills.changed_bills`)."""
         made = {event.bill.bill_id for event in bills.events if isinstance(event, BillMade)}
         for bill in bills.changed_bills():
-            row = _bill_row(bill)
+            row = _bill_row(bill, states[bill.bill_id])
             if bill.bill_id in made:
                 if self._held is not None:
                     self._held.append(row)
@@ -816,7 +833,7 @@ class BillBook:
         ]
 
 
-def _bill_row(bill: Bill) -> dict[str, Any]:
+def _bill_row(bill: Bill, state: BillState) -> dict[str, Any]:
     return {
         "bill_id": str(bill.bill_id),
         "bill_number": bill.number,
@@ -832,5 +849,5 @@ def _bill_row(bill: Bill) -> dict[str, Any]:
         "grace_ends_at": bill.grace_ends_at,
         "total": bill.total.amount,
         "currency": bill.currency,
-        "document": wire.bill_state(bill).model_dump(mode="json"),
+        "document": state.model_dump(mode="json"),
     }

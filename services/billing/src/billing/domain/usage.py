@@ -8,7 +8,7 @@ decides how much of the cycle's own allowance is left to carry forward.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -50,26 +50,30 @@ class UsageEntry:
     other_charges: Money | None = None
     traits: EntryTraits = EntryTraits()
     """What bill rules look at: product, work-log type, rate type, custom fields."""
+    _span: tuple[datetime, datetime] = field(init=False, repr=False, compare=False)
+    """`span()`, worked out once: a bill asks for it several times per entry."""
 
     def __post_init__(self) -> None:
         if self.minutes is not None and self.minutes < 0:
             raise InvalidTimeEntry(f"time entry {self.entry_id} has a negative duration")
-        start, end = self.span()
+        start = to_whole_minute(self.started_at)
+        if self.minutes is not None:
+            end = start + timedelta(minutes=self.minutes)
+        elif self.ended_at is None:
+            raise InvalidTimeEntry(f"time entry {self.entry_id} has neither an end nor a duration")
+        else:
+            end = to_whole_minute(self.ended_at)
         if end < start:
             raise InvalidTimeEntry(f"time entry {self.entry_id} ends before it starts")
+        object.__setattr__(self, "_span", (start, end))
 
     def span(self) -> tuple[datetime, datetime]:
         """The entry's [start, end) in UTC, on whole minutes."""
-        start = to_whole_minute(self.started_at)
-        if self.minutes is not None:
-            return start, start + timedelta(minutes=self.minutes)
-        if self.ended_at is None:
-            raise InvalidTimeEntry(f"time entry {self.entry_id} has neither an end nor a duration")
-        return start, to_whole_minute(self.ended_at)
+        return self._span
 
     @property
     def draw_order(self) -> tuple[datetime, str]:
-        return to_whole_minute(self.started_at), self.entry_id
+        return self._span[0], self.entry_id
 
 
 class EntryChange(StrEnum):
