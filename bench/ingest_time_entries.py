@@ -56,6 +56,7 @@ from _common import (  # noqa: E402
     commit_groups_at_end,
     end_offsets,
     ensure_broker,
+    event_bytes,
     free_port,
     isolated_groups,
     kafka_options,
@@ -82,8 +83,8 @@ from sqlalchemy import (  # noqa: E402
 from billing.adapters import tables as billing_tables  # noqa: E402
 from billing.bootstrap import bootstrap as build_billing_app  # noqa: E402
 from billing.config import BillingSettings  # noqa: E402
-from contracts_schema import CloudEvent, registry  # noqa: E402
 from contracts_schema import contracts as cwire  # noqa: E402
+from contracts_schema import registry  # noqa: E402
 from contracts_schema.timetracking import TimeEntryLogged, TimeEntryState  # noqa: E402
 from servicekit.db import Database  # noqa: E402
 from servicekit.kafka import ensure_topics  # noqa: E402
@@ -169,10 +170,6 @@ def time_entry(rng: random.Random, state: cwire.ContractState, n: int) -> TimeEn
         description="bench",
         version=1,
     )
-
-
-def event_bytes(body: Any, subject: str) -> bytes:
-    return CloudEvent.wrap(body, source="bench", subject=subject, actor="bench").to_json()
 
 
 # --- databases ---------------------------------------------------------------------------------------
