@@ -342,3 +342,30 @@ async def test_rows_of_a_topic_with_no_metadata_cost_one_timeout_and_hold_no_oth
     assert [outcome is None for outcome in outcomes] == [index % 2 == 0 for index in range(8)]
     assert first_sent < 0.75 * timeout_s  # not held behind the missing topic's wait
     assert took < 2.5 * timeout_s  # one wait for the missing topic, not one per row (four rows: 16 s)
+
+
+async def test_a_relay_cycle_reads_no_more_payload_than_its_budget_and_always_at_least_one_row(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    """A backlog of large events (a bill's entry list can be most of a megabyte) must not be read two
+    thousand rows at a time."""
+    db, tables = kit
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.batches: list[list[str]] = []
+
+        async def send_all(self, messages: list[OutgoingMessage]) -> list[BaseException | None]:
+            self.batches.append([message.message_id for message in messages])
+            return [None] * len(messages)
+
+    run = uuid.uuid4().hex[:8]
+    await _write_rows(db, tables, "t", [(f"{run}-{n}", "k", 10_000) for n in range(5)])
+    sender = Recorder()
+    relay = OutboxRelay(db, tables, sender, batch_chars=25_000)  # each row is over 10,000 characters
+
+    while await relay.relay_once():
+        pass
+
+    assert [len(batch) for batch in sender.batches] == [3, 2]  # the third crosses the budget, and goes
+    assert [m for batch in sender.batches for m in batch] == [f"{run}-{n}" for n in range(5)]

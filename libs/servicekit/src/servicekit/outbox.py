@@ -38,6 +38,10 @@ _PRODUCER_OUT_OF_STEP = frozenset(
 )
 """Refusals that are about the producer, not the record: a new producer sends the record fine."""
 
+BATCH_CHARS = 16 * 1024 * 1024
+"""Payload characters one relay cycle reads at most: rows of up to ~1 MB each must not make a batch of
+2,000 rows a couple of gigabytes."""
+
 GATHER_SECONDS = 0.005
 """How long the relay, woken by a commit, waits for the commits behind it before it reads the outbox."""
 
@@ -122,12 +126,14 @@ class OutboxRelay:
         sender: MessageSender,
         *,
         batch_size: int = 2000,
+        batch_chars: int = BATCH_CHARS,
         poll_seconds: float = 0.5,
     ) -> None:
         self._db = db
         self._outbox = tables.outbox
         self._sender = sender
         self._batch_size = batch_size
+        self._batch_chars = batch_chars
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
 
@@ -164,12 +170,27 @@ class OutboxRelay:
         return await self._relay_postgresql()
 
     def _pending(self) -> Select[Any]:
+        """The next unpublished rows in id order: at most `batch_size` of them, and no more payload than
+        `batch_chars` (the row that crosses it included, so one row always goes), counted in the
+        database so that a backlog of large events is not read into memory a batch at a time."""
         c = self._outbox.c
-        return (
+        first = (
             select(c.id, c.message_id, c.topic, c.key, c.payload, c.headers)
             .where(c.published_at.is_(None), c.parked_at.is_(None))
             .order_by(c.id)
             .limit(self._batch_size)
+            .subquery()
+        )
+        size = func.length(first.c.payload)
+        sized = select(
+            first, size.label("size"), func.sum(size).over(order_by=first.c.id).label("upto")
+        ).subquery()
+        return (
+            select(
+                sized.c.id, sized.c.message_id, sized.c.topic, sized.c.key, sized.c.payload, sized.c.headers
+            )
+            .where(sized.c.upto - sized.c.size < self._batch_chars)
+            .order_by(sized.c.id)
         )
 
     async def _relay_postgresql(self) -> int:
