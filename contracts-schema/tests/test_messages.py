@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from contracts_schema import CloudEvent, model_of, topic_of
 from contracts_schema.cli import build_asyncapi, owning_service
+from contracts_schema.primitives import MoneyAmount
 from contracts_schema.registry import MESSAGE_TYPES, TOPICS
 
 # Sample values for what a JSON Schema says only by format or pattern. The decimal is also a valid
@@ -192,3 +195,22 @@ def test_every_ref_in_the_asyncapi_document_resolves() -> None:
         for token in ref.removeprefix("#/").split("/"):
             assert token in target, f"{ref} does not resolve"
             target = target[token]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "written"),
+    [
+        ("50", "USD", "50.00"),  # a plan's base charge as typed: on the wire as on a bill
+        ("0", "USD", "0.00"),
+        ("12.5", "EUR", "12.50"),
+        ("5000", "JPY", "5000"),
+        ("1.5", "BHD", "1.500"),
+        ("0.8333", "USD", "0.8333"),  # more decimals than the currency's are kept, never rounded
+    ],
+)
+def test_money_is_written_with_at_least_its_currencys_minor_units(
+    amount: str, currency: str, written: str
+) -> None:
+    money = MoneyAmount(amount=Decimal(amount), currency=currency)
+    assert json.loads(money.model_dump_json())["amount"] == written
+    assert MoneyAmount.model_validate_json(money.model_dump_json()) == money  # the same amount read back

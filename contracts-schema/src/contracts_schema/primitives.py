@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_serializer
 
 _DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 
@@ -29,3 +29,15 @@ class WireModel(BaseModel):
 class MoneyAmount(WireModel):
     amount: DecimalString
     currency: CurrencyCode
+
+    @field_serializer("amount", when_used="json")
+    def _amount_in_minor_units(self, amount: Decimal) -> str:
+        """With at least the currency's minor units ("50.00" USD, "5000" JPY), as every amount on a bill
+        is: a reader never sees "50" beside "50.00". More decimals (a price per minute) stay as they are."""
+        from contracts_schema.currencies import MINOR_UNITS
+
+        places = MINOR_UNITS.get(self.currency, 2)
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > -places:
+            amount = amount.quantize(Decimal(1).scaleb(-places))
+        return str(amount)
