@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -65,7 +66,7 @@ async def run_item(uow: UnitOfWork, job: str, item: str, work: Callable[[], Awai
         result = ItemResult(Outcome.PARKED, error=error)
     else:
         result = ItemResult(Outcome.DONE, value)
-    count_items(job, result.outcome)
+    uow.after_commit(partial(count_items, job, result.outcome))  # counted once the outcome is kept
     return result
 
 

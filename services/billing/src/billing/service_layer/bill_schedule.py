@@ -95,7 +95,7 @@ async def make_due_bills(
         uow.bills.forget_prefetched()
         log.info("bill run: a batch of %d failed at once (%r); billing each alone", len(contracts), error)
     else:
-        count_items(JOB, Outcome.DONE, len(contracts))
+        uow.after_commit(partial(count_items, JOB, Outcome.DONE, len(contracts)))
         await reschedule(uow, [contracts[contract_id] for contract_id in sorted(contracts)])
         return BillRun(taken=len(contract_ids), done=len(made), more=more, bills=made)
     made = []
