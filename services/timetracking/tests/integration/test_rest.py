@@ -558,6 +558,7 @@ async def test_time_in_a_period_whose_main_bill_is_paid_is_refused_with_409_and_
 
     refused = await timetracking.api.post("/time-entries", json=_body(in_march))
     logged = await timetracking.log(in_february.model_copy(update=_instants(FEBRUARY_27)))
+    not_billing = await timetracking.log(make_log_command(account_id=account, billable=False))
 
     assert (refused.status_code, refused.headers["content-type"]) == (409, "application/problem+json")
     problem = refused.json()
@@ -568,8 +569,10 @@ async def test_time_in_a_period_whose_main_bill_is_paid_is_refused_with_409_and_
     )
     assert await timetracking.entry(in_march.entry_id) is None
     assert logged["contract_id"] == str(contract.contract_id)
+    assert (not_billing["billable"], not_billing["contract_id"]) == (False, str(contract.contract_id))
     assert [event.data["entry"]["entry_id"] for event in await timetracking.published(account)] == [
-        str(in_february.entry_id)
+        str(in_february.entry_id),
+        not_billing["entry_id"],
     ]
 
 

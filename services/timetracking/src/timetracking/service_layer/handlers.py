@@ -112,7 +112,9 @@ def _log_one(
         earlier = existing.get(entry.entry_id)
         if earlier is None:
             # Only a new entry: one logged before its period was paid, logged again, is answered below.
-            check_period_open(closed, entry.contract_id, entry.started_at)
+            # Time that does not bill is kept even there: no bill carries it anyway.
+            if entry.work.billable:
+                check_period_open(closed, entry.contract_id, entry.started_at)
             return entry
     except DomainError as error:
         return error
