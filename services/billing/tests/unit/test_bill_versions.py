@@ -266,3 +266,17 @@ def test_a_bill_made_before_its_cycle_ended_is_sent_but_not_paid_and_its_whole_c
     bills.send(whole.bill_id)
     bills.pay(whole.bill_id)
     assert (early.status, whole.status) == (BillStatus.SENT, BillStatus.PAID)
+
+
+def test_a_bill_made_before_bills_stated_their_span_learns_it_when_paid() -> None:
+    """Its payment must close the time it depends on downstream like any other's."""
+    bill = made_bill(CONTRACT, "1", *JANUARY)
+    bill.usage_starts_at = bill.usage_ends_at = None  # as stored by an earlier release
+    bills = PeriodBills(CONTRACT.contract_id, "1", [])
+    bills.add(bill)
+    bills.send(bill.bill_id)
+
+    bills.pay(bill.bill_id, CONTRACT)
+
+    cycle = CONTRACT.cycles[0]
+    assert (bill.usage_starts_at, bill.usage_ends_at) == (cycle.starts_at, cycle.ends_at)

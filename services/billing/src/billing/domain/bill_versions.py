@@ -135,6 +135,7 @@ class Bill:
         bill_date = contract.bill_date(made_at)
         terms_from = max(bill_date, contract.bill_date(made_on or made_at))
         grace_ends_at = draft_from + contract.grace_period if draft_from and contract.grace_period else None
+        usage_starts_at, usage_ends_at = usage_span(contract, period)
         bill = cls(
             bill_id=bill_id,
             number=bill_number(contract.contract_number, period.name, version),
@@ -160,8 +161,8 @@ class Bill:
             whole_period=period.covered_whole_by(made_at),
             billing_email=contract.billing_email,
             grace_ends_at=grace_ends_at,
-            usage_starts_at=_depends_on_time_since(contract, period),
-            usage_ends_at=period.usage_cycle.ends_at if period.usage_cycle else None,
+            usage_starts_at=usage_starts_at,
+            usage_ends_at=usage_ends_at,
         )
         bill._take_figures(draft)
         return bill
@@ -390,16 +391,19 @@ class PeriodBills:
     def send(self, bill_id: UUID) -> None:
         self._change_status(self.bill(bill_id), BillStatus.SENT)
 
-    def pay(self, bill_id: UUID) -> None:
+    def pay(self, bill_id: UUID, contract: BillingContract | None = None) -> None:
         """A paid period takes no new version, so a bill made before its cycle ended (on demand) is not
         paid: the time logged after it could reach no bill. Its whole cycle's version, made when the
-        cycle ends, becomes main and is paid instead."""
+        cycle ends, becomes main and is paid instead. A bill made before bills stated the time they
+        depend on learns it from `contract` now, so that its payment closes that time downstream."""
         bill = self.bill(bill_id)
         if not bill.whole_period:
             raise BillStatusConflict(
                 f"bill {bill.number} was made before its cycle ended: pay the version made for the whole "
                 "cycle once it has ended"
             )
+        if bill.usage_ends_at is None and contract is not None:
+            bill.usage_starts_at, bill.usage_ends_at = usage_span(contract, contract.period(bill.period))
         self._change_status(bill, BillStatus.PAID)
 
     def void(self, bill_id: UUID, reason: str = "") -> None:
@@ -468,9 +472,11 @@ def _bills_of(event: BillEvent) -> list[Bill]:
     return []
 
 
-def _depends_on_time_since(contract: BillingContract, period: BillPeriod) -> datetime | None:
-    """Where the time a period's bill depends on starts: its usage cycle's start, or with carry-forward
-    the first cycle's, since what earlier cycles left unused is part of its allowance."""
+def usage_span(contract: BillingContract, period: BillPeriod) -> tuple[datetime | None, datetime | None]:
+    """The time a period's bill depends on, [start, end): its usage cycle, or with carry-forward from the
+    first cycle, since what earlier cycles left unused is part of its allowance; none for a bill that
+    carries no usage."""
     if period.usage_cycle is None:
-        return None
-    return contract.cycles[0].starts_at if contract.terms.carry_forward else period.usage_cycle.starts_at
+        return None, None
+    starts_at = contract.cycles[0].starts_at if contract.terms.carry_forward else period.usage_cycle.starts_at
+    return starts_at, period.usage_cycle.ends_at

@@ -157,7 +157,7 @@ async def change_status(
         case BillStatus.SENT:
             bills.send(bill_id)
         case BillStatus.PAID:
-            bills.pay(bill_id)
+            bills.pay(bill_id, await uow.contracts.get(bills.contract_id))
         case BillStatus.VOID:
             bills.void(bill_id, reason)
             # The main may have counted on the voided version to carry what it lacks: look again.
