@@ -168,9 +168,7 @@ class RunningTimeTracking:
 
         async def closed() -> bool:
             async with self.app.read() as uow:
-                found = await uow.closed_periods.of_contracts(
-                    [contract.contract_id], since=starts_at, until=starts_at
-                )
+                found = await uow.closed_periods.of_contracts([contract.contract_id], [starts_at])
             return bool(found)
 
         await eventually(closed)

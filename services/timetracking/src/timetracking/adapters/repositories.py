@@ -327,14 +327,16 @@ class ClosedPeriodRepository:
         )
 
     async def of_contracts(
-        self, contract_ids: Iterable[UUID], *, since: datetime, until: datetime
+        self, contract_ids: Iterable[UUID], starts: Iterable[datetime]
     ) -> dict[UUID, list[ClosedPeriod]]:
-        """The contracts' closed periods that hold an instant in [since, until], in one query: the
-        time a batch of entries starts in, so that a batch of recent time finds none."""
+        """The contracts' closed periods that hold an instant between the earliest and the latest of
+        `starts` (when a batch of entries starts), in one query: a batch of recent time finds none."""
         ids = [str(contract_id) for contract_id in set(contract_ids)]
+        instants = list(starts)
         found: dict[UUID, list[ClosedPeriod]] = {}
-        if not ids:
+        if not ids or not instants:
             return found
+        since, until = min(instants), max(instants)
         c = closed_periods.c
         rows = await self._session.execute(
             select(closed_periods).where(

@@ -62,11 +62,9 @@ async def log_time_entries(
     """
     existing = await uow.time_entries.get_many(request.entry_id for request in requests)
     contracts = await uow.contracts.of_accounts(request.work.account_id for request in requests)
-    starts = [whole_minute(request.work.started_at) for request in requests]
     closed = await uow.closed_periods.of_contracts(
         (contract.contract_id for kept in contracts.values() for contract in kept),
-        since=min(starts, default=now),
-        until=max(starts, default=now),
+        (whole_minute(request.work.started_at) for request in requests),
     )
     outcomes: list[TimeEntry | DomainError] = []
     accepted: list[AuditRecord] = []
@@ -139,9 +137,8 @@ async def edit_time_entry(
         raise Forbidden("a support rep keeps their own time: rep_id stays the token's subject")
     contracts = (await uow.contracts.of_accounts([entry.account_id]))[entry.account_id]
     contract = contract_after_edit(entry, work, contracts)
-    started_at = whole_minute(work.started_at)
     closed = await uow.closed_periods.of_contracts(
-        [contract.contract_id] if contract else [], since=started_at, until=started_at
+        [contract.contract_id] if contract else [], [whole_minute(work.started_at)]
     )
     edited = entry.edited(work, contract, reason=edit.reason, now=now, closed=closed)
     if edited is entry:
@@ -219,12 +216,10 @@ async def mark_time_entries_billable(
                 f"the selection matches more than {MAX_BATCH} entries to change: narrow it, by dates say"
             )
     closed = NO_CLOSED_PERIODS
-    if marking.billable and candidates:
-        starts = [entry.started_at for entry in candidates]
+    if marking.billable:  # only time made billable could need a bill that cannot come
         closed = await uow.closed_periods.of_contracts(
             {entry.contract_id for entry in candidates if entry.contract_id},
-            since=min(starts),
-            until=max(starts),
+            (entry.started_at for entry in candidates),
         )
     changed: list[tuple[TimeEntry, TimeEntry]] = []
     for entry in candidates:
