@@ -4,7 +4,7 @@ publish says the first two, and every use case keeps to the third."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contracts_schema import CloudEvent
 from servicekit.errors import Forbidden
@@ -32,6 +32,10 @@ class Origin:
     def of_message(cls, event: CloudEvent) -> Origin:
         """A change a message asked for; a message that names no actor is its source's doing."""
         return cls(actor=event.actor or event.source, cause=event)
+
+    def caused_by(self, event: CloudEvent) -> Origin:
+        """This actor's own doing, caused by a message (a service's reaction to another's event)."""
+        return replace(self, cause=event)
 
     def sees(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts

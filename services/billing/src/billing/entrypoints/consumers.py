@@ -85,7 +85,7 @@ def register(consumers: Consumers, units: Units, clock: Clock, contracts: Contra
             if isinstance(d.body, TimeEntryLogged | TimeEntryChanged | TimeEntryDeleted):
                 entry = wire.time_entry_event(d.body)
                 entries.append(entry)
-                causes[entry.usage.entry_id] = Origin(bills.BILLING.actor, cause=d.event)
+                causes[entry.usage.entry_id] = bills.BILLING.caused_by(d.event)
         async with units() as uow:
             await handlers.accrue_time_entries(uow, entries, contracts=contracts, now=clock(), causes=causes)
 
@@ -162,7 +162,7 @@ async def _apply_contract_event(
                 price,
                 body.bought_at,
                 contracts=contracts,
-                origin=Origin(bills.BILLING.actor, cause=delivery.event),
+                origin=bills.BILLING.caused_by(delivery.event),
             )
             return {contract.contract_id}
         case ContractRenewed(contract=old, new_contract=new, renewed_at=renewed_at):
