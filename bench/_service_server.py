@@ -6,7 +6,7 @@
   topics (a second start without it resumes where the first one stopped: a backlog waits for it);
 - with BENCH_REPORT set, it writes a JSON report there when it stops: its peak RSS, each batch its
   consumers handled (start, end, records) and, for billing's usage accrual, when each entry was accrued
-  (the handler's unit of work has committed by then);
+  (the handler's unit of work has committed by then), and when each entry passed each stage (`Tracker`);
 - with BENCH_INSTRUMENT set, it also times every SQL statement and the named steps of the REST write;
 - with BENCH_PROFILE set too, it samples itself with pyinstrument and adds the call tree;
 - with BENCH_RELAY_OFF set, the outbox relay does not run (a what-if: events stay in the outbox).

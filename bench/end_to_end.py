@@ -217,6 +217,18 @@ def stage_breakdown(reports: dict[str, dict[str, Any]], sent: dict[str, float]) 
         first, last = min(sent.values()), max(sent.values())
         took = max(last - first, 1e-9)
         lines.append(f"offered   {len(sent)} commands in {took:.2f} s: {len(sent) / took:,.0f}/s")
+        by_second: dict[int, list[float]] = {}
+        for entry_id, at in sent.items():
+            done = reports["billing"].get("accrued", {}).get(entry_id)
+            if done is not None:
+                by_second.setdefault(int(at - first), []).append(1000 * (done - at))
+        lines.append(
+            "by second p50/p99 ms: "
+            + " ".join(
+                f"{percentile(values, 50):.0f}/{percentile(values, 99):.0f}"
+                for _, values in sorted(by_second.items())
+            )
+        )
         window = (first, last + 60)
         for name, group in (("timetracking", COMMAND_GROUP), ("billing", ACCRUAL_GROUP)):
             calls = [
