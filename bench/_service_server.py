@@ -6,7 +6,7 @@
   topics (a second start without it resumes where the first one stopped: a backlog waits for it);
 - with BENCH_REPORT set, it writes a JSON report there when it stops: its peak RSS, each batch its
   consumers handled (start, end, records) and, for billing's usage accrual, when each entry was accrued
-  (the handler's unit of work has committed by then);
+  (the handler's unit of work has committed by then), and when each entry passed each stage (`Tracker`);
 - with BENCH_INSTRUMENT set, it also times every SQL statement and the named steps of the REST write;
 - with BENCH_PROFILE set too, it samples itself with pyinstrument and adds the call tree;
 - with BENCH_RELAY_OFF set, the outbox relay does not run (a what-if: events stay in the outbox).
@@ -17,6 +17,7 @@ KAFKA_BOOTSTRAP_SERVERS, AUTH_JWKS_FILE).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import importlib
 import json
@@ -39,28 +40,118 @@ ACCRUAL_GROUP = "usage-accrual"
 
 
 class Tracker:
-    """Batches per consumer group, and the instant each entry was accrued by billing."""
+    """Batches per consumer group, the instant each entry was accrued by billing, and each entry's way
+    through the stages of the service (for end_to_end.py's breakdown of the latency):
+
+    - `stages[name][entry_id]`: the Kafka timestamp of the record that carried it (when its producer
+      took it), when the consumer handed its batch over (parsing begins), when the handler began, and
+      when it returned (its unit of work has committed);
+    - `relayed[message_id]`: the outbox relay's cycle that sent the event: when the cycle began (reads
+      the outbox), when it handed the batch to the producer, and when Kafka had acknowledged all of it;
+    - `relay_cycles`: each relay cycle (began, sent, acknowledged, ended, rows);
+    - `commits[group]`: the consumer's offset commits (began, ended).
+    """
 
     def __init__(self) -> None:
         self.batches: dict[str, list[tuple[float, float, int]]] = {}
         self.accrued: dict[str, float] = {}
+        self.event_of: dict[str, str] = {}
+        """For billing: the id of the event that brought each entry (the outbox row's message id)."""
+        self.stages: dict[str, dict[str, tuple[float, float, float, float]]] = {}
+        self.relayed: dict[str, tuple[float, float, float]] = {}
+        self.relay_cycles: list[tuple[float, float, float, float, int]] = []
+        self.commits: dict[str, list[tuple[float, float]]] = {}
+        self._handed: contextvars.ContextVar[tuple[float, dict[tuple[int, int], float]]] = (
+            contextvars.ContextVar("handed")
+        )
+        self._cycle: contextvars.ContextVar[float] = contextvars.ContextVar("cycle")
+        self._sent: contextvars.ContextVar[tuple[float, float]] = contextvars.ContextVar("sent")
 
     def wrap(self, name: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         batches = self.batches.setdefault(name, [])
         accrued = self.accrued if name == ACCRUAL_GROUP else None
+        stages = self.stages.setdefault(name, {})
 
         async def tracked(deliveries: Any) -> None:
             started = time.time()
             await handler(deliveries)  # its unit of work has committed when it returns
             ended = time.time()
             batches.append((started, ended, len(deliveries)))
-            if accrued is not None:
-                for delivery in deliveries:
-                    entry = getattr(delivery.body, "entry", None)
-                    if entry is not None:
-                        accrued[str(entry.entry_id)] = ended
+            handed, stamps = self._handed.get((started, {}))
+            for delivery in deliveries:
+                stamp = stamps.get((delivery.partition, delivery.offset), float("nan"))
+                for entry_id in _entry_ids(delivery.body):
+                    stages[entry_id] = (stamp, handed, started, ended)
+                    if accrued is not None:
+                        accrued[entry_id] = ended
+                        self.event_of[entry_id] = str(delivery.event.id)
 
         return tracked
+
+    def patch(self) -> None:
+        """Note the times the handler wrapper cannot see: batches handed over, relay cycles, commits."""
+        from aiokafka import AIOKafkaConsumer
+
+        from servicekit.consumers import Consumers
+        from servicekit.kafka import KafkaSender
+        from servicekit.outbox import OutboxRelay
+
+        process, relay_once, send_all, commit = (
+            Consumers._process,
+            OutboxRelay.relay_once,
+            KafkaSender.send_all,
+            AIOKafkaConsumer.commit,
+        )
+
+        async def handed_over(consumers: Any, topic: Any, group: str, handler: Any, records: Any) -> Any:
+            stamps = {(r.partition, r.offset): r.timestamp / 1000 for r in records}
+            self._handed.set((time.time(), stamps))
+            return await process(consumers, topic, group, handler, records)
+
+        async def cycle(relay: OutboxRelay) -> int:
+            began = time.time()
+            self._cycle.set(began)
+            self._sent.set((float("nan"), float("nan")))
+            rows = await relay_once(relay)
+            sent, acked = self._sent.get()
+            self.relay_cycles.append((began, sent, acked, time.time(), rows))
+            return rows
+
+        async def send(sender: KafkaSender, messages: Any) -> Any:
+            began = time.time()
+            outcomes = await send_all(sender, messages)
+            acked = time.time()
+            self._sent.set((began, acked))
+            cycle_began = self._cycle.get(float("nan"))
+            for message in messages:
+                self.relayed[message.message_id] = (cycle_began, began, acked)
+            return outcomes
+
+        async def timed_commit(consumer: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+            began = time.time()
+            try:
+                return await commit(consumer, *args, **kwargs)
+            finally:
+                # "<service>.<name>.<suffix>": by the subscriber's name, as `batches` is
+                group = str(consumer._group_id).split(".")[1]  # noqa: SLF001
+                self.commits.setdefault(group, []).append((began, time.time()))
+
+        for owner, name, replacement in (
+            (Consumers, "_process", handed_over),
+            (OutboxRelay, "relay_once", cycle),
+            (KafkaSender, "send_all", send),
+            (AIOKafkaConsumer, "commit", timed_commit),
+        ):
+            setattr(owner, name, replacement)
+
+
+def _entry_ids(body: Any) -> list[str]:
+    """The time entries a message is about: a log command's, a batch of them, or an event's entry."""
+    if hasattr(body, "entries"):
+        return [str(entry.entry_id) for entry in body.entries]
+    entry = getattr(body, "entry", body)
+    entry_id = getattr(entry, "entry_id", None)
+    return [] if entry_id is None else [str(entry_id)]
 
 
 def instrument_rest_write() -> CallTimer:
@@ -121,6 +212,7 @@ def main() -> None:
         OutboxRelay.run = idle  # type: ignore[method-assign]
     bootstrap = importlib.import_module(f"{service}.bootstrap").bootstrap
     tracker = Tracker()
+    tracker.patch()
     with isolated_groups(os.environ["BENCH_GROUP_SUFFIX"], tracker.wrap) as groups:
         service_app = bootstrap()
     bootstrap_servers = service_app.settings.kafka_bootstrap_servers
@@ -183,6 +275,11 @@ def main() -> None:
                 "rss_peak_mb": peak_rss_mb(),
                 "batches": tracker.batches,
                 "accrued": tracker.accrued,
+                "stages": tracker.stages,
+                "event_of": tracker.event_of,
+                "relayed": tracker.relayed,
+                "relay_cycles": tracker.relay_cycles,
+                "commits": tracker.commits,
                 "text": "\n".join(lines),
             }
             Path(report).write_text(json.dumps(document))

@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import faulthandler
+import itertools
 import json
 import random
 import shutil
@@ -175,6 +176,93 @@ async def offer(bootstrap: str, commands: list[tuple[LogTimeEntry, bytes]], rate
     finally:
         await producer.stop()
     return sent
+
+
+def stage_breakdown(reports: dict[str, dict[str, Any]], sent: dict[str, float]) -> list[str]:
+    """Where an entry's time from send to accrued went, stage by stage (the services' reports say when
+    each entry passed each stage; see bench/_service_server.py's Tracker): p50, p99 and mean per stage,
+    over the entries sent in the latency phase."""
+    tt = reports["timetracking"].get("stages", {}).get(COMMAND_GROUP, {})
+    bl = reports["billing"].get("stages", {}).get(ACCRUAL_GROUP, {})
+    event_of = reports["billing"].get("event_of", {})
+    relayed = reports["timetracking"].get("relayed", {})
+    names = [
+        "producer took the command (record timestamp)",
+        "timetracking: waiting to be handed over (Kafka, fetch, batches before)",
+        "timetracking: parsing the batch",
+        "timetracking: handler + commit",
+        "relay: waiting for a cycle after the commit",
+        "relay: reading the outbox",
+        "relay: producer until Kafka acknowledged",
+        "billing: waiting to be handed over (fetch, batches before)",
+        "billing: parsing the batch",
+        "billing: handler + commit",
+    ]
+    spans: list[list[float]] = [[] for _ in names]
+    for entry_id, at in sent.items():
+        if entry_id not in tt or entry_id not in bl or event_of.get(entry_id) not in relayed:
+            continue
+        cycle, handed_to_producer, acked = relayed[event_of[entry_id]]
+        instants = [at, *tt[entry_id], cycle, handed_to_producer, acked, *bl[entry_id][1:]]
+        for n, (earlier, later) in enumerate(itertools.pairwise(instants)):
+            spans[n].append(1000 * (later - earlier))
+    lines = [f"stages    where the time went, {len(spans[0])} entries of the latency phase (ms):"]
+    for name, values in zip(names, spans, strict=True):
+        if values:
+            lines.append(
+                f"          {name:<72} p50 {percentile(values, 50):7.1f}  p99 {percentile(values, 99):7.1f}"
+                f"  mean {sum(values) / len(values):7.1f}"
+            )
+    if sent:
+        first, last = min(sent.values()), max(sent.values())
+        took = max(last - first, 1e-9)
+        lines.append(f"offered   {len(sent)} commands in {took:.2f} s: {len(sent) / took:,.0f}/s")
+        by_second: dict[int, list[float]] = {}
+        for entry_id, at in sent.items():
+            done = reports["billing"].get("accrued", {}).get(entry_id)
+            if done is not None:
+                by_second.setdefault(int(at - first), []).append(1000 * (done - at))
+        lines.append(
+            "by second p50/p99 ms: "
+            + " ".join(
+                f"{percentile(values, 50):.0f}/{percentile(values, 99):.0f}"
+                for _, values in sorted(by_second.items())
+            )
+        )
+        window = (first, last + 60)
+        for name, group in (("timetracking", COMMAND_GROUP), ("billing", ACCRUAL_GROUP)):
+            calls = [
+                b for b in reports[name].get("batches", {}).get(group, []) if window[0] <= b[0] <= window[1]
+            ]
+            if calls:
+                lines.append(
+                    f"batches   {name} {group} in the latency phase: {len(calls)} calls, mean "
+                    f"{sum(n for *_, n in calls) / len(calls):,.0f} records, mean "
+                    f"{1000 * sum(e - s for s, e, _ in calls) / len(calls):.0f} ms each"
+                )
+            commits = [
+                c for c in reports[name].get("commits", {}).get(group, []) if window[0] <= c[0] <= window[1]
+            ]
+            if commits:
+                lines.append(
+                    f"commits   {name} {group}: {len(commits)} offset commits, mean "
+                    f"{1000 * sum(e - s for s, e in commits) / len(commits):.1f} ms"
+                )
+        cycles = [
+            c for c in reports["timetracking"].get("relay_cycles", []) if window[0] <= c[0] <= window[1]
+        ]
+        busy = [c for c in cycles if c[4]]
+        if busy:
+
+            def mean_ms(start: int, end: int) -> float:
+                return float(1000 * sum(c[end] - c[start] for c in busy) / len(busy))
+
+            lines.append(
+                f"relay     timetracking, latency phase: {len(cycles)} cycles, {len(busy)} with rows, mean "
+                f"{sum(c[4] for c in busy) / len(busy):,.0f} rows and {mean_ms(0, 3):.0f} ms each (read "
+                f"{mean_ms(0, 1):.0f}, send {mean_ms(1, 2):.0f}, mark {mean_ms(2, 3):.0f})"
+            )
+    return lines
 
 
 async def raw_baseline(
@@ -407,6 +495,8 @@ async def measure(args: argparse.Namespace, run: str, workdir: Path, broker: Own
                 f"latency   at {args.rate}/s offered: send -> accrued p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
                 f"max {max(lags):.0f} ms ({len(lags)} entries)"
             )
+        for line in stage_breakdown(reports, sent):
+            print(line)
         print("rss       peak " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
         per_entry = {name: 1e6 * seconds / args.entries for name, seconds in cpu.items()}
         print(
