@@ -290,11 +290,16 @@ def _kept_span(state: TimeEntryState) -> Span:
 
 def time_entry_document(entry: TimeEntry) -> dict[str, Any]:
     """The JSON an entry is stored as: its `TimeEntryState`, as the events carry it."""
-    return document_of_state(time_entry_state(entry))
+    return time_entry_state(entry).model_dump(mode="json")
 
 
-def document_of_state(state: TimeEntryState) -> dict[str, Any]:
-    return state.model_dump(mode="json")
+def time_entry_json(entry: TimeEntry) -> str:
+    """The entry's stored document as JSON text, for a statement that writes it as it is."""
+    return document_json(time_entry_state(entry))
+
+
+def document_json(state: TimeEntryState) -> str:
+    return state.model_dump_json()
 
 
 def time_entry_of_document(document: Any) -> TimeEntry:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from servicekit.errors import DomainError, Forbidden
@@ -74,12 +73,13 @@ async def log_time_entries(
             existing[outcome.entry_id] = outcome
             accepted.append(AuditRecord(now, request.origin.actor, AuditAction.LOGGED, None, None, outcome))
         outcomes.append(outcome)
-    # Each entry's stored document is the state its event carries: made once, for all three.
-    documents: dict[UUID, dict[str, Any]] = {}
+    # Each new entry's stored document is the state its event carries: made once, for all three.
+    documents: dict[UUID, str] = {}
     for request, outcome in zip(requests, outcomes, strict=True):
         if isinstance(outcome, TimeEntry):
             logged = wire.time_entry_logged(outcome)
-            documents[outcome.entry_id] = wire.document_of_state(logged.entry)
+            if outcome.entry_id not in documents:
+                documents[outcome.entry_id] = wire.document_json(logged.entry)
             uow.publish(
                 logged,
                 key=outcome.account_id,
