@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,10 +82,13 @@ class BulkInsert:
         bound = tuple(self._statement.compile().params)
         if bound != self.columns:
             raise ValueError(f"{table.name}: an INSERT of {self.columns} binds {bound}: name every column")
-        self._compiled: dict[str, tuple[str, list[tuple[int, Callable[[Any], Any]]]]] = {}
+        # By dialect: an engine's dialect carries its JSON serialiser, which the JSON columns' processors use.
+        self._compiled: WeakKeyDictionary[Dialect, tuple[str, list[tuple[int, Callable[[Any], Any]]]]] = (
+            WeakKeyDictionary()
+        )
 
     def _for(self, dialect: Dialect) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(dialect)
         if found is None:
             compiled = self._statement.compile(dialect=dialect)
             if tuple(compiled.positiontup or ()) != self.columns:
@@ -94,7 +98,7 @@ class BulkInsert:
                 processor = self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None and name not in self._encoded:
                     converters.append((index, processor))
-            found = self._compiled[dialect.name] = (compiled.string, converters)
+            found = self._compiled[dialect] = (compiled.string, converters)
         return found
 
     async def execute(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> None:

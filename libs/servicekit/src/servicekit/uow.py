@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache
 from types import TracebackType
 from typing import Self
 from uuid import uuid4
@@ -116,12 +117,11 @@ class UnitOfWork:
         """Record the deliveries in their consumer's inbox; keep those it has not applied before."""
         kept: list[Delivery] = []
         for consumer in dict.fromkeys(d.consumer for d in deliveries):
-            of_consumer = [d for d in deliveries if d.consumer == consumer]
+            of_consumer = [(str(d.event.id), d) for d in deliveries if d.consumer == consumer]
             fresh = await claim_unprocessed(
-                self.session, self._tables, consumer, (str(d.event.id) for d in of_consumer)
+                self.session, self._tables, consumer, (message_id for message_id, _ in of_consumer)
             )
-            for delivery in of_consumer:
-                message_id = str(delivery.event.id)
+            for message_id, delivery in of_consumer:
                 if message_id in fresh:
                     fresh.discard(message_id)  # a duplicate inside one batch is applied once
                     kept.append(delivery)
@@ -153,9 +153,12 @@ class UnitOfWork:
         # The trace context goes with it: the REST call's, or its cause's when a consumer is
         # processing that message.
         headers = origin.trace or tracing.outbox_headers(cause_id)
-        self._events.append(
-            OutboxEntry(event_id, topic_of(message_type).name, key, payload.decode(), headers)
-        )
+        self._events.append(OutboxEntry(event_id, _topic_name(message_type), key, payload.decode(), headers))
+
+
+@cache
+def _topic_name(message_type: str) -> str:
+    return topic_of(message_type).name
 
 
 def _event_json(

@@ -96,6 +96,21 @@ def test_an_entry_keeps_start_and_end_in_utc_on_the_whole_minute() -> None:
     assert entry.work.span == EndedAt(datetime(2026, 3, 2, 15, 30, tzinfo=UTC))
 
 
+def test_an_entry_on_the_whole_minute_keeps_everything_else_the_rep_entered() -> None:
+    entered = work(
+        started_at=datetime(2026, 3, 2, 16, 0, 59, tzinfo=timezone(timedelta(hours=2))),
+        task_id="T-1",
+        product="desk",
+        time_taken_minutes=30,
+        other_charges=Money(Decimal("12.50"), "USD"),
+        work_log_type="call",
+        rate_type="on-site",
+        custom_fields={"ticket": "42"},
+    )
+    kept = entered.on_whole_minutes()
+    assert kept == replace(entered, started_at=datetime(2026, 3, 2, 14, 0, tzinfo=UTC), span=kept.span)
+
+
 def test_an_entry_keeps_the_duration_the_rep_gave_rather_than_an_end() -> None:
     assert log(span=Duration(45)).work.span == Duration(45)
 
