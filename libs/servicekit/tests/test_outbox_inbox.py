@@ -110,6 +110,7 @@ async def test_an_event_is_stored_as_the_cloudevent_its_body_wraps_into(
         )
         assert stored == json.loads(wrapped.to_json())
         assert row["message_id"] == str(event.id) and row["topic"] == registry.BILLS.name
+        assert event.id.version == 4 and event.id.variant == uuid.RFC_4122
     first, second = (json.loads(row["payload"]) for row in rows)
     assert (first["correlationid"], first["causationid"]) == (cause.correlationid, str(cause.id))
     assert (second["correlationid"], second["causationid"]) == (second["id"], None)
