@@ -80,6 +80,42 @@ async def test_work_that_fails_publishes_nothing(kit: tuple[Database, MessagingT
         assert await session.scalar(select(func.count()).select_from(tables.outbox)) == 0
 
 
+async def test_an_event_is_stored_as_the_cloudevent_its_body_wraps_into(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    """The unit of work writes the envelope's JSON itself, without the model: the same JSON value as
+    `CloudEvent.wrap(...).to_json()`, with the cause's ids and the actor carried over."""
+    db, tables = kit
+    cause = CloudEvent.wrap(rejection("cause"), source="elsewhere", subject="s", actor="ops")
+    body = rejection('naïve ✓ "quoted"')
+    async with UnitOfWork(db, tables, None, source="kit-test") as uow:
+        uow.publish(body, key="k1", subject="contract/1", origin=Origin.of_message(cause))
+        uow.publish(body, key="k2", subject="contract/2", origin=Origin("scheduler"))
+    async with db.read() as session:
+        rows = (await session.execute(select(tables.outbox).order_by(tables.outbox.c.id))).mappings().all()
+    for row, (origin, subject) in zip(
+        rows, [(Origin.of_message(cause), "contract/1"), (Origin("scheduler"), "contract/2")], strict=True
+    ):
+        stored = json.loads(row["payload"])
+        event = CloudEvent.model_validate(stored)
+        wrapped = CloudEvent.wrap(
+            body,
+            source="kit-test",
+            subject=subject,
+            actor=origin.actor,
+            correlationid=origin.cause.correlationid if origin.cause else None,
+            causationid=str(origin.cause.id) if origin.cause else None,
+            event_id=event.id,
+            time=event.time,
+        )
+        assert stored == json.loads(wrapped.to_json())
+        assert row["message_id"] == str(event.id) and row["topic"] == registry.BILLS.name
+        assert event.id.version == 4 and event.id.variant == uuid.RFC_4122
+    first, second = (json.loads(row["payload"]) for row in rows)
+    assert (first["correlationid"], first["causationid"]) == (cause.correlationid, str(cause.id))
+    assert (second["correlationid"], second["causationid"]) == (second["id"], None)
+
+
 async def test_a_row_that_commits_after_a_newer_one_was_sent_is_still_sent(
     kit: tuple[Database, MessagingTables],
 ) -> None:

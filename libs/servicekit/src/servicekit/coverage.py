@@ -47,8 +47,9 @@ def covering(
     candidates: Iterable[T], window: Callable[[T], CoverageWindow], product: str | None, at: datetime
 ) -> T | None:
     """The candidate whose window covers the work, by the rule above; None when none does."""
-    found = [(window(candidate), candidate) for candidate in candidates]
-    covering_ones = [(w, candidate) for w, candidate in found if w.covers(product, at)]
-    if not covering_ones:
-        return None
+    covering_ones = [
+        (w, candidate) for candidate in candidates if (w := window(candidate)).covers(product, at)
+    ]
+    if len(covering_ones) < 2:  # the rule's precedence is for overlaps, which should never be
+        return covering_ones[0][1] if covering_ones else None
     return min(covering_ones, key=lambda pair: pair[0]._precedence())[1]

@@ -18,17 +18,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, func, insert, select, text, update
+from sqlalchemy import Row, Select, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts_schema import CloudEvent
 from servicekit import tracing
 from servicekit.db import Database
 from servicekit.faults import is_transient
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.metrics import OUTBOX_PARKED
+from servicekit.sql import BulkInsert
 from servicekit.tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,6 @@ class OutboxEntry:
     headers: Mapping[str, str] | None = None
     """The W3C trace context to send it with, if any."""
 
-    @classmethod
-    def of(
-        cls, topic: str, key: str, event: CloudEvent, headers: Mapping[str, str] | None = None
-    ) -> OutboxEntry:
-        return cls(str(event.id), topic, key, event.model_dump_json(), headers)
-
 
 @dataclass(frozen=True, slots=True)
 class OutboxBacklog:
@@ -102,18 +97,15 @@ async def add_to_outbox(
     if not events:
         return
     now = datetime.now(UTC)
-    rows: list[dict[str, Any]] = [
-        {
-            "message_id": entry.message_id,
-            "topic": entry.topic,
-            "key": entry.key,
-            "payload": entry.payload,
-            "headers": tracing.headers_json(entry.headers),
-            "created_at": now,
-        }
-        for entry in events
-    ]
-    await session.execute(insert(tables.outbox), rows)
+    await _outbox_insert(tables.outbox).execute(
+        session,
+        [(e.message_id, e.topic, e.key, e.payload, tracing.headers_json(e.headers), now) for e in events],
+    )
+
+
+@cache
+def _outbox_insert(outbox: Table) -> BulkInsert:
+    return BulkInsert(outbox, ("message_id", "topic", "key", "payload", "headers", "created_at"))
 
 
 class OutboxRelay:

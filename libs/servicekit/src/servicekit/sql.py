@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -56,3 +58,74 @@ async def upsert(
     await session.execute(
         statement.on_conflict_do_update(index_elements=list(key), set_=replaced, where=where), rows
     )
+
+
+class BulkInsert:
+    """A plain INSERT of many rows, each a tuple of `columns`' values, run by the driver's executemany.
+
+    SQLAlchemy's own executemany makes a parameter set of each row and runs each value through its
+    column's bind processor, row by row: on a batch of thousands of small rows that bookkeeping costs
+    more than the database's work. Here the statement is compiled once per dialect and handed to the
+    driver as it is; only the columns whose type the driver needs converted (instants as text on
+    SQLite, say) are converted, by the same processors, and a value that is the very object of the row
+    before (one `now` for a whole batch) is converted once. `encoded` names JSON columns whose values
+    are given as JSON text already (a document serialised once for several rows): they are written as
+    they are, on both dialects. A column with a Python-side default must be in `columns`: filling it in
+    is SQLAlchemy's per-row work.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str], *, encoded: Collection[str] = ()) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self._encoded = frozenset(encoded)
+        self._statement = insert(table).values({name: bindparam(name) for name in self.columns})
+        bound = tuple(self._statement.compile().params)
+        if bound != self.columns:
+            raise ValueError(f"{table.name}: an INSERT of {self.columns} binds {bound}: name every column")
+        # By dialect: an engine's dialect carries its JSON serialiser, which the JSON columns' processors use.
+        self._compiled: WeakKeyDictionary[Dialect, tuple[str, list[tuple[int, Callable[[Any], Any]]]]] = (
+            WeakKeyDictionary()
+        )
+
+    def _for(self, dialect: Dialect) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
+        found = self._compiled.get(dialect)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            if tuple(compiled.positiontup or ()) != self.columns:
+                raise ValueError(f"{self.table.name}: {dialect.name} binds {compiled.positiontup}")
+            converters: list[tuple[int, Callable[[Any], Any]]] = []
+            for index, name in enumerate(self.columns):
+                processor = self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None and name not in self._encoded:
+                    converters.append((index, processor))
+            found = self._compiled[dialect] = (compiled.string, converters)
+        return found
+
+    async def execute(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert the rows in the caller's transaction, in one executemany."""
+        connection = await session.connection()
+        statement, converters = self._for(connection.dialect)
+        values = [tuple(row) for row in rows] if not converters else _converted(rows, converters)
+        if values:
+            await connection.exec_driver_sql(statement, values)
+
+
+def _converted(
+    rows: Iterable[Sequence[Any]], converters: list[tuple[int, Callable[[Any], Any]]]
+) -> list[tuple[Any, ...]]:
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(converters)
+    values = []
+    for row in rows:
+        converted = list(row)
+        for position, (index, convert) in enumerate(converters):
+            value = converted[index]
+            before, done = last[position]
+            if value is not before:
+                done = convert(value)
+                last[position] = (value, done)
+            converted[index] = done
+        values.append(tuple(converted))
+    return values
+
+
+_NOTHING = object()

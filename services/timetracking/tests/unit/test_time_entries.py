@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -94,6 +95,39 @@ def test_an_entry_keeps_start_and_end_in_utc_on_the_whole_minute() -> None:
     )
     assert entry.started_at == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
     assert entry.work.span == EndedAt(datetime(2026, 3, 2, 15, 30, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "started_at",
+    [
+        datetime(2026, 1, 10, 10, 0, tzinfo=ZoneInfo("Europe/London")),  # zero offset, but a zone's
+        datetime(2026, 1, 10, 10, 0, 30, tzinfo=UTC),
+        datetime(2026, 1, 10, 11, 0, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_work_not_on_the_whole_minute_in_utc_is_kept_so(started_at: datetime) -> None:
+    kept = work(started_at=started_at, span=Duration(30)).on_whole_minutes().started_at
+    assert kept == datetime(2026, 1, 10, 10, 0, tzinfo=UTC) and kept.tzinfo is UTC
+
+
+def test_work_on_the_whole_minute_in_utc_is_kept_as_it_is() -> None:
+    given = work(started_at=datetime(2026, 1, 10, 10, 0, tzinfo=UTC), span=Duration(30))
+    assert given.on_whole_minutes() is given
+
+
+def test_an_entry_on_the_whole_minute_keeps_everything_else_the_rep_entered() -> None:
+    entered = work(
+        started_at=datetime(2026, 3, 2, 16, 0, 59, tzinfo=timezone(timedelta(hours=2))),
+        task_id="T-1",
+        product="desk",
+        time_taken_minutes=30,
+        other_charges=Money(Decimal("12.50"), "USD"),
+        work_log_type="call",
+        rate_type="on-site",
+        custom_fields={"ticket": "42"},
+    )
+    kept = entered.on_whole_minutes()
+    assert kept == replace(entered, started_at=datetime(2026, 3, 2, 14, 0, tzinfo=UTC), span=kept.span)
 
 
 def test_an_entry_keeps_the_duration_the_rep_gave_rather_than_an_end() -> None:

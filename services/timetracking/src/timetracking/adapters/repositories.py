@@ -20,7 +20,7 @@ from sqlalchemy.sql import Select
 from contracts_schema.contracts import BusinessCalendar as CalendarDocument
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
-from servicekit.sql import as_utc, upsert
+from servicekit.sql import BulkInsert, as_utc, upsert
 from timetracking.adapters import wire
 from timetracking.adapters.tables import (
     calendars,
@@ -35,25 +35,46 @@ from timetracking.domain.commands import EntrySelection
 from timetracking.domain.contracts import CoveringContract
 from timetracking.domain.time_entries import TimeEntry
 
+_ENTRY_COLUMNS = (
+    "entry_id",
+    "account_id",
+    "contract_id",
+    "request_id",
+    "rep_id",
+    "started_at",
+    "minutes",
+    "billable",
+    "billed",
+    "other_charges",
+    "currency",
+    "version",
+    "deleted",
+    "document",
+)
+_ADD_ENTRIES = BulkInsert(time_entries, _ENTRY_COLUMNS, encoded=["document"])
 
-def _entry_row(entry: TimeEntry, document: dict[str, Any] | None = None) -> dict[str, Any]:
-    charges = entry.work.other_charges
-    return {
-        "entry_id": str(entry.entry_id),
-        "account_id": entry.account_id,
-        "contract_id": str(entry.contract_id) if entry.contract_id else None,
-        "request_id": entry.work.request_id,
-        "rep_id": entry.work.rep_id,
-        "started_at": entry.started_at,
-        "minutes": entry.minutes,
-        "billable": entry.work.billable,
-        "billed": entry.billed,
-        "other_charges": charges.amount if charges else None,
-        "currency": charges.currency if charges else None,
-        "version": entry.version,
-        "deleted": entry.deleted,
-        "document": document if document is not None else wire.time_entry_document(entry),
-    }
+
+def _entry_values(entry: TimeEntry, document: Any) -> tuple[Any, ...]:
+    """The entry's row, in `_ENTRY_COLUMNS`' order; `document` as the statement takes it: JSON text for
+    `_ADD_ENTRIES`, the document itself for SQLAlchemy's statements."""
+    work = entry.work
+    charges = work.other_charges
+    return (
+        str(entry.entry_id),
+        work.account_id,
+        str(entry.contract_id) if entry.contract_id else None,
+        work.request_id,
+        work.rep_id,
+        work.started_at,
+        entry.minutes,
+        work.billable,
+        entry.billed,
+        charges.amount if charges else None,
+        charges.currency if charges else None,
+        entry.version,
+        entry.deleted,
+        document,
+    )
 
 
 def _conditions(where: EntrySelection) -> list[Any]:
@@ -88,15 +109,12 @@ class TimeEntryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_all(
-        self, entries: Sequence[TimeEntry], documents: Mapping[UUID, dict[str, Any]] | None = None
-    ) -> None:
-        """Insert new entries; `documents`, by entry id, are their stored documents when already made."""
-        if entries:
-            made = documents or {}
-            await self._session.execute(
-                insert(time_entries), [_entry_row(entry, made.get(entry.entry_id)) for entry in entries]
-            )
+    async def add_all(self, entries: Sequence[TimeEntry], documents: Mapping[UUID, str]) -> None:
+        """Insert new entries; `documents`, by entry id, are their stored documents as JSON text
+        (`wire.document_json`), made once for their rows and their audit records."""
+        await _ADD_ENTRIES.execute(
+            self._session, [_entry_values(entry, documents[entry.entry_id]) for entry in entries]
+        )
 
     async def get_many(self, entry_ids: Iterable[UUID], *, lock: bool = False) -> dict[UUID, TimeEntry]:
         ids = [str(entry_id) for entry_id in entry_ids]
@@ -126,9 +144,12 @@ class TimeEntryRepository:
         """Write the entries' new states, in one statement however many."""
         if not entries:
             return
-        rows = [{**_entry_row(entry), "key": str(entry.entry_id)} for entry in entries]
+        rows = [
+            {**dict(zip(_ENTRY_COLUMNS, _entry_values(entry, wire.time_entry_document(entry)), strict=True))}
+            for entry in entries
+        ]
         for row in rows:
-            del row["entry_id"]
+            row["key"] = row.pop("entry_id")
         await self._session.execute(
             update(time_entries).where(time_entries.c.entry_id == bindparam("key")), rows
         )
@@ -175,6 +196,14 @@ class TimeEntryRepository:
         return [wire.time_entry_of_document(row) for row in rows]
 
 
+_ADD_AUDIT = BulkInsert(
+    time_entry_audit,
+    ("entry_id", "version", "at", "actor", "action", "reason", "before", "after"),
+    encoded=["before", "after"],
+)
+"""A record's `before` is JSON too: `null` for an entry's first version, as SQLAlchemy writes a None."""
+
+
 class AuditTrail:
     """Every version of every entry, with who made it, when and why."""
 
@@ -182,25 +211,24 @@ class AuditTrail:
         self._session = session
 
     async def add_all(
-        self, records: Sequence[AuditRecord], documents: Mapping[UUID, dict[str, Any]] | None = None
+        self, records: Sequence[AuditRecord], documents: Mapping[UUID, str] | None = None
     ) -> None:
-        """Add records; `documents`, by entry id, are the entries' stored documents when already made."""
-        if not records:
-            return
+        """Add records; `documents`, by entry id, are the entries' stored documents as JSON text when
+        already made (`wire.document_json`)."""
         made = documents or {}
-        await self._session.execute(
-            insert(time_entry_audit),
+        await _ADD_AUDIT.execute(
+            self._session,
             [
-                {
-                    "entry_id": str(record.entry_id),
-                    "version": record.after.version,
-                    "at": as_utc(record.at),
-                    "actor": record.actor,
-                    "action": record.action.value,
-                    "reason": record.reason,
-                    "before": wire.time_entry_document(record.before) if record.before else None,
-                    "after": made.get(record.entry_id) or wire.time_entry_document(record.after),
-                }
+                (
+                    str(record.entry_id),
+                    record.after.version,
+                    as_utc(record.at),
+                    record.actor,
+                    record.action.value,
+                    record.reason,
+                    wire.time_entry_json(record.before) if record.before else "null",
+                    made.get(record.entry_id) or wire.time_entry_json(record.after),
+                )
                 for record in records
             ],
         )

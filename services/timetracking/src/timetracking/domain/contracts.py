@@ -3,7 +3,7 @@ what its plan lets reps enter, and the business-hours calendar its time is categ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -30,16 +30,12 @@ class CoveringContract:
     version: int
     calendar_id: UUID | None = None
     """The plan's business-hours calendar, read on the contract's clock (`time_zone`)."""
+    coverage_window: CoverageWindow = field(init=False, repr=False, compare=False)
+    """What decides whether the contract covers work (`servicekit.coverage`): made once, as every entry
+    of a batch is checked against its account's contracts."""
 
-    def covered_instants(self) -> tuple[datetime, datetime]:
-        """[first, last) instant of the contract's days in its zone."""
-        zone = ZoneInfo(self.time_zone)
-        return local_midnight_utc(self.start_date, zone), end_of_day_utc(self.end_date, zone)
-
-    @property
-    def coverage_window(self) -> CoverageWindow:
-        """What decides whether the contract covers work (`servicekit.coverage`)."""
-        return CoverageWindow(
+    def __post_init__(self) -> None:
+        window = CoverageWindow(
             contract_id=self.contract_id,
             all_products=self.all_products,
             products=self.products,
@@ -47,6 +43,12 @@ class CoveringContract:
             end_date=self.end_date,
             time_zone=self.time_zone,
         )
+        object.__setattr__(self, "coverage_window", window)
+
+    def covered_instants(self) -> tuple[datetime, datetime]:
+        """[first, last) instant of the contract's days in its zone."""
+        zone = ZoneInfo(self.time_zone)
+        return local_midnight_utc(self.start_date, zone), end_of_day_utc(self.end_date, zone)
 
     def covers(self, product: str | None, at: datetime) -> bool:
         return self.coverage_window.covers(product, at)

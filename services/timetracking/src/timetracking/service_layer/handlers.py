@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from servicekit.errors import DomainError, Forbidden
@@ -68,24 +67,24 @@ async def log_time_entries(
     )
     outcomes: list[TimeEntry | DomainError] = []
     accepted: list[AuditRecord] = []
+    documents: dict[UUID, str] = {}
     for request in requests:
         outcome = _log_one(request, existing, contracts[request.work.account_id], closed, now=now)
-        if isinstance(outcome, TimeEntry) and outcome.entry_id not in existing:
+        outcomes.append(outcome)
+        if isinstance(outcome, DomainError):
+            continue
+        logged = wire.time_entry_logged(outcome)
+        if outcome.entry_id not in existing:
             existing[outcome.entry_id] = outcome
             accepted.append(AuditRecord(now, request.origin.actor, AuditAction.LOGGED, None, None, outcome))
-        outcomes.append(outcome)
-    # Each entry's stored document is the state its event carries: made once, for all three.
-    documents: dict[UUID, dict[str, Any]] = {}
-    for request, outcome in zip(requests, outcomes, strict=True):
-        if isinstance(outcome, TimeEntry):
-            logged = wire.time_entry_logged(outcome)
-            documents[outcome.entry_id] = wire.document_of_state(logged.entry)
-            uow.publish(
-                logged,
-                key=outcome.account_id,
-                subject=wire.time_entry_subject(outcome.entry_id),
-                origin=request.origin,
-            )
+            # Its stored document is the state its event carries: made once, for its row and its record.
+            documents[outcome.entry_id] = wire.document_json(logged.entry)
+        uow.publish(
+            logged,
+            key=outcome.account_id,
+            subject=wire.time_entry_subject(outcome.entry_id),
+            origin=request.origin,
+        )
     await uow.time_entries.add_all([record.after for record in accepted], documents)
     await uow.audit.add_all(accepted, documents)
     return outcomes
