@@ -466,31 +466,36 @@ class UsageLedger:
             ],
         )
 
-    async def cycle_sums(self, cycles: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], tuple[int, int]]:
-        """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests of
-        the billable entries no bill rule prices (the bill's own count)."""
-        wanted = set(cycles)
-        if not wanted:
-            return {}
+    async def cycle_use(
+        self, cycles: Iterable[tuple[UUID, int]], *, in_requests: Iterable[tuple[UUID, int]] = ()
+    ) -> dict[tuple[UUID, int], int]:
+        """Per (contract, cycle): the billable minutes that draw on the allowance or, for the cycles
+        `in_requests`, the distinct requests of the billable entries no bill rule prices (the bill's
+        own count). Both are read from one covering index; only the second needs SQLite's temporary
+        B-tree for the distinct count, so it is asked for only where the plan counts requests."""
+        by_requests = set(in_requests)
+        by_minutes = set(cycles) - by_requests
         c = tables.usage_entries.c
-        rows = await self._session.execute(
-            select(
-                c.contract_id,
-                c.cycle_index,
-                func.coalesce(func.sum(case((c.billable, c.counted_minutes), else_=0)), 0),
-                func.count(func.distinct(case((c.billable & ~c.by_rule, c.request_id)))),
+        use: dict[tuple[UUID, int], int] = dict.fromkeys(by_minutes | by_requests, 0)
+        for wanted, counted in (
+            (by_minutes, func.sum(case((c.billable, c.counted_minutes), else_=0))),
+            (by_requests, func.count(func.distinct(case((c.billable & ~c.by_rule, c.request_id))))),
+        ):
+            if not wanted:
+                continue
+            rows = await self._session.execute(
+                select(c.contract_id, c.cycle_index, counted)
+                .where(
+                    c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
+                    c.cycle_index.in_({index for _, index in wanted}),
+                )
+                .group_by(c.contract_id, c.cycle_index)
             )
-            .where(
-                c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
-                c.cycle_index.in_({index for _, index in wanted}),
-            )
-            .group_by(c.contract_id, c.cycle_index)
-        )
-        sums = {
-            (UUID(contract_id), index): (int(minutes), int(requests))
-            for contract_id, index, minutes, requests in rows
-        }
-        return {key: sums.get(key, (0, 0)) for key in wanted}
+            for contract_id, index, units in rows:
+                key = (UUID(contract_id), index)
+                if key in wanted:
+                    use[key] = int(units or 0)
+        return use
 
     async def entries_between(
         self, contract_id: UUID, starts_at: datetime, ends_at: datetime

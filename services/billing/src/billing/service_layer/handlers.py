@@ -214,7 +214,10 @@ async def _account_for_usage(
     touched = {(contract_id, index) for contract_id, index in touched if contract_id in books}
     if not touched:
         return
-    sums = await uow.usage.cycle_sums(touched)
+    use = await uow.usage.cycle_use(
+        touched,
+        in_requests={key for key in touched if not books[key[0]].terms.plan_type.is_hour_based},
+    )
     standings = await uow.usage.standings(
         touched | {(contract_id, index - 1) for contract_id, index in touched}
     )
@@ -224,12 +227,11 @@ async def _account_for_usage(
         book = books[contract_id]
         contract, terms = book.contract, book.terms
         cycle = contract.cycle(index)
-        minutes, requests = sums[(contract_id, index)]
         carried_in = _carried_into(book, index, standings.get((contract_id, index - 1)))
         bought = sum(units for units, bought_at in top_ups[contract_id] if cycle.contains(bought_at))
         standing, notices = account_for_usage(
             standings.get((contract_id, index)),
-            used=minutes if terms.plan_type.is_hour_based else requests,
+            used=use[(contract_id, index)],
             allowance=terms.allowance_units + carried_in + bought,
             carried_in=carried_in,
             levels=contract.allowance_levels(),
