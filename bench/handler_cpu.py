@@ -200,6 +200,8 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
     if profile is not None:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(40)
+        if os.environ.get("CALLERS"):
+            pstats.Stats(profile, stream=out).print_callers(os.environ["CALLERS"])
         print(out.getvalue())
     await tt_db.dispose()
     await billing_db.dispose()

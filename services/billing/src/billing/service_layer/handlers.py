@@ -178,24 +178,28 @@ async def _review_bills(
     where it is now (another cycle, or another contract). With carry-forward a cycle's use moves what
     every later cycle has, so their bills are reviewed too. One query finds which periods have bills
     at all, which is usually none."""
-    reasons: dict[tuple[UUID, str], tuple[str, Origin]] = {}
+    # The first entry (in the batch's order) to touch each cycle speaks for it: a batch touches few
+    # cycles however many entries it carries.
+    first_at: dict[tuple[UUID | None, int | None], LoggedEntry] = {}
     for p in placed:
         entry = p.entry
         if entry.change is EntryChange.LOGGED and not entry.usage.billable:
             continue
-        places = [(entry.contract_id, p.cycle_index)]
-        places.append(earlier.get(entry.usage.entry_id, (None, None)))
-        for contract_id, cycle_index in places:
-            book = books.get(contract_id)
-            if book is None or cycle_index is None:
-                continue
-            contract = book.contract
-            last = len(contract.cycles) if book.terms.carry_forward else cycle_index
-            for index in range(cycle_index, last + 1):
-                reasons.setdefault(
-                    (contract.contract_id, contract.period_carrying(index)),
-                    (entry.change.reason, (causes or {}).get(entry.usage.entry_id, bills.BILLING)),
-                )
+        first_at.setdefault((entry.contract_id, p.cycle_index), entry)
+        if (where := earlier.get(entry.usage.entry_id)) is not None:
+            first_at.setdefault(where, entry)
+    reasons: dict[tuple[UUID, str], tuple[str, Origin]] = {}
+    for (contract_id, cycle_index), entry in first_at.items():
+        book = books.get(contract_id)
+        if book is None or cycle_index is None:
+            continue
+        contract = book.contract
+        last = len(contract.cycles) if book.terms.carry_forward else cycle_index
+        for index in range(cycle_index, last + 1):
+            reasons.setdefault(
+                (contract.contract_id, contract.period_carrying(index)),
+                (entry.change.reason, (causes or {}).get(entry.usage.entry_id, bills.BILLING)),
+            )
     for contract_id, period in sorted(await uow.bills.billed_periods(reasons)):
         reason, origin = reasons[(contract_id, period)]
         await bills.review_periods(uow, books[contract_id], {period: reason}, origin=origin)
