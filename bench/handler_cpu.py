@@ -1,7 +1,8 @@
 """Benchmark: CPU per entry of the end-to-end path's Python, in one process, without Kafka.
 
     uv run python bench/handler_cpu.py [--entries 20000] [--contracts 200] [--batch 2000]
-        [--database sqlite|postgresql] [--profile [--profile-only timetracking|billing]]
+        [--database sqlite|postgresql] [--sql]
+        [--profile [--profile-only timetracking|billing] [--callers REGEX]]
 
 The end-to-end figures move with the neighbours' load; this one barely does, so it is the one to
 compare a change by. It builds timetracking and billing in this process (fresh databases, no broker)
@@ -196,12 +197,16 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
         f"{'complete' if complete else 'INCOMPLETE'}"
     )
     if args.sql:
-        print("\n".join(["billing: " + line for line in sql.report(cpu["billing: usage-accrual handler"], top=12)]))
+        print(
+            "\n".join(
+                ["billing: " + line for line in sql.report(cpu["billing: usage-accrual handler"], top=12)]
+            )
+        )
     if profile is not None:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(40)
-        if os.environ.get("CALLERS"):
-            pstats.Stats(profile, stream=out).print_callers(os.environ["CALLERS"])
+        if args.callers:
+            pstats.Stats(profile, stream=out).print_callers(args.callers)
         print(out.getvalue())
     await tt_db.dispose()
     await billing_db.dispose()
@@ -216,7 +221,9 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", action="store_true", help="cProfile of the measured steps")
     parser.add_argument("--sql", action="store_true", help="billing's SQL time by statement")
-    parser.add_argument("--profile-only", default="", metavar="SERVICE", help="profile only this service's steps")
+    parser.add_argument(
+        "--profile-only", default="", metavar="SERVICE", help="profile only this service's steps"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

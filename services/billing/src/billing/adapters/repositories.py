@@ -23,7 +23,7 @@ from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
-from servicekit.sql import as_utc, insert_on_conflict, is_postgresql, upsert
+from servicekit.sql import BulkInsert, as_utc, insert_on_conflict, is_postgresql, upsert
 
 # pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
 _PLACEMENT_LOCK_KEY = 7_303_001
@@ -379,13 +379,7 @@ class UsageLedger:
 
     async def record(self, entries: Sequence[PlacedEntry]) -> None:
         """Insert or update entries in bulk; a late older version of an entry changes nothing."""
-        await upsert(
-            self._session,
-            tables.usage_entries,
-            [_usage_row(placed) for placed in entries],
-            key=["entry_id"],
-            newer_by="version",
-        )
+        await _RECORD_ENTRIES.execute(self._session, [_usage_row(placed) for placed in entries])
 
     async def contracts_with_unplaced_entries(self) -> set[UUID]:
         c = tables.usage_entries.c
@@ -554,29 +548,57 @@ class UsageLedger:
         )
 
 
-def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
+_RECORD_ENTRIES = BulkInsert(
+    tables.usage_entries,
+    [
+        "entry_id",
+        "contract_id",
+        "account_id",
+        "request_id",
+        "started_at",
+        "minutes",
+        "billable",
+        "include_non_operational",
+        "other_charges",
+        "currency",
+        "version",
+        "cycle_index",
+        "counted_minutes",
+        "by_rule",
+        "product",
+        "work_log_type",
+        "rate_type",
+        "custom_fields",
+    ],
+    replacing=["entry_id"],
+    newer_by="version",
+)
+
+
+def _usage_row(placed: PlacedEntry) -> tuple[Any, ...]:
+    """An entry's row, in the order of `_RECORD_ENTRIES`' columns."""
     entry, usage = placed.entry, placed.entry.usage
-    charges = usage.other_charges
-    return {
-        "cycle_index": placed.cycle_index,
-        "counted_minutes": placed.counted_minutes,
-        "by_rule": placed.by_rule,
-        "entry_id": usage.entry_id,
-        "contract_id": str(entry.contract_id) if entry.contract_id else None,
-        "account_id": entry.account_id,
-        "request_id": usage.request_id,
-        "started_at": as_utc(usage.started_at),
-        "minutes": usage.minutes,
-        "billable": usage.billable,
-        "include_non_operational": usage.include_non_operational,
-        "other_charges": charges.amount if charges else None,
-        "currency": charges.currency if charges else None,
-        "version": entry.version,
-        "product": usage.traits.product,
-        "work_log_type": usage.traits.work_log_type,
-        "rate_type": usage.traits.rate_type,
-        "custom_fields": dict(usage.traits.custom_fields) or None,
-    }
+    charges, traits = usage.other_charges, usage.traits
+    return (
+        usage.entry_id,
+        str(entry.contract_id) if entry.contract_id else None,
+        entry.account_id,
+        usage.request_id,
+        as_utc(usage.started_at),
+        usage.minutes,
+        usage.billable,
+        usage.include_non_operational,
+        charges.amount if charges else None,
+        charges.currency if charges else None,
+        entry.version,
+        placed.cycle_index,
+        placed.counted_minutes,
+        placed.by_rule,
+        traits.product,
+        traits.work_log_type,
+        traits.rate_type,
+        dict(traits.custom_fields) or None,
+    )
 
 
 @dataclass(frozen=True)
