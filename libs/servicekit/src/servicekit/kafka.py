@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 
 from contracts_schema import TOPICS, Topic
@@ -40,6 +43,20 @@ def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity 
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,  # one line per message is too much at INFO
     )
+
+
+class KeyPartitioner:
+    """Kafka's default partitioner (murmur2 of the key, as the Java clients and kcat's murmur2
+    partitioner), with each key's hash remembered. aiokafka's murmur2 is pure Python, ~6 µs a key,
+    a third of what a send costs; the outbox's keys (accounts, contracts) repeat from event to event."""
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return random.choice(available or all_partitions)
+        return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
+_murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
 
 
 class KafkaSender:
@@ -72,6 +89,7 @@ class KafkaSender:
             # fill while the relay hands a whole outbox batch over; a short linger lets a lone event go.
             "max_batch_size": OUTBOX_BATCH_BYTES,
             "linger_ms": 2,
+            "partitioner": KeyPartitioner(),
             **security.for_aiokafka(),
         }
         self._producer: AIOKafkaProducer | None = None
