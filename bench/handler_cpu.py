@@ -1,7 +1,8 @@
 """Benchmark: CPU per entry of the end-to-end path's Python, in one process, without Kafka.
 
     uv run python bench/handler_cpu.py [--entries 20000] [--contracts 200] [--batch 2000]
-        [--database sqlite|postgresql] [--profile]
+        [--database sqlite|postgresql] [--sql]
+        [--profile [--profile-only timetracking|billing] [--callers REGEX]]
 
 The end-to-end figures move with the neighbours' load; this one barely does, so it is the one to
 compare a change by. It builds timetracking and billing in this process (fresh databases, no broker)
@@ -35,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchKeys, bench_calendar, event_bytes, fresh_databases  # noqa: E402
+from _common import BenchKeys, SqlTimer, bench_calendar, event_bytes, fresh_databases  # noqa: E402
 from end_to_end import CALENDARS, FIRST_DAY, contract, log_command  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -142,7 +143,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
     def timed(step: str) -> Any:
         class Step:
             def __enter__(self) -> None:
-                if profile is not None:
+                if profile is not None and step.startswith(args.profile_only):
                     profile.enable()
                 self.started = time.process_time()
 
@@ -163,6 +164,10 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
             while await tt_app.service.relay.relay_once():
                 pass
     events = [message.payload for message in sender.sent]
+    sql = SqlTimer()
+    if args.sql:
+        sql.attach(billing_app.service.db.engine)
+        sql.enabled = True
     accrual = billing_handlers.by_name["usage-accrual"]
     for start in range(0, len(events), args.batch):
         with timed("billing: parse events"):
@@ -191,9 +196,17 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
         f"check     stored {stored}, accrued {accrued}, sent {len(events)} -> "
         f"{'complete' if complete else 'INCOMPLETE'}"
     )
+    if args.sql:
+        print(
+            "\n".join(
+                ["billing: " + line for line in sql.report(cpu["billing: usage-accrual handler"], top=12)]
+            )
+        )
     if profile is not None:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(40)
+        if args.callers:
+            pstats.Stats(profile, stream=out).print_callers(args.callers)
         print(out.getvalue())
     await tt_db.dispose()
     await billing_db.dispose()
@@ -207,6 +220,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", action="store_true", help="cProfile of the measured steps")
+    parser.add_argument("--sql", action="store_true", help="billing's SQL time by statement")
+    parser.add_argument(
+        "--profile-only", default="", metavar="SERVICE", help="profile only this service's steps"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

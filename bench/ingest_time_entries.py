@@ -365,7 +365,7 @@ def instrument() -> CallTimer:
     timer.patch(repositories.UsageLedger, "lock_placement", "UsageLedger.lock_placement")
     timer.patch(repositories.UsageLedger, "placements", "UsageLedger.placements (changed entries)")
     timer.patch(repositories.UsageLedger, "record", "UsageLedger.record (usage_entries upsert)")
-    timer.patch(repositories.UsageLedger, "cycle_sums", "UsageLedger.cycle_sums (SELECT)")
+    timer.patch(repositories.UsageLedger, "cycle_use", "UsageLedger.cycle_use (SELECT)")
     timer.patch(repositories.UsageLedger, "standings", "UsageLedger.standings (SELECT)")
     timer.patch(repositories.UsageLedger, "save_standings", "UsageLedger.save_standings (upsert)")
     timer.patch(repositories.BillBook, "billed_periods", "BillBook.billed_periods (SELECT)")

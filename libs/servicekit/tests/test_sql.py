@@ -79,3 +79,37 @@ def test_a_bulk_insert_refuses_a_table_whose_left_out_columns_have_defaults() ->
     )
     with pytest.raises(ValueError, match="name every column"):
         BulkInsert(defaults, ["a"])
+
+
+async def test_a_replacing_bulk_insert_keeps_the_newest_version_of_each_key(
+    database_url: Callable[[str], str],
+) -> None:
+    versioned = Table(
+        "versioned",
+        MetaData(),
+        Column("key", String(10), primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+    )
+    db = Database(database_url("bulk_replacing"))
+    async with db.engine.begin() as connection:
+        await connection.run_sync(versioned.metadata.create_all)
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    write = BulkInsert(versioned, ["key", "version", "at"], replacing=["key"], newer_by="version")
+    try:
+        async with db.transaction() as session:
+            await write.execute(session, [("a", 2, at), ("b", 1, at)])
+        async with db.transaction() as session:
+            # a: an older version arrives late and changes nothing; b: two newer ones in one call,
+            # out of order, the newest stays; c: new.
+            later = at + timedelta(days=1)
+            await write.execute(session, [("a", 1, later), ("b", 3, later), ("b", 2, at), ("c", 1, later)])
+        async with db.read() as session:
+            stored = (await session.execute(select(versioned).order_by(versioned.c.key))).all()
+        assert [(key, version, at_.replace(tzinfo=UTC)) for key, version, at_ in stored] == [
+            ("a", 2, at),
+            ("b", 3, at + timedelta(days=1)),
+            ("c", 1, at + timedelta(days=1)),
+        ]
+    finally:
+        await db.dispose()

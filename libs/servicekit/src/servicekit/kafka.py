@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 
 from contracts_schema import TOPICS, Topic
@@ -42,6 +46,20 @@ def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity 
     )
 
 
+class KeyPartitioner:
+    """Kafka's default partitioner (murmur2 of the key, as the Java clients and kcat's murmur2
+    partitioner), with each key's hash remembered. aiokafka's murmur2 is pure Python, ~6 µs a key,
+    a third of what a send costs; the outbox's keys (accounts, contracts) repeat from event to event."""
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return random.choice(available or all_partitions)
+        return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
+_murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
+
+
 class KafkaSender:
     """Sends outbox rows keyed by aggregate, handed over in order and acknowledged together, with an
     idempotent producer of its own (acks=all: a retried send never duplicates or reorders a record).
@@ -59,6 +77,7 @@ class KafkaSender:
         *,
         request_timeout_ms: int = 40_000,
     ) -> None:
+        self._partitioner = KeyPartitioner()
         self._options = {
             "bootstrap_servers": bootstrap_servers,
             # Also how long a send waits for a topic's metadata or room in a full partition batch.
@@ -72,6 +91,7 @@ class KafkaSender:
             # fill while the relay hands a whole outbox batch over; a short linger lets a lone event go.
             "max_batch_size": OUTBOX_BATCH_BYTES,
             "linger_ms": 2,
+            "partitioner": self._partitioner,
             **security.for_aiokafka(),
         }
         self._producer: AIOKafkaProducer | None = None
@@ -99,31 +119,31 @@ class KafkaSender:
         unknown = sorted({message.topic for message in messages} - known)
         asking = asyncio.ensure_future(_topics_unavailable(producer, unknown))
         order = sorted(range(len(messages)), key=lambda index: messages[index].topic in unknown)
-        deliveries: list[asyncio.Future[Any] | BaseException | None] = [None] * len(messages)
+        deliveries: list[_Batch | BaseException | None] = [None] * len(messages)
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
             unavailable: dict[str, BaseException] = {}
             asked = False
+            batches = _Batches(producer, self._partitioner)
             for index in order:
                 message = messages[index]
                 if message.topic in unknown and not asked:
+                    await batches.close()  # the known topics' records go while the others are asked for
                     unavailable.update(await asking)
                     asked = True
                 if message.topic in unavailable:
                     deliveries[index] = unavailable[message.topic]
                     continue
                 try:
-                    deliveries[index] = await self._send(producer, message, extra[index])
-                except Exception as error:  # refused before it left: too large, no room, no metadata
+                    deliveries[index] = await batches.add(message, extra[index])
+                except Exception as error:  # no metadata for its topic
                     deliveries[index] = error
                     if is_transient(error):  # its topic's later rows would wait as long: next cycle
                         unavailable[message.topic] = error
+            await batches.close()
             if not asking.done():
                 asking.cancel()
-            acknowledged = await asyncio.gather(
-                *(d for d in deliveries if isinstance(d, asyncio.Future)), return_exceptions=True
-            )
-        acks = iter(acknowledged)
-        outcomes = [_failure(next(acks)) if isinstance(d, asyncio.Future) else d for d in deliveries]
+            await batches.acknowledged()
+        outcomes = [d.outcome if isinstance(d, _Batch) else d for d in deliveries]
         failed = [outcome for outcome in outcomes if outcome is not None]
         if any(not is_transient(error) for error in failed):
             await self._renew()  # the producer may be out of step with the broker: start afresh
@@ -133,21 +153,6 @@ class KafkaSender:
         for topic, count in sent.items():
             MESSAGES_PRODUCED.labels(topic).inc(count)
         return outcomes
-
-    @staticmethod
-    async def _send(
-        producer: AIOKafkaProducer, message: OutgoingMessage, headers: Mapping[str, str]
-    ) -> asyncio.Future[Any]:
-        # Structured mode: the whole CloudEvent is the value. No `ce_` headers, which would make a
-        # CloudEvents SDK read the record as binary mode.
-        delivery: asyncio.Future[Any] = await producer.send(
-            message.topic,
-            message.payload,
-            key=message.key.encode(),
-            headers=[(name, value.encode()) for name, value in headers.items()]
-            + [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
-        )
-        return delivery
 
     async def _renew(self) -> None:
         log.warning("outbox producer made anew after Kafka refused a record")
@@ -168,6 +173,90 @@ async def _topics_unavailable(producer: AIOKafkaProducer, topics: Iterable[str])
     names = sorted(topics)
     answers = await asyncio.gather(*(ask(topic) for topic in names))
     return {topic: error for topic, error in zip(names, answers, strict=True) if error is not None}
+
+
+# Structured mode: the whole CloudEvent is the value. No `ce_` headers, which would make a CloudEvents
+# SDK read the record as binary mode.
+_CONTENT_TYPE = ("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())
+
+
+@dataclass(eq=False)
+class _Batch:
+    """Records of one partition handed to the producer as one batch: acknowledged, or refused,
+    together (as the batches aiokafka fills from single sends are)."""
+
+    topic: str
+    partition: int
+    builder: Any
+    queued: asyncio.Future[Any] | None = None
+    outcome: BaseException | None = None
+
+
+class _Batches:
+    """The open batch of each partition. A partition's batches are queued one after the other, in the
+    order their records were added, so a key's records keep their order. Filling batches here rather
+    than a `send` per record spares aiokafka's per-record future and checks: ~4 µs of CPU a record
+    instead of ~13."""
+
+    def __init__(self, producer: AIOKafkaProducer, partitioner: KeyPartitioner) -> None:
+        self._producer = producer
+        self._partitioner = partitioner
+        self._partitions: dict[str, tuple[list[int], list[int]]] = {}
+        self._open: dict[tuple[str, int], _Batch] = {}
+        self._queued: list[_Batch] = []
+
+    async def add(self, message: OutgoingMessage, headers: Mapping[str, str]) -> _Batch:
+        key = message.key.encode()
+        partition = self._partitioner(key, *self._partitions_of(message.topic))
+        record = {
+            "key": key,
+            "value": message.payload,
+            "timestamp": None,
+            "headers": [(name, value.encode()) for name, value in headers.items()] + [_CONTENT_TYPE],
+        }
+        batch = self._open.get((message.topic, partition))
+        if batch is not None and batch.builder.append(**record) is not None:
+            return batch
+        if batch is not None:  # full: queued, and a new one takes the record
+            await self._queue(batch)
+        batch = self._open[(message.topic, partition)] = _Batch(
+            message.topic, partition, self._producer.create_batch()
+        )
+        batch.builder.append(**record)  # a batch takes its first record, whatever its size
+        return batch
+
+    def _partitions_of(self, topic: str) -> tuple[list[int], list[int]]:
+        found = self._partitions.get(topic)
+        if found is None:
+            cluster = self._producer.client.cluster
+            every = cluster.partitions_for_topic(topic)
+            if not every:
+                raise UnknownTopicOrPartitionError(f"no metadata for topic {topic}")
+            available = cluster.available_partitions_for_topic(topic) or set()
+            found = self._partitions[topic] = (sorted(every), sorted(available))
+        return found
+
+    async def _queue(self, batch: _Batch) -> None:
+        del self._open[(batch.topic, batch.partition)]
+        self._queued.append(batch)
+        try:
+            batch.queued = await self._producer.send_batch(
+                batch.builder, batch.topic, partition=batch.partition
+            )
+        except Exception as error:  # no room in time, the producer closed: its records stay pending
+            batch.outcome = error
+
+    async def close(self) -> None:
+        """Queue the batches still open."""
+        for batch in list(self._open.values()):
+            await self._queue(batch)
+
+    async def acknowledged(self) -> None:
+        """Wait for every queued batch's answer: a batch's outcome stays None once Kafka has it."""
+        waiting = [(batch, batch.queued) for batch in self._queued if batch.queued is not None]
+        answers = await asyncio.gather(*(queued for _, queued in waiting), return_exceptions=True)
+        for (batch, _), answer in zip(waiting, answers, strict=True):
+            batch.outcome = _failure(answer)
 
 
 def _failure(outcome: object) -> BaseException | None:

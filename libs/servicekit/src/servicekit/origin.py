@@ -4,7 +4,7 @@ publish says the first two, and every use case keeps to the third."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from contracts_schema import CloudEvent
 from servicekit.errors import Forbidden
@@ -35,7 +35,8 @@ class Origin:
 
     def caused_by(self, event: CloudEvent) -> Origin:
         """This actor's own doing, caused by a message (a service's reaction to another's event)."""
-        return replace(self, cause=event)
+        # Not dataclasses.replace: billing asks this once per time entry, and replace is ~7x slower.
+        return Origin(self.actor, event, self.accounts, self.trace)
 
     def sees(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts

@@ -61,7 +61,7 @@ async def upsert(
 
 
 class BulkInsert:
-    """A plain INSERT of many rows, each a tuple of `columns`' values, run by the driver's executemany.
+    """An INSERT of many rows, each a tuple of `columns`' values, run by the driver's executemany.
 
     SQLAlchemy's own executemany makes a parameter set of each row and runs each value through its
     column's bind processor, row by row: on a batch of thousands of small rows that bookkeeping costs
@@ -72,12 +72,26 @@ class BulkInsert:
     are given as JSON text already (a document serialised once for several rows): they are written as
     they are, on both dialects. A column with a Python-side default must be in `columns`: filling it in
     is SQLAlchemy's per-row work.
+
+    With `replacing` (a unique key's columns) a row whose key is taken replaces the stored one, as
+    `upsert` does: only by a higher `newer_by`, if given. Each row is its own execution, so rows of one
+    key in one call are applied in turn (the newest stays, whatever their order, with `newer_by`).
     """
 
-    def __init__(self, table: Table, columns: Sequence[str], *, encoded: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        encoded: Collection[str] = (),
+        replacing: Sequence[str] = (),
+        newer_by: str | None = None,
+    ) -> None:
         self.table = table
         self.columns = tuple(columns)
         self._encoded = frozenset(encoded)
+        self._replacing = tuple(replacing)
+        self._newer_by = newer_by
         self._statement = insert(table).values({name: bindparam(name) for name in self.columns})
         bound = tuple(self._statement.compile().params)
         if bound != self.columns:
@@ -90,7 +104,7 @@ class BulkInsert:
     def _for(self, dialect: Dialect) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
         found = self._compiled.get(dialect)
         if found is None:
-            compiled = self._statement.compile(dialect=dialect)
+            compiled = self._dialect_statement(dialect).compile(dialect=dialect)
             if tuple(compiled.positiontup or ()) != self.columns:
                 raise ValueError(f"{self.table.name}: {dialect.name} binds {compiled.positiontup}")
             converters: list[tuple[int, Callable[[Any], Any]]] = []
@@ -100,6 +114,18 @@ class BulkInsert:
                     converters.append((index, processor))
             found = self._compiled[dialect] = (compiled.string, converters)
         return found
+
+    def _dialect_statement(self, dialect: Dialect) -> Any:
+        if not self._replacing:
+            return self._statement
+        statement = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(self.table)
+        statement = statement.values({name: bindparam(name) for name in self.columns})
+        newer_by = self._newer_by
+        return statement.on_conflict_do_update(
+            index_elements=list(self._replacing),
+            set_={name: statement.excluded[name] for name in self.columns if name not in self._replacing},
+            where=self.table.c[newer_by] < statement.excluded[newer_by] if newer_by else None,
+        )
 
     async def execute(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> None:
         """Insert the rows in the caller's transaction, in one executemany."""

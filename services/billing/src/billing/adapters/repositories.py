@@ -23,7 +23,7 @@ from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
-from servicekit.sql import as_utc, insert_on_conflict, is_postgresql, upsert
+from servicekit.sql import BulkInsert, as_utc, insert_on_conflict, is_postgresql, upsert
 
 # pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
 _PLACEMENT_LOCK_KEY = 7_303_001
@@ -379,13 +379,7 @@ class UsageLedger:
 
     async def record(self, entries: Sequence[PlacedEntry]) -> None:
         """Insert or update entries in bulk; a late older version of an entry changes nothing."""
-        await upsert(
-            self._session,
-            tables.usage_entries,
-            [_usage_row(placed) for placed in entries],
-            key=["entry_id"],
-            newer_by="version",
-        )
+        await _RECORD_ENTRIES.execute(self._session, [_usage_row(placed) for placed in entries])
 
     async def contracts_with_unplaced_entries(self) -> set[UUID]:
         c = tables.usage_entries.c
@@ -466,31 +460,36 @@ class UsageLedger:
             ],
         )
 
-    async def cycle_sums(self, cycles: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], tuple[int, int]]:
-        """Per (contract, cycle): billable minutes that draw on the allowance, and distinct requests of
-        the billable entries no bill rule prices (the bill's own count)."""
-        wanted = set(cycles)
-        if not wanted:
-            return {}
+    async def cycle_use(
+        self, cycles: Iterable[tuple[UUID, int]], *, in_requests: Iterable[tuple[UUID, int]] = ()
+    ) -> dict[tuple[UUID, int], int]:
+        """Per (contract, cycle): the billable minutes that draw on the allowance or, for the cycles
+        `in_requests`, the distinct requests of the billable entries no bill rule prices (the bill's
+        own count). Both are read from one covering index; only the second needs SQLite's temporary
+        B-tree for the distinct count, so it is asked for only where the plan counts requests."""
+        by_requests = set(in_requests)
+        by_minutes = set(cycles) - by_requests
         c = tables.usage_entries.c
-        rows = await self._session.execute(
-            select(
-                c.contract_id,
-                c.cycle_index,
-                func.coalesce(func.sum(case((c.billable, c.counted_minutes), else_=0)), 0),
-                func.count(func.distinct(case((c.billable & ~c.by_rule, c.request_id)))),
+        use: dict[tuple[UUID, int], int] = dict.fromkeys(by_minutes | by_requests, 0)
+        for wanted, counted in (
+            (by_minutes, func.sum(case((c.billable, c.counted_minutes), else_=0))),
+            (by_requests, func.count(func.distinct(case((c.billable & ~c.by_rule, c.request_id))))),
+        ):
+            if not wanted:
+                continue
+            rows = await self._session.execute(
+                select(c.contract_id, c.cycle_index, counted)
+                .where(
+                    c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
+                    c.cycle_index.in_({index for _, index in wanted}),
+                )
+                .group_by(c.contract_id, c.cycle_index)
             )
-            .where(
-                c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
-                c.cycle_index.in_({index for _, index in wanted}),
-            )
-            .group_by(c.contract_id, c.cycle_index)
-        )
-        sums = {
-            (UUID(contract_id), index): (int(minutes), int(requests))
-            for contract_id, index, minutes, requests in rows
-        }
-        return {key: sums.get(key, (0, 0)) for key in wanted}
+            for contract_id, index, units in rows:
+                key = (UUID(contract_id), index)
+                if key in wanted:
+                    use[key] = int(units or 0)
+        return use
 
     async def entries_between(
         self, contract_id: UUID, starts_at: datetime, ends_at: datetime
@@ -549,29 +548,57 @@ class UsageLedger:
         )
 
 
-def _usage_row(placed: PlacedEntry) -> dict[str, Any]:
+_RECORD_ENTRIES = BulkInsert(
+    tables.usage_entries,
+    [
+        "entry_id",
+        "contract_id",
+        "account_id",
+        "request_id",
+        "started_at",
+        "minutes",
+        "billable",
+        "include_non_operational",
+        "other_charges",
+        "currency",
+        "version",
+        "cycle_index",
+        "counted_minutes",
+        "by_rule",
+        "product",
+        "work_log_type",
+        "rate_type",
+        "custom_fields",
+    ],
+    replacing=["entry_id"],
+    newer_by="version",
+)
+
+
+def _usage_row(placed: PlacedEntry) -> tuple[Any, ...]:
+    """An entry's row, in the order of `_RECORD_ENTRIES`' columns."""
     entry, usage = placed.entry, placed.entry.usage
-    charges = usage.other_charges
-    return {
-        "cycle_index": placed.cycle_index,
-        "counted_minutes": placed.counted_minutes,
-        "by_rule": placed.by_rule,
-        "entry_id": usage.entry_id,
-        "contract_id": str(entry.contract_id) if entry.contract_id else None,
-        "account_id": entry.account_id,
-        "request_id": usage.request_id,
-        "started_at": as_utc(usage.started_at),
-        "minutes": usage.minutes,
-        "billable": usage.billable,
-        "include_non_operational": usage.include_non_operational,
-        "other_charges": charges.amount if charges else None,
-        "currency": charges.currency if charges else None,
-        "version": entry.version,
-        "product": usage.traits.product,
-        "work_log_type": usage.traits.work_log_type,
-        "rate_type": usage.traits.rate_type,
-        "custom_fields": dict(usage.traits.custom_fields) or None,
-    }
+    charges, traits = usage.other_charges, usage.traits
+    return (
+        usage.entry_id,
+        str(entry.contract_id) if entry.contract_id else None,
+        entry.account_id,
+        usage.request_id,
+        as_utc(usage.started_at),
+        usage.minutes,
+        usage.billable,
+        usage.include_non_operational,
+        charges.amount if charges else None,
+        charges.currency if charges else None,
+        entry.version,
+        placed.cycle_index,
+        placed.counted_minutes,
+        placed.by_rule,
+        traits.product,
+        traits.work_log_type,
+        traits.rate_type,
+        dict(traits.custom_fields) or None,
+    )
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,16 @@ usage_entries = Table(
     Column("rate_type", String(100), nullable=True),
     Column("custom_fields", JSON, nullable=True),
     Index("ix_usage_entries_contract_started", "contract_id", "started_at"),
-    Index("ix_usage_entries_contract_cycle", "contract_id", "cycle_index"),
+    # Covers a cycle's running use: its minutes and its requests are counted from the index alone.
+    Index(
+        "ix_usage_entries_cycle_use",
+        "contract_id",
+        "cycle_index",
+        "billable",
+        "by_rule",
+        "counted_minutes",
+        "request_id",
+    ),
 )
 
 cycle_usage = Table(

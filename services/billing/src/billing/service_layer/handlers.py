@@ -178,24 +178,28 @@ async def _review_bills(
     where it is now (another cycle, or another contract). With carry-forward a cycle's use moves what
     every later cycle has, so their bills are reviewed too. One query finds which periods have bills
     at all, which is usually none."""
-    reasons: dict[tuple[UUID, str], tuple[str, Origin]] = {}
+    # The first entry (in the batch's order) to touch each cycle speaks for it: a batch touches few
+    # cycles however many entries it carries.
+    first_at: dict[tuple[UUID | None, int | None], LoggedEntry] = {}
     for p in placed:
         entry = p.entry
         if entry.change is EntryChange.LOGGED and not entry.usage.billable:
             continue
-        places = [(entry.contract_id, p.cycle_index)]
-        places.append(earlier.get(entry.usage.entry_id, (None, None)))
-        for contract_id, cycle_index in places:
-            book = books.get(contract_id)
-            if book is None or cycle_index is None:
-                continue
-            contract = book.contract
-            last = len(contract.cycles) if book.terms.carry_forward else cycle_index
-            for index in range(cycle_index, last + 1):
-                reasons.setdefault(
-                    (contract.contract_id, contract.period_carrying(index)),
-                    (entry.change.reason, (causes or {}).get(entry.usage.entry_id, bills.BILLING)),
-                )
+        first_at.setdefault((entry.contract_id, p.cycle_index), entry)
+        if (where := earlier.get(entry.usage.entry_id)) is not None:
+            first_at.setdefault(where, entry)
+    reasons: dict[tuple[UUID, str], tuple[str, Origin]] = {}
+    for (contract_id, cycle_index), entry in first_at.items():
+        book = books.get(contract_id)
+        if book is None or cycle_index is None:
+            continue
+        contract = book.contract
+        last = len(contract.cycles) if book.terms.carry_forward else cycle_index
+        for index in range(cycle_index, last + 1):
+            reasons.setdefault(
+                (contract.contract_id, contract.period_carrying(index)),
+                (entry.change.reason, (causes or {}).get(entry.usage.entry_id, bills.BILLING)),
+            )
     for contract_id, period in sorted(await uow.bills.billed_periods(reasons)):
         reason, origin = reasons[(contract_id, period)]
         await bills.review_periods(uow, books[contract_id], {period: reason}, origin=origin)
@@ -214,7 +218,10 @@ async def _account_for_usage(
     touched = {(contract_id, index) for contract_id, index in touched if contract_id in books}
     if not touched:
         return
-    sums = await uow.usage.cycle_sums(touched)
+    use = await uow.usage.cycle_use(
+        touched,
+        in_requests={key for key in touched if not books[key[0]].terms.plan_type.is_hour_based},
+    )
     standings = await uow.usage.standings(
         touched | {(contract_id, index - 1) for contract_id, index in touched}
     )
@@ -224,12 +231,11 @@ async def _account_for_usage(
         book = books[contract_id]
         contract, terms = book.contract, book.terms
         cycle = contract.cycle(index)
-        minutes, requests = sums[(contract_id, index)]
         carried_in = _carried_into(book, index, standings.get((contract_id, index - 1)))
         bought = sum(units for units, bought_at in top_ups[contract_id] if cycle.contains(bought_at))
         standing, notices = account_for_usage(
             standings.get((contract_id, index)),
-            used=minutes if terms.plan_type.is_hour_based else requests,
+            used=use[(contract_id, index)],
             allowance=terms.allowance_units + carried_in + bought,
             carried_in=carried_in,
             levels=contract.allowance_levels(),
