@@ -44,6 +44,10 @@ Now = Annotated[datetime, Depends(api.now)]
 Authenticated = Annotated[Caller, Depends(api.authenticated)]
 
 
+GATHER_SECONDS = 0.002
+"""How long the logger, after a group with company, waits for the next requests (`GroupCommit`)."""
+
+
 async def entry_logger(request: Request) -> GroupCommit[handlers.LogRequest, TimeEntry | DomainError]:
     """The app's one logger of single entries: entries of concurrent requests are checked and written
     together, in one unit of work, each answered once it has committed (`servicekit.group_commit`)."""
@@ -56,7 +60,7 @@ async def entry_logger(request: Request) -> GroupCommit[handlers.LogRequest, Tim
             async with units.write() as uow:
                 return await handlers.log_time_entries(uow, requests, now=clock())
 
-        state.entry_logger = GroupCommit(log_together)
+        state.entry_logger = GroupCommit(log_together, gather_seconds=GATHER_SECONDS)
     logger: GroupCommit[handlers.LogRequest, TimeEntry | DomainError] = state.entry_logger
     return logger
 
