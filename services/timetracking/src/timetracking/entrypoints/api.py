@@ -161,7 +161,8 @@ router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503
 @router.post(
     "/time-entries",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=responses(409, 413),
 )
 async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authenticated) -> TimeEntryState:
@@ -181,7 +182,8 @@ async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authent
 @router.post(
     "/time-entries/batch",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses={
         201: {"description": "every entry was logged"},
         207: {"model": BatchOut, "description": "some entries were refused: each result says why"},
@@ -214,7 +216,10 @@ async def log_time_entries(
 
 
 @router.post(
-    "/time-entries/billable", dependencies=[*IDEMPOTENT_WRITE, MARKERS], responses=responses(409, 413)
+    "/time-entries/billable",
+    dependencies=[MARKERS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=responses(409, 413),
 )
 async def mark_time_entries_billable(
     body: MarkTimeEntriesBillable, units: Units, caller: Authenticated, now: Now
@@ -333,7 +338,8 @@ async def time_entry_audit(entry_id: UUID, units: Units, caller: Authenticated) 
 
 @router.patch(
     "/time-entries/{entry_id}",
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=responses(404, 409, 413),
 )
 async def edit_time_entry(
@@ -356,7 +362,10 @@ async def edit_time_entry(
 
 
 @router.delete(
-    "/time-entries/{entry_id}", dependencies=[*IDEMPOTENT_WRITE, LOGGERS], responses=responses(404, 409)
+    "/time-entries/{entry_id}",
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=responses(404, 409),
 )
 async def delete_time_entry(
     entry_id: UUID,
