@@ -8,7 +8,9 @@
   consumers handled (start, end, records) and, for billing's usage accrual, when each entry was accrued
   (the handler's unit of work has committed by then), and when each entry passed each stage (`Tracker`);
 - with BENCH_INSTRUMENT set, it also times every SQL statement and the named steps of the REST write;
-- with BENCH_PROFILE set too, it samples itself with pyinstrument and adds the call tree;
+- with BENCH_PROFILE set too, it samples itself with pyinstrument and adds the call tree (or, set to
+  `cprofile`, profiles itself with cProfile and adds the functions by CPU; BENCH_PROFILE_OUT names a
+  file for the whole `pstats` data);
 - with BENCH_RELAY_OFF set, the outbox relay does not run (a what-if: events stay in the outbox).
 Configuration is otherwise the service's own (<SERVICE>_DATABASE_URL, <SERVICE>_HTTP_PORT,
 KAFKA_BOOTSTRAP_SERVERS, AUTH_JWKS_FILE).
@@ -270,6 +272,8 @@ def main() -> None:
                 out = io.StringIO()
                 pstats.Stats(cprofile, stream=out).sort_stats("tottime").print_stats(45)
                 lines.append(out.getvalue())
+                if os.environ.get("BENCH_PROFILE_OUT"):
+                    cprofile.dump_stats(os.environ["BENCH_PROFILE_OUT"])
             document = {
                 "service": service,
                 "rss_peak_mb": peak_rss_mb(),

@@ -1,7 +1,8 @@
 """Benchmark: POST /time-entries on timetracking at N concurrent clients, beside GET /health on it.
 
     uv run python bench/rest_throughput.py [--clients 20] [--seconds 10] [--database sqlite|postgresql]
-        [--own-broker] [--json-out FILE] [--profile] [--instrument]
+        [--own-broker] [--json-out FILE] [--profile pyinstrument|cprofile] [--profile-out FILE]
+        [--health-seconds S] [--instrument]
 
 Starts timetracking as its own process (bench/_service_server.py) on a fresh database, seeds one
 covering contract through Kafka and warms up until new entries are covered. Then, from N keep-alive
@@ -10,7 +11,9 @@ server's), each sending its next request as soon as the last one is answered:
   GET  /health          for --seconds: the baseline, the same server doing no work
   POST /time-entries    for --seconds: one entry each, covered by the contract, with a bearer token
 Prints requests/s and p50/p95/p99 of each; checks that every 201 left exactly one stored entry and
-that nothing but 201 was answered; reports the server's peak RSS.
+that nothing but 201 was answered; reports the server's peak RSS. To profile the POSTs, cut the
+baseline short (`--profile cprofile --health-seconds 0.5`), else the profile is mostly `/health`;
+`--profile-out` keeps the cProfile data for `python -m pstats`.
 """
 
 from __future__ import annotations
@@ -137,6 +140,8 @@ async def main(args: argparse.Namespace) -> int:
         extra = {}
         if args.profile:
             extra["BENCH_PROFILE"] = args.profile
+        if args.profile_out:
+            extra["BENCH_PROFILE_OUT"] = str(args.profile_out.resolve())
         if args.instrument or args.profile:
             extra["BENCH_INSTRUMENT"] = "1"
         service.start(commit_at_end=True, **extra)
@@ -179,7 +184,9 @@ async def main(args: argparse.Namespace) -> int:
             before = (await http.get("/time-entries", params={"account_id": account, "limit": 1})).json()
             health, posts = Load(), Load()
             cpu = service.cpu_seconds()
-            health_seconds = await hammer(service.port, args.clients, args.seconds, None, health, token)
+            health_seconds = await hammer(
+                service.port, args.clients, args.health_seconds or args.seconds, None, health, token
+            )
             cpu_health, cpu = service.cpu_seconds() - cpu, service.cpu_seconds()
             post_seconds = await hammer(
                 service.port, args.clients, args.seconds, lambda i: entry_body(account, i), posts, token
@@ -274,6 +281,10 @@ if __name__ == "__main__":
         "--profile",
         choices=("pyinstrument", "cprofile"),
         help="profile the server: pyinstrument (wall, call tree) or cprofile (CPU by function)",
+    )
+    parser.add_argument("--profile-out", type=Path, help="with --profile cprofile: write its data here")
+    parser.add_argument(
+        "--health-seconds", type=float, help="how long the GET /health baseline runs (default: --seconds)"
     )
     parser.add_argument("--instrument", action="store_true", help="time the server's SQL and steps")
     parser.add_argument("--time-limit", type=float, default=300.0)

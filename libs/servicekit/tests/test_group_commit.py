@@ -105,3 +105,21 @@ async def test_requests_queued_behind_a_cancelled_writer_are_cancelled_not_left_
     for request in (first, queued):
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(request, timeout=5)
+
+
+async def test_under_concurrency_the_writer_waits_for_the_requests_right_behind_a_batch() -> None:
+    recorder = Recorder()
+    writer = GroupCommit(recorder.apply, gather_seconds=0.05)
+
+    lone = await writer.submit("lone")  # alone: written at once, nothing waited for
+    first = [asyncio.create_task(writer.submit(name)) for name in ("a", "b")]
+    await asyncio.sleep(0)
+    behind = asyncio.create_task(writer.submit("c"))  # queued while "a" and "b" are written
+
+    async def answered_then_next() -> str:
+        await first[0]
+        await asyncio.sleep(0.01)  # a client answered sends its next request
+        return await writer.submit("d")
+
+    assert [lone, *await asyncio.gather(*first, behind, answered_then_next())] == ["LONE", "A", "B", "C", "D"]
+    assert recorder.batches == [["lone"], ["a", "b"], ["c", "d"]]

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import BaseRoute
 
 from servicekit.auth import Caller, Role
@@ -65,28 +65,35 @@ async def now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="a JWT from the identity provider (in the dev stack: `python -m servicekit.dev_token`)",
-)
+BEARER = "HTTPBearer"
+"""The OpenAPI security scheme of every route that needs a caller."""
+_BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "a JWT from the identity provider (in the dev stack: `python -m servicekit.dev_token`)",
+}
 
 
-async def authenticated(
-    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None
-) -> Caller:
-    """The caller the bearer token names (verified once, by the authentication middleware)."""
+def _caller_of(request: Request) -> Caller:
     found = getattr(request.state, CALLER, None)
     if isinstance(found, Caller):
         return found
     raise Unauthenticated("this needs a bearer token")  # an open path asked for a caller
 
 
+async def authenticated(request: Request) -> Caller:
+    """The caller the bearer token names, verified once, by the authentication middleware. Read from
+    the request rather than through FastAPI's `HTTPBearer`, which would parse the header again on every
+    request; the OpenAPI document still shows the scheme (`document_roles`)."""
+    return _caller_of(request)
+
+
 def allow(*roles: Role) -> Any:
     """`dependencies=[allow(Role.ADMIN, Role.BILLING)]`: who may call a route, declared beside it and
     shown in its OpenAPI operation (`document_roles`)."""
 
-    async def permitted(caller: Annotated[Caller, Depends(authenticated)]) -> None:
-        caller.require(*roles)
+    async def permitted(request: Request) -> None:
+        _caller_of(request).require(*roles)
 
     permitted.roles = frozenset(roles)  # type: ignore[attr-defined]
     return Depends(permitted)
@@ -94,13 +101,20 @@ def allow(*roles: Role) -> Any:
 
 def document_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """Each operation of `routers` (included in `app` as they are) names the roles that may call it in
-    `app`'s OpenAPI document: in `x-roles`, for tools, and in its description, for readers."""
+    `app`'s OpenAPI document: in `x-roles`, for tools, and in its description, for readers; and each
+    that needs a caller, the bearer scheme."""
     plain = app.openapi
 
     def with_roles() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = plain()
+        for route in (route for router in routers for route in router.routes):
+            if not isinstance(route, APIRoute) or not _needs_caller(route.dependant):
+                continue
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = _BEARER_SCHEME
+            for method in route.methods or ():
+                schema["paths"][route.path_format][method.lower()]["security"] = [{BEARER: []}]
         for route in (route for router in routers for route in router.routes):
             roles = _roles_of(route)
             if roles is None or not isinstance(route, APIRoute):
@@ -114,6 +128,13 @@ def document_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
         return schema
 
     app.openapi = with_roles  # type: ignore[method-assign]
+
+
+def _needs_caller(dependant: Dependant) -> bool:
+    return any(
+        dependency.call is authenticated or hasattr(dependency.call, "roles") or _needs_caller(dependency)
+        for dependency in dependant.dependencies
+    )
 
 
 def _roles_of(route: BaseRoute) -> frozenset[Role] | None:

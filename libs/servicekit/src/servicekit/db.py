@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from servicekit import sqlite_driver
+
 
 class Database:
     """Engines, session factories, and the write serialisation SQLite needs.
@@ -20,6 +22,7 @@ class Database:
     spinning on SQLITE_BUSY, and go through their own engine whose transactions start with
     `BEGIN IMMEDIATE`, so a transaction never fails upgrading from read to write. Reads use a second
     engine with deferred transactions, which WAL lets run beside the writer. PostgreSQL needs neither.
+    SQLite's driver is aiosqlite with a statement a trip to its thread (`servicekit.sqlite_driver`).
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -68,7 +71,12 @@ written and read several times faster than by the standard library."""
 
 
 def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **_JSON_CODEC)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": 30, "async_creator_fn": sqlite_driver.connect},
+        **_JSON_CODEC,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,11 @@ small transactions into one, with the same guarantees per request: its change an
 committed before it is answered, and a request the use case refuses (a rule broken) is refused alone.
 
 While one batch is being written, the next requests queue; the next batch takes all of them. A lone
-request is written at once, alone: nothing waits for company.
+request is written at once, alone: nothing waits for company. Under concurrency (the batch just
+written had company) the writer waits `gather_seconds` before it takes the next batch: the clients it
+has just answered send their next requests meanwhile, and they go in that batch rather than in a
+small one of their own right after it. Each batch costs a transaction (and the outbox relay a cycle)
+whatever it carries, so at 20 clients that is some 20 requests a batch rather than 10.
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ class GroupCommit(Generic[R, Out]):
     request (a refusal is an outcome, not an exception); it returns once the work has committed."""
 
     def __init__(
-        self, apply: Callable[[Sequence[R]], Awaitable[Sequence[Out]]], *, max_batch: int = 200
+        self,
+        apply: Callable[[Sequence[R]], Awaitable[Sequence[Out]]],
+        *,
+        max_batch: int = 200,
+        gather_seconds: float = 0.0,
     ) -> None:
         self._apply = apply
         self._max_batch = max_batch
+        self._gather_seconds = gather_seconds
         self._queue: list[tuple[R, asyncio.Future[Out]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -56,6 +65,8 @@ class GroupCommit(Generic[R, Out]):
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 await self._write(batch)
+                if len(batch) > 1 and len(self._queue) < self._max_batch and self._gather_seconds:
+                    await asyncio.sleep(self._gather_seconds)
         except asyncio.CancelledError:
             # Shutting down: the requests still queued would otherwise wait for a writer that no
             # request will start.

@@ -14,9 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from fastapi import Depends, Header
 from sqlalchemy import Table, delete, select, update
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,23 +36,25 @@ KEPT_FOR = timedelta(hours=24)
 """How long a response is replayed for its key; older keys are purged and may be used again."""
 
 
-async def idempotency_key_header(
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            max_length=MAX_KEY_LENGTH,
-            description="makes a retry of this write safe: the same key and body replay the first response",
-        ),
-    ] = None,
-) -> str | None:
-    """Declares the header in a route's OpenAPI; `IdempotencyMiddleware` does the work. (Async, so that
-    FastAPI does not hand it to a thread.)"""
-    return idempotency_key
-
-
-IDEMPOTENT_WRITE = [Depends(idempotency_key_header)]
-"""`dependencies=` of a write route: its OpenAPI shows the header the middleware honours."""
+_KEY_DESCRIPTION = "makes a retry of this write safe: the same key and body replay the first response"
+IDEMPOTENT_WRITE: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": HEADER,
+            "in": "header",
+            "required": False,
+            "description": _KEY_DESCRIPTION,
+            "schema": {
+                "anyOf": [{"type": "string", "maxLength": MAX_KEY_LENGTH}, {"type": "null"}],
+                "title": HEADER,
+                "description": _KEY_DESCRIPTION,
+            },
+        }
+    ]
+}
+"""`openapi_extra=` of a write route: its OpenAPI shows the header `IdempotencyMiddleware` honours. Not
+a dependency: FastAPI would solve it on every request, for a header the middleware has already dealt
+with (it refuses a bad key with 422 before the route is reached)."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, Table, func, select, text, update
+from sqlalchemy import Row, Select, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit import tracing
@@ -128,6 +128,14 @@ class OutboxRelay:
         self._batch_chars = batch_chars
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        # Built once: building a statement costs more than running it, every cycle.
+        self._next_batch = self._pending()
+        self._parked = self._parked_pairs()
+        self._published = (
+            update(self._outbox)
+            .where(self._outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=func.now())
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -192,7 +200,7 @@ class OutboxRelay:
             )
             if not locked:
                 return 0
-            rows = (await session.execute(self._pending())).all()
+            rows = (await session.execute(self._next_batch)).all()
             if not rows:
                 return 0
             outcome = await self._send(rows, await self._parked_keys(session, rows))
@@ -203,7 +211,7 @@ class OutboxRelay:
         # Sending outside the write transaction keeps SQLite's single writer free meanwhile; a crash
         # between send and mark re-sends, which consumers' inboxes absorb.
         async with self._db.read() as session:
-            rows = (await session.execute(self._pending())).all()
+            rows = (await session.execute(self._next_batch)).all()
             if not rows:
                 return 0
             parked_keys = await self._parked_keys(session, rows)
@@ -212,17 +220,17 @@ class OutboxRelay:
             await self._record(session, outcome)
         return outcome.done
 
+    def _parked_pairs(self) -> Select[Any]:
+        """Every (topic, key) pair with a parked row: none, or a few, while nothing is wrong."""
+        c = self._outbox.c
+        # A parked row is unpublished: saying so lets the partial index of unpublished rows answer,
+        # instead of a scan of every row ever sent.
+        return select(c.topic, c.key).where(c.published_at.is_(None), c.parked_at.is_not(None)).distinct()
+
     async def _parked_keys(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> set[tuple[str, str]]:
         """The batch's (topic, key) pairs that already have a parked row: theirs wait behind it."""
-        c = self._outbox.c
-        found = await session.execute(
-            select(c.topic, c.key)
-            # A parked row is unpublished: saying so lets the partial index of unpublished rows answer,
-            # instead of a scan of every row ever sent.
-            .where(c.published_at.is_(None), c.parked_at.is_not(None), c.key.in_({row.key for row in rows}))
-            .distinct()
-        )
-        return {(row.topic, row.key) for row in found}
+        batch = {(row.topic, row.key) for row in rows}
+        return {(pair.topic, pair.key) for pair in await session.execute(self._parked)} & batch
 
     async def _send(self, rows: Sequence[Row[Any]], parked_keys: set[tuple[str, str]]) -> _Outcome:
         """Send the batch; park what Kafka will not take and the rows of its key after it. A row that
@@ -269,9 +277,7 @@ class OutboxRelay:
             OUTBOX_PARKED.inc(len(outcome.parked))
 
     async def _mark_published(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(
-            update(self._outbox).where(self._outbox.c.id.in_(ids)).values(published_at=func.now())
-        )
+        await session.execute(self._published, {"ids": ids})
 
     async def release_parked(self, message_ids: Sequence[str] | None = None) -> int:
         """Put parked rows (all, or these) back in line: the relay sends them, in id order, next."""

@@ -196,7 +196,8 @@ async def contract_cycles(contract_id: UUID, units: Units, caller: Authenticated
     "/contracts/{contract_id}/bills",
     status_code=status.HTTP_201_CREATED,
     tags=["bills"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def generate_bill(
@@ -329,7 +330,11 @@ async def get_bill(bill_id: UUID, units: Units, caller: Authenticated) -> BillSt
 
 
 @router.patch(
-    "/bills/{bill_id}", tags=["bills"], dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM], responses=_CONFLICT
+    "/bills/{bill_id}",
+    tags=["bills"],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=_CONFLICT,
 )
 async def edit_bill(bill_id: UUID, body: BillEditIn, units: Units, origin: Acting) -> BillState:
     """Change the due date, notes or billing email; a paid or void bill no longer changes."""
@@ -347,7 +352,8 @@ async def _change_status(units: Units, bill_id: UUID, to: BillStatus, origin: Or
 @router.post(
     "/bills/{bill_id}/issue",
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def issue_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -358,7 +364,8 @@ async def issue_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
 @router.post(
     "/bills/{bill_id}/send",
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def send_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -369,7 +376,8 @@ async def send_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
 @router.post(
     "/bills/{bill_id}/pay",
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -380,7 +388,8 @@ async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
 @router.post(
     "/bills/{bill_id}/void",
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def void_bill(bill_id: UUID, units: Units, origin: Acting, body: VoidIn | None = None) -> BillState:
@@ -396,7 +405,8 @@ async def void_bill(bill_id: UUID, units: Units, origin: Acting, body: VoidIn | 
 @router.post(
     "/bills/{bill_id}/mark-main",
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -411,7 +421,8 @@ async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     "/bills/{bill_id}/regenerate",
     status_code=status.HTTP_201_CREATED,
     tags=["bill statuses"],
-    dependencies=[*IDEMPOTENT_WRITE, BILLING_TEAM],
+    dependencies=[BILLING_TEAM],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=_CONFLICT,
 )
 async def regenerate_bill(

@@ -211,7 +211,8 @@ WRITE = responses(404, 409, 413)
     "/calendars",
     status_code=status.HTTP_201_CREATED,
     tags=["calendars"],
-    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
@@ -221,7 +222,11 @@ async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> Bus
 
 
 @router.put(
-    "/calendars/{calendar_id}", tags=["calendars"], dependencies=[*IDEMPOTENT_WRITE, ADMINS], responses=WRITE
+    "/calendars/{calendar_id}",
+    tags=["calendars"],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=WRITE,
 )
 async def replace_calendar(
     calendar_id: UUID, body: CalendarIn, units: Units, origin: Caller
@@ -250,7 +255,8 @@ async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
     "/plans",
     status_code=status.HTTP_201_CREATED,
     tags=["support plans"],
-    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
@@ -260,7 +266,11 @@ async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlan
 
 
 @router.put(
-    "/plans/{plan_id}", tags=["support plans"], dependencies=[*IDEMPOTENT_WRITE, ADMINS], responses=WRITE
+    "/plans/{plan_id}",
+    tags=["support plans"],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=WRITE,
 )
 async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
     async with units.write() as uow:
@@ -287,7 +297,8 @@ async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
     "/contracts",
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    dependencies=[CONTRACT_WRITERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
@@ -338,7 +349,8 @@ async def get_contract(contract_id: UUID, units: Units, caller: Authenticated) -
 @router.patch(
     "/contracts/{contract_id}",
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, COMMERCIAL_EDITORS],
+    dependencies=[COMMERCIAL_EDITORS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def edit_contract(
@@ -356,7 +368,8 @@ async def edit_contract(
     "/contracts/{contract_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    dependencies=[CONTRACT_WRITERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     summary="Delete a contract nothing was billed, logged or bought against",
     responses=WRITE,
 )
@@ -370,7 +383,8 @@ async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Re
     "/contracts/{contract_id}/top-ups",
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, COMMERCIAL_EDITORS],
+    dependencies=[COMMERCIAL_EDITORS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def top_up_contract(
@@ -385,7 +399,8 @@ async def top_up_contract(
     "/contracts/{contract_id}/renewals",
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    dependencies=[CONTRACT_WRITERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def renew_contract(
@@ -401,7 +416,8 @@ async def renew_contract(
 @router.post(
     "/contracts/{contract_id}/termination",
     tags=["contracts"],
-    dependencies=[*IDEMPOTENT_WRITE, CONTRACT_WRITERS],
+    dependencies=[CONTRACT_WRITERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def terminate_contract(
@@ -454,7 +470,8 @@ async def coverage(
     "/top-up-plans",
     status_code=status.HTTP_201_CREATED,
     tags=["top-up plans"],
-    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
@@ -466,7 +483,8 @@ async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) ->
 @router.put(
     "/top-up-plans/{top_up_plan_id}",
     tags=["top-up plans"],
-    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=WRITE,
 )
 async def update_top_up_plan(
@@ -496,7 +514,8 @@ async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
     "/top-up-plans/{top_up_plan_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["top-up plans"],
-    dependencies=[*IDEMPOTENT_WRITE, ADMINS],
+    dependencies=[ADMINS],
+    openapi_extra=IDEMPOTENT_WRITE,
     summary="Delete a top-up plan no support plan offers",
     responses=WRITE,
 )

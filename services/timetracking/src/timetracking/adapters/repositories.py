@@ -101,6 +101,21 @@ def _conditions(where: EntrySelection) -> list[Any]:
     return found
 
 
+# The statements of logging a batch, built once: building one (a list of ids coerced value by value)
+# costs more than running it, and a batch of a REST group commit is a few entries.
+_DOCUMENTS_BY_ID = select(time_entries.c.document).where(
+    time_entries.c.entry_id.in_(bindparam("ids", expanding=True))
+)
+_CONTRACTS_OF_ACCOUNTS = select(covering_contracts).where(
+    covering_contracts.c.account_id.in_(bindparam("ids", expanding=True))
+)
+_CLOSED_PERIODS_HOLDING = select(closed_periods).where(
+    closed_periods.c.contract_id.in_(bindparam("ids", expanding=True)),
+    closed_periods.c.ends_at > bindparam("since"),
+    closed_periods.c.starts_at <= bindparam("until"),
+)
+
+
 def _locked(statement: Select[Any], lock: bool) -> Select[Any]:
     return statement.with_for_update() if lock else statement
 
@@ -120,9 +135,7 @@ class TimeEntryRepository:
         ids = [str(entry_id) for entry_id in entry_ids]
         if not ids:
             return {}
-        rows = await self._session.scalars(
-            _locked(select(time_entries.c.document).where(time_entries.c.entry_id.in_(ids)), lock)
-        )
+        rows = await self._session.scalars(_locked(_DOCUMENTS_BY_ID, lock), {"ids": ids})
         found = [wire.time_entry_of_document(row) for row in rows]
         return {entry.entry_id: entry for entry in found}
 
@@ -280,9 +293,7 @@ class CoveringContractRepository:
         found: dict[str, list[CoveringContract]] = {account_id: [] for account_id in ids}
         if not ids:
             return found
-        rows = await self._session.execute(
-            select(covering_contracts).where(covering_contracts.c.account_id.in_(ids))
-        )
+        rows = await self._session.execute(_CONTRACTS_OF_ACCOUNTS, {"ids": ids})
         for row in rows.mappings():
             contract = _contract(row)
             found[contract.account_id].append(contract)
@@ -365,11 +376,8 @@ class ClosedPeriodRepository:
         if not ids or not instants:
             return found
         since, until = min(instants), max(instants)
-        c = closed_periods.c
         rows = await self._session.execute(
-            select(closed_periods).where(
-                c.contract_id.in_(ids), c.ends_at > as_utc(since), c.starts_at <= as_utc(until)
-            )
+            _CLOSED_PERIODS_HOLDING, {"ids": ids, "since": as_utc(since), "until": as_utc(until)}
         )
         for row in rows.mappings():
             period = ClosedPeriod(

@@ -44,6 +44,10 @@ Now = Annotated[datetime, Depends(api.now)]
 Authenticated = Annotated[Caller, Depends(api.authenticated)]
 
 
+GATHER_SECONDS = 0.002
+"""How long the logger, after a group with company, waits for the next requests (`GroupCommit`)."""
+
+
 async def entry_logger(request: Request) -> GroupCommit[handlers.LogRequest, TimeEntry | DomainError]:
     """The app's one logger of single entries: entries of concurrent requests are checked and written
     together, in one unit of work, each answered once it has committed (`servicekit.group_commit`)."""
@@ -56,7 +60,7 @@ async def entry_logger(request: Request) -> GroupCommit[handlers.LogRequest, Tim
             async with units.write() as uow:
                 return await handlers.log_time_entries(uow, requests, now=clock())
 
-        state.entry_logger = GroupCommit(log_together)
+        state.entry_logger = GroupCommit(log_together, gather_seconds=GATHER_SECONDS)
     logger: GroupCommit[handlers.LogRequest, TimeEntry | DomainError] = state.entry_logger
     return logger
 
@@ -157,7 +161,8 @@ router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503
 @router.post(
     "/time-entries",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=responses(409, 413),
 )
 async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authenticated) -> TimeEntryState:
@@ -177,7 +182,8 @@ async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authent
 @router.post(
     "/time-entries/batch",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses={
         201: {"description": "every entry was logged"},
         207: {"model": BatchOut, "description": "some entries were refused: each result says why"},
@@ -210,7 +216,10 @@ async def log_time_entries(
 
 
 @router.post(
-    "/time-entries/billable", dependencies=[*IDEMPOTENT_WRITE, MARKERS], responses=responses(409, 413)
+    "/time-entries/billable",
+    dependencies=[MARKERS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=responses(409, 413),
 )
 async def mark_time_entries_billable(
     body: MarkTimeEntriesBillable, units: Units, caller: Authenticated, now: Now
@@ -329,7 +338,8 @@ async def time_entry_audit(entry_id: UUID, units: Units, caller: Authenticated) 
 
 @router.patch(
     "/time-entries/{entry_id}",
-    dependencies=[*IDEMPOTENT_WRITE, LOGGERS],
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
     responses=responses(404, 409, 413),
 )
 async def edit_time_entry(
@@ -352,7 +362,10 @@ async def edit_time_entry(
 
 
 @router.delete(
-    "/time-entries/{entry_id}", dependencies=[*IDEMPOTENT_WRITE, LOGGERS], responses=responses(404, 409)
+    "/time-entries/{entry_id}",
+    dependencies=[LOGGERS],
+    openapi_extra=IDEMPOTENT_WRITE,
+    responses=responses(404, 409),
 )
 async def delete_time_entry(
     entry_id: UUID,
