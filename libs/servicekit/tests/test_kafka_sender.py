@@ -3,11 +3,15 @@ key's records in their order, across the many batches a large hand-over fills.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from types import SimpleNamespace
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from contracts_schema import Topic
 from servicekit.kafka import OUTBOX_BATCH_BYTES, KafkaSender, ensure_topics
@@ -50,3 +54,40 @@ async def test_a_large_hand_over_keeps_each_keys_order_and_default_partition(kaf
         expected = DefaultPartitioner()(key.encode(), [0, 1, 2], [0, 1, 2])
         assert {partition for partition, _ in read[key]} == {expected}
         assert [n for _, n in read[key]] == list(range(index, len(messages), len(keys)))
+
+
+class _ProducerThatCannotQueueOnce:
+    """Stands in for aiokafka's producer: small batches, and the first batch handed over is refused
+    (no room in time, as when the broker is out of reach); every later one is taken."""
+
+    def __init__(self, topic: str) -> None:
+        self.client = SimpleNamespace(
+            cluster=SimpleNamespace(topics=lambda: {topic}, partitions_for_topic=lambda _: {0, 1, 2})
+        )
+        self.queued: list[tuple[int, list[int]]] = []
+        self._refused = False
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(400, 0)  # no compression; two of our records a batch
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> asyncio.Future[None]:
+        if not self._refused:
+            self._refused = True
+            raise KafkaTimeoutError()
+        batch.close()
+        self.queued.append((partition, []))
+        taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        taken.set_result(None)
+        return taken
+
+
+async def test_once_a_batch_of_a_partition_cannot_be_queued_no_later_record_of_it_overtakes_it() -> None:
+    topic = "servicekit-tests.refused.v1"
+    messages = [OutgoingMessage(f"m{n}", topic, "account-1", b"x" * 150) for n in range(6)]
+    sender = KafkaSender("127.0.0.1:1", "kit-test")
+    producer = _ProducerThatCannotQueueOnce(topic)
+    sender._producer = producer  # type: ignore[assignment]  # noqa: SLF001 - a stand-in for the client
+    outcomes = await sender.send_all(messages)
+    # The first batch (m0, m1) was refused: it and everything behind it on its partition wait.
+    assert all(isinstance(outcome, KafkaTimeoutError) for outcome in outcomes)
+    assert producer.queued == []

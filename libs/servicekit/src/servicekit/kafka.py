@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,15 +45,12 @@ def make_broker(bootstrap_servers: str, client_id: str, security: KafkaSecurity 
     )
 
 
-class KeyPartitioner:
-    """Kafka's default partitioner (murmur2 of the key, as the Java clients and kcat's murmur2
-    partitioner), with each key's hash remembered. aiokafka's murmur2 is pure Python, ~6 µs a key,
-    a third of what a send costs; the outbox's keys (accounts, contracts) repeat from event to event."""
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return random.choice(available or all_partitions)
-        return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+def partition_of(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2, as the Java clients and kcat's
+    murmur2 partitioner), of the topic's `partitions` in order. Each key's hash is remembered:
+    aiokafka's murmur2 is pure Python, ~6 µs a key, and the outbox's keys (accounts, contracts) repeat
+    from event to event."""
+    return partitions[(_murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
 _murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
@@ -77,7 +73,6 @@ class KafkaSender:
         *,
         request_timeout_ms: int = 40_000,
     ) -> None:
-        self._partitioner = KeyPartitioner()
         self._options = {
             "bootstrap_servers": bootstrap_servers,
             # Also how long a send waits for a topic's metadata or room in a full partition batch.
@@ -91,7 +86,6 @@ class KafkaSender:
             # fill while the relay hands a whole outbox batch over; a short linger lets a lone event go.
             "max_batch_size": OUTBOX_BATCH_BYTES,
             "linger_ms": 2,
-            "partitioner": self._partitioner,
             **security.for_aiokafka(),
         }
         self._producer: AIOKafkaProducer | None = None
@@ -123,7 +117,7 @@ class KafkaSender:
         with tracing.producing([(message.topic, message.headers) for message in messages]) as extra:
             unavailable: dict[str, BaseException] = {}
             asked = False
-            batches = _Batches(producer, self._partitioner)
+            batches = _Batches(producer)
             for index in order:
                 message = messages[index]
                 if message.topic in unknown and not asked:
@@ -135,7 +129,7 @@ class KafkaSender:
                     continue
                 try:
                     deliveries[index] = await batches.add(message, extra[index])
-                except Exception as error:  # no metadata for its topic
+                except Exception as error:  # no metadata, or its partition's last batch was not queued
                     deliveries[index] = error
                     if is_transient(error):  # its topic's later rows would wait as long: next cycle
                         unavailable[message.topic] = error
@@ -194,46 +188,49 @@ class _Batch:
 
 class _Batches:
     """The open batch of each partition. A partition's batches are queued one after the other, in the
-    order their records were added, so a key's records keep their order. Filling batches here rather
-    than a `send` per record spares aiokafka's per-record future and checks: ~4 µs of CPU a record
-    instead of ~13."""
+    order their records were added, so a key's records keep their order; once one of them could not be
+    queued, the partition takes no more records this cycle (they would overtake it). Filling batches
+    here rather than a `send` per record spares aiokafka's per-record future and checks: ~4 µs of CPU a
+    record instead of ~13."""
 
-    def __init__(self, producer: AIOKafkaProducer, partitioner: KeyPartitioner) -> None:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._partitioner = partitioner
-        self._partitions: dict[str, tuple[list[int], list[int]]] = {}
+        self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], _Batch] = {}
         self._queued: list[_Batch] = []
+        self._refused: dict[tuple[str, int], BaseException] = {}
 
     async def add(self, message: OutgoingMessage, headers: Mapping[str, str]) -> _Batch:
+        """The batch that took the message; raises why it could not be taken (its topic has no
+        metadata, or an earlier batch of its partition could not be queued)."""
         key = message.key.encode()
-        partition = self._partitioner(key, *self._partitions_of(message.topic))
+        where = (message.topic, partition_of(key, self._partitions_of(message.topic)))
+        if where in self._refused:
+            raise self._refused[where]
         record = {
             "key": key,
             "value": message.payload,
             "timestamp": None,
             "headers": [(name, value.encode()) for name, value in headers.items()] + [_CONTENT_TYPE],
         }
-        batch = self._open.get((message.topic, partition))
+        batch = self._open.get(where)
         if batch is not None and batch.builder.append(**record) is not None:
             return batch
         if batch is not None:  # full: queued, and a new one takes the record
             await self._queue(batch)
-        batch = self._open[(message.topic, partition)] = _Batch(
-            message.topic, partition, self._producer.create_batch()
-        )
+            if where in self._refused:
+                raise self._refused[where]
+        batch = self._open[where] = _Batch(*where, self._producer.create_batch())
         batch.builder.append(**record)  # a batch takes its first record, whatever its size
         return batch
 
-    def _partitions_of(self, topic: str) -> tuple[list[int], list[int]]:
+    def _partitions_of(self, topic: str) -> list[int]:
         found = self._partitions.get(topic)
         if found is None:
-            cluster = self._producer.client.cluster
-            every = cluster.partitions_for_topic(topic)
+            every = self._producer.client.cluster.partitions_for_topic(topic)
             if not every:
                 raise UnknownTopicOrPartitionError(f"no metadata for topic {topic}")
-            available = cluster.available_partitions_for_topic(topic) or set()
-            found = self._partitions[topic] = (sorted(every), sorted(available))
+            found = self._partitions[topic] = sorted(every)
         return found
 
     async def _queue(self, batch: _Batch) -> None:
@@ -244,7 +241,7 @@ class _Batches:
                 batch.builder, batch.topic, partition=batch.partition
             )
         except Exception as error:  # no room in time, the producer closed: its records stay pending
-            batch.outcome = error
+            batch.outcome = self._refused[(batch.topic, batch.partition)] = error
 
     async def close(self) -> None:
         """Queue the batches still open."""
