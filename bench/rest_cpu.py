@@ -26,7 +26,6 @@ import asyncio
 import cProfile
 import gc
 import io
-import json
 import os
 import pstats
 import shutil
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BenchKeys, bench_contract, event_bytes, fresh_databases  # noqa: E402
 from handler_cpu import Handlers, TakesAll, deliveries  # noqa: E402
+from rest_throughput import entry_body  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from contracts_schema import contracts as cwire  # noqa: E402
@@ -50,20 +50,6 @@ from servicekit import migrations  # noqa: E402
 from servicekit.group_commit import GroupCommit  # noqa: E402
 from timetracking.adapters import tables as timetracking_tables  # noqa: E402
 from timetracking.config import TimeTrackingSettings  # noqa: E402
-
-
-def entry_body(account: str, n: int) -> bytes:
-    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2, minutes=n % 60)
-    return json.dumps(
-        {
-            "request_id": f"REQ-{n % 50}",
-            "account_id": account,
-            "rep_id": "rep-1",
-            "started_at": started.isoformat(),
-            "duration_minutes": 15 + n % 45,
-            "description": "bench",
-        }
-    ).encode()
 
 
 class Exchange:

@@ -37,24 +37,28 @@ KEPT_FOR = timedelta(hours=24)
 
 
 _KEY_DESCRIPTION = "makes a retry of this write safe: the same key and body replay the first response"
-IDEMPOTENT_WRITE: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": HEADER,
-            "in": "header",
-            "required": False,
-            "description": _KEY_DESCRIPTION,
-            "schema": {
-                "anyOf": [{"type": "string", "maxLength": MAX_KEY_LENGTH}, {"type": "null"}],
-                "title": HEADER,
+
+
+def idempotent_write() -> dict[str, Any]:
+    """`openapi_extra=` of a write route: its OpenAPI shows the header `IdempotencyMiddleware` honours.
+    Not a dependency: FastAPI would solve it on every request, for a header the middleware has already
+    dealt with (it refuses a bad key with 422 before the route is reached). A new dict for each route:
+    FastAPI puts its lists into the document as they are, and routes must not share them."""
+    return {
+        "parameters": [
+            {
+                "name": HEADER,
+                "in": "header",
+                "required": False,
                 "description": _KEY_DESCRIPTION,
-            },
-        }
-    ]
-}
-"""`openapi_extra=` of a write route: its OpenAPI shows the header `IdempotencyMiddleware` honours. Not
-a dependency: FastAPI would solve it on every request, for a header the middleware has already dealt
-with (it refuses a bad key with 422 before the route is reached)."""
+                "schema": {
+                    "anyOf": [{"type": "string", "maxLength": MAX_KEY_LENGTH}, {"type": "null"}],
+                    "title": HEADER,
+                    "description": _KEY_DESCRIPTION,
+                },
+            }
+        ]
+    }
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from contracts_schema.primitives import MoneyAmount
 from servicekit import api
 from servicekit.auth import Caller, Role
 from servicekit.errors import Forbidden
-from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.idempotency import idempotent_write
 from servicekit.origin import Origin
 from servicekit.problems import responses
 
@@ -197,7 +197,7 @@ async def contract_cycles(contract_id: UUID, units: Units, caller: Authenticated
     status_code=status.HTTP_201_CREATED,
     tags=["bills"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def generate_bill(
@@ -333,7 +333,7 @@ async def get_bill(bill_id: UUID, units: Units, caller: Authenticated) -> BillSt
     "/bills/{bill_id}",
     tags=["bills"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def edit_bill(bill_id: UUID, body: BillEditIn, units: Units, origin: Acting) -> BillState:
@@ -353,7 +353,7 @@ async def _change_status(units: Units, bill_id: UUID, to: BillStatus, origin: Or
     "/bills/{bill_id}/issue",
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def issue_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -365,7 +365,7 @@ async def issue_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     "/bills/{bill_id}/send",
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def send_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -377,7 +377,7 @@ async def send_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     "/bills/{bill_id}/pay",
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -389,7 +389,7 @@ async def pay_bill(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     "/bills/{bill_id}/void",
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def void_bill(bill_id: UUID, units: Units, origin: Acting, body: VoidIn | None = None) -> BillState:
@@ -406,7 +406,7 @@ async def void_bill(bill_id: UUID, units: Units, origin: Acting, body: VoidIn | 
     "/bills/{bill_id}/mark-main",
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
@@ -422,7 +422,7 @@ async def mark_main(bill_id: UUID, units: Units, origin: Acting) -> BillState:
     status_code=status.HTTP_201_CREATED,
     tags=["bill statuses"],
     dependencies=[BILLING_TEAM],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=_CONFLICT,
 )
 async def regenerate_bill(

@@ -47,7 +47,7 @@ from servicekit import api
 from servicekit.auth import Caller as AuthCaller
 from servicekit.auth import Role
 from servicekit.errors import Forbidden
-from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.idempotency import idempotent_write
 from servicekit.origin import Origin
 from servicekit.problems import responses
 
@@ -212,7 +212,7 @@ WRITE = responses(404, 409, 413)
     status_code=status.HTTP_201_CREATED,
     tags=["calendars"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> BusinessCalendar:
@@ -225,7 +225,7 @@ async def create_calendar(body: CalendarIn, units: Units, origin: Caller) -> Bus
     "/calendars/{calendar_id}",
     tags=["calendars"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def replace_calendar(
@@ -256,7 +256,7 @@ async def get_calendar(calendar_id: UUID, units: Units) -> BusinessCalendar:
     status_code=status.HTTP_201_CREATED,
     tags=["support plans"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
@@ -269,7 +269,7 @@ async def create_plan(body: PlanIn, units: Units, origin: Caller) -> SupportPlan
     "/plans/{plan_id}",
     tags=["support plans"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def update_plan(plan_id: UUID, body: PlanIn, units: Units, origin: Caller) -> SupportPlanState:
@@ -298,7 +298,7 @@ async def get_plan(plan_id: UUID, units: Units) -> SupportPlanState:
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
     dependencies=[CONTRACT_WRITERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def create_contract(body: ContractIn, units: Units, origin: Caller, now: Now) -> ContractState:
@@ -350,7 +350,7 @@ async def get_contract(contract_id: UUID, units: Units, caller: Authenticated) -
     "/contracts/{contract_id}",
     tags=["contracts"],
     dependencies=[COMMERCIAL_EDITORS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def edit_contract(
@@ -369,7 +369,7 @@ async def edit_contract(
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["contracts"],
     dependencies=[CONTRACT_WRITERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     summary="Delete a contract nothing was billed, logged or bought against",
     responses=WRITE,
 )
@@ -384,7 +384,7 @@ async def delete_contract(contract_id: UUID, units: Units, origin: Caller) -> Re
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
     dependencies=[COMMERCIAL_EDITORS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def top_up_contract(
@@ -400,7 +400,7 @@ async def top_up_contract(
     status_code=status.HTTP_201_CREATED,
     tags=["contracts"],
     dependencies=[CONTRACT_WRITERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def renew_contract(
@@ -417,7 +417,7 @@ async def renew_contract(
     "/contracts/{contract_id}/termination",
     tags=["contracts"],
     dependencies=[CONTRACT_WRITERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def terminate_contract(
@@ -471,7 +471,7 @@ async def coverage(
     status_code=status.HTTP_201_CREATED,
     tags=["top-up plans"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) -> TopUpPlanState:
@@ -484,7 +484,7 @@ async def create_top_up_plan(body: TopUpPlanIn, units: Units, origin: Caller) ->
     "/top-up-plans/{top_up_plan_id}",
     tags=["top-up plans"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=WRITE,
 )
 async def update_top_up_plan(
@@ -515,7 +515,7 @@ async def get_top_up_plan(top_up_plan_id: UUID, units: Units) -> TopUpPlanState:
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["top-up plans"],
     dependencies=[ADMINS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     summary="Delete a top-up plan no support plan offers",
     responses=WRITE,
 )

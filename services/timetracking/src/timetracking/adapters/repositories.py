@@ -158,7 +158,7 @@ class TimeEntryRepository:
         if not entries:
             return
         rows = [
-            {**dict(zip(_ENTRY_COLUMNS, _entry_values(entry, wire.time_entry_document(entry)), strict=True))}
+            dict(zip(_ENTRY_COLUMNS, _entry_values(entry, wire.time_entry_document(entry)), strict=True))
             for entry in entries
         ]
         for row in rows:

@@ -82,6 +82,9 @@ def whole_minute(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+ZERO = timedelta(0)
+
+
 def on_whole_utc_minute(instant: datetime) -> bool:
     """Whether the instant is on the whole minute in UTC already, as `whole_minute` would make it: its
     zone a fixed offset of zero (pydantic's for a `Z` read from JSON, say), not a zone whose offset
@@ -90,9 +93,6 @@ def on_whole_utc_minute(instant: datetime) -> bool:
     return (
         instant.second == 0 and instant.microsecond == 0 and zone is not None and zone.utcoffset(None) == ZERO
     )
-
-
-ZERO = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,24 +134,7 @@ class WorkLog:
         if on_whole_utc_minute(self.started_at) and (ended is None or on_whole_utc_minute(ended)):
             return self  # as most work is given
         span = EndedAt(whole_minute(ended)) if ended is not None else self.span
-        # Not `dataclasses.replace`: this runs for every entry logged, and replace costs several times more.
-        return WorkLog(
-            request_id=self.request_id,
-            task_id=self.task_id,
-            account_id=self.account_id,
-            product=self.product,
-            rep_id=self.rep_id,
-            started_at=whole_minute(self.started_at),
-            span=span,
-            time_taken_minutes=self.time_taken_minutes,
-            billable=self.billable,
-            include_non_operational=self.include_non_operational,
-            other_charges=self.other_charges,
-            description=self.description,
-            work_log_type=self.work_log_type,
-            rate_type=self.rate_type,
-            custom_fields=self.custom_fields,
-        )
+        return replace(self, started_at=whole_minute(self.started_at), span=span)
 
 
 def check_work(work: WorkLog, *, now: datetime) -> None:

@@ -28,7 +28,7 @@ from servicekit import api
 from servicekit.auth import Caller, Role
 from servicekit.errors import DomainError, Forbidden
 from servicekit.group_commit import GroupCommit
-from servicekit.idempotency import IDEMPOTENT_WRITE
+from servicekit.idempotency import idempotent_write
 from servicekit.problems import responses
 from timetracking.adapters import wire
 from timetracking.domain.audit import AuditAction
@@ -162,7 +162,7 @@ router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503
     "/time-entries",
     status_code=status.HTTP_201_CREATED,
     dependencies=[LOGGERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=responses(409, 413),
 )
 async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authenticated) -> TimeEntryState:
@@ -183,7 +183,7 @@ async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authent
     "/time-entries/batch",
     status_code=status.HTTP_201_CREATED,
     dependencies=[LOGGERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses={
         201: {"description": "every entry was logged"},
         207: {"model": BatchOut, "description": "some entries were refused: each result says why"},
@@ -218,7 +218,7 @@ async def log_time_entries(
 @router.post(
     "/time-entries/billable",
     dependencies=[MARKERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=responses(409, 413),
 )
 async def mark_time_entries_billable(
@@ -339,7 +339,7 @@ async def time_entry_audit(entry_id: UUID, units: Units, caller: Authenticated) 
 @router.patch(
     "/time-entries/{entry_id}",
     dependencies=[LOGGERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=responses(404, 409, 413),
 )
 async def edit_time_entry(
@@ -364,7 +364,7 @@ async def edit_time_entry(
 @router.delete(
     "/time-entries/{entry_id}",
     dependencies=[LOGGERS],
-    openapi_extra=IDEMPOTENT_WRITE,
+    openapi_extra=idempotent_write(),
     responses=responses(404, 409),
 )
 async def delete_time_entry(
