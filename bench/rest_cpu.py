@@ -33,15 +33,14 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchKeys, bench_contract, event_bytes, fresh_databases  # noqa: E402
+from _common import BenchKeys, event_bytes, fresh_databases  # noqa: E402
 from handler_cpu import Handlers, TakesAll, deliveries  # noqa: E402
-from rest_throughput import entry_body  # noqa: E402
+from rest_throughput import entry_body, rest_contract  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from contracts_schema import contracts as cwire  # noqa: E402
@@ -114,15 +113,7 @@ async def measure(args: argparse.Namespace, url: str, keys: BenchKeys) -> int:
     relay._sender = sender
     handlers = Handlers()
     tt_consumers.register(handlers, tt_app.units, tt_app.clock)  # type: ignore[arg-type]
-    account = f"bench-rest-{uuid.uuid4().hex[:8]}"
-    today = datetime.now(UTC).date()
-    contract = bench_contract(
-        account=account,
-        number=f"REST-{account}",
-        start=today - timedelta(days=30),
-        expiry=today + timedelta(days=335),
-        calendar_id=uuid.uuid4(),
-    )
+    account, contract = rest_contract()
     created = event_bytes(cwire.ContractCreated(contract=contract), "c")
     await handlers.by_name["contract-view"](deliveries(registry.CONTRACTS, [created], "con"))
     app = tt_app.http_app()

@@ -70,6 +70,20 @@ def entry_body(account: str, n: int) -> bytes:
     ).encode()
 
 
+def rest_contract() -> tuple[str, cwire.ContractState]:
+    """A fresh account and the contract its entries are logged against: started a month ago."""
+    account = f"bench-rest-{uuid.uuid4().hex[:8]}"
+    today = datetime.now(UTC).date()
+    contract = bench_contract(
+        account=account,
+        number=f"REST-{account}",
+        start=today - timedelta(days=30),
+        expiry=today + timedelta(days=335),
+        calendar_id=uuid.uuid4(),
+    )
+    return account, contract
+
+
 class Load:
     """Requests answered, their latencies and statuses, from N connections."""
 
@@ -147,15 +161,7 @@ async def main(args: argparse.Namespace) -> int:
         service.start(commit_at_end=True, **extra)
         service.wait_ready()
         token = keys.bearer("integration")
-        account = f"bench-rest-{uuid.uuid4().hex[:8]}"
-        today = datetime.now(UTC).date()
-        contract = bench_contract(
-            account=account,
-            number=f"REST-{account}",
-            start=today - timedelta(days=30),
-            expiry=today + timedelta(days=335),
-            calendar_id=uuid.uuid4(),
-        )
+        account, contract = rest_contract()
         await produce_all(
             bootstrap,
             [
