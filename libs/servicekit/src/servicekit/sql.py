@@ -20,7 +20,23 @@ def is_postgresql(session: AsyncSession) -> bool:
 
 def insert_on_conflict(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same way)."""
-    return postgresql.insert if is_postgresql(session) else sqlite.insert
+    return _insert_of("postgresql" if is_postgresql(session) else "sqlite")
+
+
+def _insert_of(dialect_name: str) -> Any:
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def _replacing(
+    statement: Any, table: Table, columns: Iterable[str], key: Sequence[str], newer_by: str | None
+) -> Any:
+    """`statement`, an INSERT of `columns`, made to replace the row that has its `key` (only by a
+    higher `newer_by`, if given): `upsert`'s statement and `BulkInsert`'s with `replacing`."""
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: statement.excluded[name] for name in columns if name not in key},
+        where=table.c[newer_by] < statement.excluded[newer_by] if newer_by else None,
+    )
 
 
 def as_utc(instant: datetime) -> datetime:
@@ -51,13 +67,8 @@ async def upsert(
     if not rows:
         return
     # One statement run with many rows: SQLAlchemy caches it, unlike a multi-row VALUES per batch.
-    columns = list(rows[0])
-    statement = insert_on_conflict(session)(table)
-    replaced = {name: statement.excluded[name] for name in columns if name not in key}
-    where = table.c[newer_by] < statement.excluded[newer_by] if newer_by else None
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=list(key), set_=replaced, where=where), rows
-    )
+    statement = _replacing(insert_on_conflict(session)(table), table, rows[0], key, newer_by)
+    await session.execute(statement, rows)
 
 
 class BulkInsert:
@@ -118,14 +129,10 @@ class BulkInsert:
     def _dialect_statement(self, dialect: Dialect) -> Any:
         if not self._replacing:
             return self._statement
-        statement = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(self.table)
-        statement = statement.values({name: bindparam(name) for name in self.columns})
-        newer_by = self._newer_by
-        return statement.on_conflict_do_update(
-            index_elements=list(self._replacing),
-            set_={name: statement.excluded[name] for name in self.columns if name not in self._replacing},
-            where=self.table.c[newer_by] < statement.excluded[newer_by] if newer_by else None,
+        statement = _insert_of(dialect.name)(self.table).values(
+            {name: bindparam(name) for name in self.columns}
         )
+        return _replacing(statement, self.table, self.columns, self._replacing, self._newer_by)
 
     async def execute(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> None:
         """Insert the rows in the caller's transaction, in one executemany."""
