@@ -11,6 +11,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializ
 from contracts_schema.primitives import WireModel
 
 
+def event_time(instant: datetime) -> str:
+    """An event's `time` as written on the wire: in UTC, with a `Z`."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class CloudEvent(BaseModel):
     """One message on the wire. `data` is the body whose model is chosen by `type`."""
 
@@ -32,7 +37,7 @@ class CloudEvent(BaseModel):
 
     @field_serializer("time")
     def _time_in_utc(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return event_time(value)
 
     @classmethod
     def wrap(

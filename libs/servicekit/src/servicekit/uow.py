@@ -16,6 +16,7 @@ from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts_schema import WireModel, message_type_of, topic_of
+from contracts_schema.envelope import event_time
 from contracts_schema.limits import MAX_EVENT_BYTES
 from servicekit import tracing
 from servicekit.consumers import Delivery
@@ -183,7 +184,7 @@ def _event_json(
             "id": event_id,
             "type": message_type,
             "source": source,
-            "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "time": event_time(datetime.now(UTC)),
             "subject": subject,
             "datacontenttype": "application/json",
             "correlationid": correlationid,
