@@ -110,20 +110,21 @@ def document_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
             return app.openapi_schema
         schema = plain()
         for route in (route for router in routers for route in router.routes):
-            if not isinstance(route, APIRoute) or not _needs_caller(route.dependant):
+            if not isinstance(route, APIRoute):
                 continue
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = _BEARER_SCHEME
-            for method in route.methods or ():
-                schema["paths"][route.path_format][method.lower()]["security"] = [{BEARER: []}]
-        for route in (route for router in routers for route in router.routes):
-            roles = _roles_of(route)
-            if roles is None or not isinstance(route, APIRoute):
-                continue
+            needs_caller, roles = _needs_caller(route.dependant), _roles_of(route)
+            if needs_caller:
+                schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = _BEARER_SCHEME
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
-                operation["x-roles"] = sorted(role.value for role in roles)
-                who = "any role" if roles == set(Role) else ", ".join(f"`{role}`" for role in sorted(roles))
-                operation["description"] = f"{operation.get('description', '')}\n\nRoles: {who}.".strip()
+                if needs_caller:
+                    operation["security"] = [{BEARER: []}]
+                if roles is not None:
+                    operation["x-roles"] = sorted(role.value for role in roles)
+                    who = (
+                        "any role" if roles == set(Role) else ", ".join(f"`{role}`" for role in sorted(roles))
+                    )
+                    operation["description"] = f"{operation.get('description', '')}\n\nRoles: {who}.".strip()
         app.openapi_schema = schema
         return schema
 
