@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument(
         "--profile-only", default="", metavar="SERVICE", help="profile only this service's steps"
     )
+    parser.add_argument("--callers", default="", metavar="REGEX", help="with --profile: who calls these")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 
