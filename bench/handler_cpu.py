@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import io
 import os
 import pstats
@@ -47,6 +46,7 @@ from contracts_schema import contracts as cwire  # noqa: E402
 from servicekit import migrations  # noqa: E402
 from servicekit.consumers import Delivery, parse_record  # noqa: E402
 from servicekit.outbox import OutgoingMessage  # noqa: E402
+from servicekit.service import settle_heap  # noqa: E402
 from timetracking.adapters import tables as timetracking_tables  # noqa: E402
 from timetracking.config import TimeTrackingSettings  # noqa: E402
 
@@ -136,7 +136,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
     sender.sent.clear()
 
     commands = [log_command(rng, contracts[rng.randrange(args.contracts)], n)[1] for n in range(args.entries)]
-    gc.freeze()  # as a service does once started (servicekit.service)
+    settle_heap()  # as a service does once started
     profile = cProfile.Profile() if args.profile else None
     cpu: dict[str, float] = {}
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import io
 import os
 import pstats
@@ -47,6 +46,7 @@ from contracts_schema import contracts as cwire  # noqa: E402
 from contracts_schema import registry  # noqa: E402
 from servicekit import migrations  # noqa: E402
 from servicekit.group_commit import GroupCommit  # noqa: E402
+from servicekit.service import settle_heap  # noqa: E402
 from timetracking.adapters import tables as timetracking_tables  # noqa: E402
 from timetracking.config import TimeTrackingSettings  # noqa: E402
 
@@ -137,7 +137,7 @@ async def measure(args: argparse.Namespace, url: str, keys: BenchKeys) -> int:
                 logged.append(outcomes[0])
             return outcomes[0]
 
-    gc.freeze()  # as a service does once started (servicekit.service)
+    settle_heap()  # as a service does once started
     profile = cProfile.Profile(time.thread_time) if args.profile else None  # CPU of the loop's thread
     cpu: dict[str, float] = {}
     loop_cpu: dict[str, float] = {}
