@@ -6,6 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
 from contracts_schema import CloudEvent
 from contracts_schema.billing import GenerateBill
 from contracts_schema.registry import Topic
@@ -138,6 +141,52 @@ async def test_offsets_are_committed_only_after_the_work_so_a_failed_batch_is_re
     finally:
         await broker.stop()  # type: ignore[attr-defined]
     assert f"{run}-a" not in again
+
+
+async def test_a_record_fetched_while_a_batch_is_worked_on_is_not_committed_until_applied(
+    kafka_bootstrap: str,
+) -> None:
+    """What arrives during a batch is fetched ahead for the next one; the batch's commit covers its
+    own records only, so a consumer that stops before applying what it fetched ahead loses none of it."""
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
+    run = uuid.uuid4().hex[:12]
+    group = f"servicekit-tests.{run}"
+    first = command(f"{run}-a")
+    second = GenerateBill(contract_id=first.contract_id, period=f"{run}-b")  # one key: after the first
+    await send(kafka_bootstrap, probe, first)
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def slow_then_held(deliveries: Sequence[Delivery]) -> None:
+        periods = [d.body.period for d in deliveries]  # type: ignore[attr-defined]
+        batches.append(periods)
+        if periods == [f"{run}-a"]:
+            await send(kafka_bootstrap, probe, second)
+            await asyncio.sleep(1.0)  # the second record is fetched meanwhile
+        else:
+            await release.wait()
+
+    broker = await consume_with(kafka_bootstrap, probe, group, slow_then_held)
+    try:
+        await eventually(lambda: _async(len(batches) >= 2))
+        # The second batch is at work: the group has committed the first record and not the second.
+        committed = await _committed(kafka_bootstrap, group)
+    finally:
+        release.set()
+        await broker.stop()  # type: ignore[attr-defined]
+    assert batches[:2] == [[f"{run}-a"], [f"{run}-b"]]
+    assert list(committed.values()) == [1]
+
+
+async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 async def _async(value: bool) -> bool:

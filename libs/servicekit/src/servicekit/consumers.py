@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -154,8 +155,6 @@ class Consumers:
         partitions between them instead of each seeing every message."""
         group = self.group(name)
         self.topics.add(topic.name)
-        consumed = MESSAGES_CONSUMED.labels(topic.name, group)
-        handler_seconds = HANDLER_SECONDS.labels(topic.name, group)
 
         @self._broker.subscriber(
             topic.name,
@@ -169,24 +168,51 @@ class Consumers:
             title=f"{group}:{topic.name}",
         )
         async def consume(message: KafkaMessage) -> None:
-            records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
-            consumed.inc(len(records))  # metrics per batch: the hot path reads thousands a second
-            started = time.perf_counter()
-            with logs.bound(topic=topic.name, consumer=group):
+            consumer: Any = message.consumer  # the AIOKafkaConsumer of this subscriber
+            batch: Sequence[ConsumerRecord[Any, Any]] = message.raw_message
+            # One batch after another for as long as records keep arriving; the framework hands over the
+            # first of a quiet spell. Offsets are committed here, exactly those of the work done.
+            while batch:
+                arriving = _Arriving(consumer, self._max_records)
                 try:
-                    unfinished = await self._process(topic, group, handler, records)
-                except Exception as error:
-                    # Nothing of the batch may be committed past: the framework would move on from it.
-                    log.exception("batch on %s could not be finished; reading it again", topic.name)
-                    await self._back_off(error)
-                    unfinished = list(records)
-            handler_seconds.observe(time.perf_counter() - started)
-            _note_lag(message.consumer, records, group)
-            if unfinished:
-                _rewind(message.consumer, unfinished)
-            else:
-                await message.ack()
-                self._dead_lettered.clear()
+                    unfinished = await self._apply(topic, group, handler, consumer, batch)
+                finally:
+                    following = await arriving.stop()
+                # Only now that nothing fetches: a seek under a running fetch could lose what it took.
+                rewound = _rewind(consumer, unfinished)
+                await _commit(consumer, batch, unfinished)
+                if not unfinished:
+                    self._dead_lettered.clear()
+                assigned = consumer.assignment()
+                batch = [
+                    record
+                    for record in following
+                    if (tp := TopicPartition(record.topic, record.partition)) in assigned
+                    and tp not in rewound
+                ]
+
+    async def _apply(
+        self,
+        topic: Topic,
+        group: str,
+        handler: BatchHandler,
+        consumer: Any,
+        records: Sequence[ConsumerRecord[Any, Any]],
+    ) -> list[ConsumerRecord[Any, Any]]:
+        """Apply one batch; returns the records to read again (none when all are done)."""
+        MESSAGES_CONSUMED.labels(topic.name, group).inc(len(records))  # per batch: thousands a second
+        started = time.perf_counter()
+        with logs.bound(topic=topic.name, consumer=group):
+            try:
+                unfinished = await self._process(topic, group, handler, records)
+            except Exception as error:
+                # Nothing of the batch may be committed past: it is read again.
+                log.exception("batch on %s could not be finished; reading it again", topic.name)
+                await self._back_off(error)
+                unfinished = list(records)
+        HANDLER_SECONDS.labels(topic.name, group).observe(time.perf_counter() - started)
+        _note_lag(consumer, records, group)
+        return unfinished
 
     async def _process(
         self, topic: Topic, group: str, handler: BatchHandler, records: Sequence[ConsumerRecord[Any, Any]]
@@ -349,13 +375,12 @@ def _bound_to(delivery: Delivery) -> Iterator[None]:
 def _note_lag(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]], group: str) -> None:
     """Records left behind each partition of the batch: its high watermark past the last one read,
     as the consumer last heard it (no request to the broker)."""
-    last: dict[tuple[str, int], int] = {}
-    for record in records:
-        last[(record.topic, record.partition)] = record.offset
-    for (topic, partition), offset in last.items():
-        highwater = consumer.highwater(TopicPartition(topic, partition))
+    for partition, offset in _last_offsets(records).items():
+        highwater = consumer.highwater(partition)
         if highwater is not None:
-            CONSUMER_LAG.labels(topic, str(partition), group).set(max(0, highwater - offset - 1))
+            CONSUMER_LAG.labels(partition.topic, str(partition.partition), group).set(
+                max(0, highwater - offset - 1)
+            )
 
 
 def _records_of(
@@ -365,11 +390,76 @@ def _records_of(
     return [by_position[(d.topic, d.partition, d.offset)] for d in deliveries]
 
 
-def _rewind(consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
-    """Seek each partition back to its first unfinished record; finished ones are not read again."""
-    earliest: dict[TopicPartition, int] = {}
-    for record in unfinished:
-        partition = TopicPartition(record.topic, record.partition)
-        earliest[partition] = min(record.offset, earliest.get(partition, record.offset))
+def _rewind(consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> set[TopicPartition]:
+    """Seek each partition back to its first unfinished record; finished ones are not read again.
+    Returns the partitions sought back."""
+    earliest = _first_offsets(unfinished)
     for partition, offset in earliest.items():
         consumer.seek(partition, offset)
+    return set(earliest)
+
+
+def _first_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        earliest[partition] = min(record.offset, earliest.get(partition, record.offset))
+    return earliest
+
+
+async def _commit(
+    consumer: Any,
+    records: Sequence[ConsumerRecord[Any, Any]],
+    unfinished: Sequence[ConsumerRecord[Any, Any]],
+) -> None:
+    """Commit each partition of the batch up to its first unfinished record, or past its last record.
+    Exact offsets, not the consumer's position: that is already past what arrived meanwhile."""
+    upto = {tp: offset + 1 for tp, offset in _last_offsets(records).items()}
+    upto |= _first_offsets(unfinished)
+    assigned = consumer.assignment()
+    offsets = {tp: offset for tp, offset in upto.items() if tp in assigned}
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as error:
+        # The group moved on (a rebalance): whoever holds the partitions now reads from the last
+        # commit, and the inbox absorbs what is applied twice.
+        log.warning("offsets of %d partitions not committed: %r", len(offsets), error)
+
+
+def _last_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    last: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        last[partition] = max(record.offset, last.get(partition, record.offset))
+    return last
+
+
+class _Arriving:
+    """What the fetcher brings while a batch is worked on, kept for the next batch. aiokafka fetches a
+    partition again only once its last fetch has been taken: without this, a record that arrived as a
+    batch began waited in the broker through that batch and the next before it was handed over."""
+
+    def __init__(self, consumer: Any, limit: int) -> None:
+        self.records: list[ConsumerRecord[Any, Any]] = []
+        self._task = asyncio.create_task(self._take(consumer, limit))
+
+    async def _take(self, consumer: Any, limit: int) -> None:
+        # Records taken are stored before the next await: a cancellation never drops any.
+        while len(self.records) < limit:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=limit - len(self.records))
+            for records in fetched.values():
+                self.records.extend(records)
+
+    async def stop(self) -> list[ConsumerRecord[Any, Any]]:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # we are being stopped ourselves, not just the task we cancelled
+        except Exception as error:
+            # The framework's next fetch meets the same error and handles it.
+            log.debug("fetching ahead stopped: %r", error)
+        return self.records
