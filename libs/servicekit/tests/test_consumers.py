@@ -171,7 +171,7 @@ async def test_a_record_fetched_while_a_batch_is_worked_on_is_not_committed_unti
     try:
         await eventually(lambda: _async(len(batches) >= 2))
         # The second batch is at work: the group has committed the first record and not the second.
-        committed = await _committed(kafka_bootstrap, group)
+        committed = await eventually(lambda: _committed(kafka_bootstrap, group))
     finally:
         release.set()
         await broker.stop()  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -172,6 +172,7 @@ class Consumers:
             batch: Sequence[ConsumerRecord[Any, Any]] = message.raw_message
             # One batch after another for as long as records keep arriving; the framework hands over the
             # first of a quiet spell. Offsets are committed here, exactly those of the work done.
+            committing: asyncio.Task[None] | None = None
             while batch:
                 arriving = _Arriving(consumer, self._max_records)
                 try:
@@ -180,16 +181,17 @@ class Consumers:
                     following = await arriving.stop()
                 # Only now that nothing fetches: a seek under a running fetch could lose what it took.
                 rewound = _rewind(consumer, unfinished)
-                await _commit(consumer, batch, unfinished)
+                # The batch's work is committed: its offsets go to the broker while the next batch is
+                # worked on, one commit in flight at a time so that they land in order.
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(_commit(consumer, batch, unfinished))
                 if not unfinished:
                     self._dead_lettered.clear()
-                assigned = consumer.assignment()
-                batch = [
-                    record
-                    for record in following
-                    if (tp := TopicPartition(record.topic, record.partition)) in assigned
-                    and tp not in rewound
-                ]
+                ours = consumer.assignment() - rewound  # the rewound are fetched again from their seek
+                batch = [r for r in following if TopicPartition(r.topic, r.partition) in ours]
+            if committing is not None:
+                await committing
 
     async def _apply(
         self,
@@ -422,9 +424,9 @@ async def _commit(
         return
     try:
         await consumer.commit(offsets)
-    except KafkaError as error:
-        # The group moved on (a rebalance): whoever holds the partitions now reads from the last
-        # commit, and the inbox absorbs what is applied twice.
+    except (KafkaError, ConsumerStoppedError) as error:
+        # The group moved on (a rebalance) or the consumer stopped: whoever reads the partitions next
+        # starts from the last commit, and the inbox absorbs what is applied twice.
         log.warning("offsets of %d partitions not committed: %r", len(offsets), error)
 
 
