@@ -242,7 +242,7 @@ def main() -> None:
     if os.environ.get("BENCH_PROFILE") == "cprofile":  # CPU by function, whatever the neighbours do
         import cProfile
 
-        cprofile = cProfile.Profile()
+        cprofile = cProfile.Profile(time.thread_time)  # the event loop's thread, not the wall clock
         cprofile.enable()
     elif os.environ.get("BENCH_PROFILE"):
         from pyinstrument import Profiler

@@ -188,8 +188,10 @@ class Consumers:
                 committing = asyncio.create_task(_commit(consumer, batch, unfinished))
                 if not unfinished:
                     self._dead_lettered.clear()
-                ours = consumer.assignment() - rewound  # the rewound are fetched again from their seek
-                batch = [r for r in following if TopicPartition(r.topic, r.partition) in ours]
+                # The rewound are fetched again from their seek. Plain tuples: a TopicPartition per
+                # record costs more than the rest of this loop.
+                ours = {(tp.topic, tp.partition) for tp in consumer.assignment() - rewound}
+                batch = [r for r in following if (r.topic, r.partition) in ours]
             if committing is not None:
                 await committing
 
@@ -431,11 +433,11 @@ async def _commit(
 
 
 def _last_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
-    last: dict[TopicPartition, int] = {}
+    """Each partition's last offset in the batch (a partition's records come in offset order)."""
+    last: dict[tuple[str, int], int] = {}
     for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        last[partition] = max(record.offset, last.get(partition, record.offset))
-    return last
+        last[(record.topic, record.partition)] = record.offset
+    return {TopicPartition(topic, partition): offset for (topic, partition), offset in last.items()}
 
 
 class _Arriving:
