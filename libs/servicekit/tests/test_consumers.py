@@ -179,6 +179,40 @@ async def test_a_record_fetched_while_a_batch_is_worked_on_is_not_committed_unti
     assert list(committed.values()) == [1]
 
 
+async def test_a_consumer_with_a_backlog_stops_after_the_batch_at_work(kafka_bootstrap: str) -> None:
+    """Batches follow one another while records keep coming, but not past a stop: the service does not
+    wait for the whole backlog, and what it did not apply is read again next time."""
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
+    run = uuid.uuid4().hex[:12]
+    group = f"servicekit-tests.{run}"
+    for n in range(40):
+        await send(kafka_bootstrap, probe, command(f"{run}-{n}"))
+    applied: list[str] = []
+
+    async def slow(deliveries: Sequence[Delivery]) -> None:
+        await asyncio.sleep(0.25)
+        applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    broker = make_broker(kafka_bootstrap, "servicekit-tests")
+    Consumers(broker, "servicekit-tests", max_records=2).subscribe(probe, slow, name=run)
+    await broker.start()
+    await eventually(lambda: _async(len(applied) >= 2))
+    await broker.stop()
+    assert len(applied) < 40  # it did not work through the backlog (10 s) before it stopped
+
+    rest: list[str] = []
+
+    async def healthy(deliveries: Sequence[Delivery]) -> None:
+        rest.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    broker = await consume_with(kafka_bootstrap, probe, group, healthy)
+    try:
+        await eventually(lambda: _async(len(set(applied) | set(rest)) == 40))
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+
+
 async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

@@ -156,7 +156,7 @@ class Consumers:
         group = self.group(name)
         self.topics.add(topic.name)
 
-        @self._broker.subscriber(
+        subscriber = self._broker.subscriber(
             topic.name,
             group_id=group,
             batch=True,
@@ -167,13 +167,17 @@ class Consumers:
             decoder=_raw_body,
             title=f"{group}:{topic.name}",
         )
+
+        @subscriber
         async def consume(message: KafkaMessage) -> None:
             consumer: Any = message.consumer  # the AIOKafkaConsumer of this subscriber
             batch: Sequence[ConsumerRecord[Any, Any]] = message.raw_message
-            # One batch after another for as long as records keep arriving; the framework hands over the
-            # first of a quiet spell. Offsets are committed here, exactly those of the work done.
+            # One batch after another for as long as records keep arriving and the service is not
+            # stopping (what was fetched ahead then is read again on the next start); the framework
+            # hands over the first of a quiet spell. Offsets are committed here, exactly those of the
+            # work done.
             committing: asyncio.Task[None] | None = None
-            while batch:
+            while batch and subscriber.running:
                 arriving = _Arriving(consumer, self._max_records)
                 try:
                     unfinished = await self._apply(topic, group, handler, consumer, batch)
