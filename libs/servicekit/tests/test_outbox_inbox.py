@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import aiosqlite
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -15,6 +16,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from contracts_schema import CloudEvent, Topic, registry
 from contracts_schema.billing import BillCommandRejected
+from servicekit import sqlite_driver
 from servicekit.db import Database
 from servicekit.inbox import claim_unprocessed
 from servicekit.kafka import KafkaSender, ensure_topics
@@ -144,6 +146,38 @@ async def test_a_row_that_commits_after_a_newer_one_was_sent_is_still_sent(
     relay = OutboxRelay(db, tables, Recorder())
     assert await relay.relay_once() == 1
     assert sent == ["m5"]
+
+
+async def test_on_sqlite_a_relay_cycle_reads_the_outbox_in_one_trip(
+    kit: tuple[Database, MessagingTables], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each trip to aiosqlite's thread waits for the event loop, which a consumer's batch keeps busy:
+    the relay reads its batch (and which keys wait behind a parked row) in one statement, with no BEGIN
+    or COMMIT around it."""
+    db, tables = kit
+    if not db.is_sqlite:
+        pytest.skip("trips to a driver thread are SQLite's")
+
+    class Recorder:
+        async def send_all(self, messages):  # type: ignore[no-untyped-def]
+            pass
+
+    relay = OutboxRelay(db, tables, Recorder())
+    assert await relay.relay_once() == 0  # the read engine's connection is open before counting
+    await _write_rows(db, tables, "t", [("m1", "k1", 10), ("m2", "k2", 10)])
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self, function, *args, **kwargs):  # type: ignore[no-untyped-def]
+        statement = args[1] if function in (sqlite_driver._execute, sqlite_driver._executemany) else None
+        trips.append(statement or getattr(function, "__name__", repr(function)))
+        return await original(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    assert await relay.relay_once() == 2
+    marking = next(n for n, trip in enumerate(trips) if trip == "BEGIN IMMEDIATE")
+    assert len(trips[:marking]) == 1, trips[:marking]
+    assert "parked" in trips[0] and "FROM outbox" in trips[0]
 
 
 async def test_the_relay_stops_when_cancelled_as_a_commit_wakes_it(

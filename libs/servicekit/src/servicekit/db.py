@@ -10,7 +10,13 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from servicekit import sqlite_driver
 
@@ -55,10 +61,24 @@ class Database:
         async with self._reads() as session:
             yield session
 
+    @asynccontextmanager
+    async def single_read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read of one statement. On SQLite it runs outside a transaction (a
+        statement is a snapshot of its own there): no BEGIN and no COMMIT, each a trip to the driver's
+        thread that a busy event loop answers late. Elsewhere, an ordinary connection."""
+        async with self.read_engine.connect() as connection:
+            if self.is_sqlite:
+                await connection.execution_options(**{_NO_BEGIN: True})
+            yield connection
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+_NO_BEGIN = "servicekit_no_begin"
+"""Execution option of `Database.single_read`'s connections: SQLAlchemy begins, SQLite does not."""
 
 
 def _json_dumps(value: Any) -> str:
@@ -91,6 +111,7 @@ def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        if not connection.get_execution_options().get(_NO_BEGIN):
+            connection.exec_driver_sql(begin)
 
     return engine

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, Table, bindparam, func, select, text, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit import tracing
@@ -130,7 +130,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         # Built once: building a statement costs more than running it, every cycle.
         self._next_batch = self._pending()
-        self._parked = self._parked_pairs()
         self._published = (
             update(self._outbox)
             .where(self._outbox.c.id.in_(bindparam("ids", expanding=True)))
@@ -172,7 +171,8 @@ class OutboxRelay:
     def _pending(self) -> Select[Any]:
         """The next unpublished rows in id order: at most `batch_size` of them, and no more payload than
         `batch_chars` (the row that crosses it included, so one row always goes), counted in the
-        database so that a backlog of large events is not read into memory a batch at a time."""
+        database so that a backlog of large events is not read into memory a batch at a time. Each row
+        says whether its key has a parked row (`behind_parked`): it then waits behind that row."""
         c = self._outbox.c
         first = (
             select(c.id, c.message_id, c.topic, c.key, c.payload, c.headers)
@@ -185,10 +185,25 @@ class OutboxRelay:
         sized = select(
             first, size.label("size"), func.sum(size).over(order_by=first.c.id).label("upto")
         ).subquery()
+        # A parked row is unpublished: saying so lets the partial index of unpublished rows answer,
+        # instead of a scan of every row ever sent.
+        parked = (
+            select(c.topic, c.key)
+            .where(c.published_at.is_(None), c.parked_at.is_not(None))
+            .distinct()
+            .cte("parked")
+        )
         return (
             select(
-                sized.c.id, sized.c.message_id, sized.c.topic, sized.c.key, sized.c.payload, sized.c.headers
+                sized.c.id,
+                sized.c.message_id,
+                sized.c.topic,
+                sized.c.key,
+                sized.c.payload,
+                sized.c.headers,
+                parked.c.key.is_not(None).label("behind_parked"),
             )
+            .outerjoin(parked, and_(parked.c.topic == sized.c.topic, parked.c.key == sized.c.key))
             .where(sized.c.upto - sized.c.size < self._batch_chars)
             .order_by(sized.c.id)
         )
@@ -203,50 +218,28 @@ class OutboxRelay:
             rows = (await session.execute(self._next_batch)).all()
             if not rows:
                 return 0
-            outcome = await self._send(rows, await self._parked_keys(session, rows))
+            outcome = await self._send(rows)
             await self._record(session, outcome)
             return outcome.done
 
     async def _relay_sqlite(self) -> int:
         # Sending outside the write transaction keeps SQLite's single writer free meanwhile; a crash
-        # between send and mark re-sends, which consumers' inboxes absorb.
-        async with self._db.read() as session:
-            rows = (await session.execute(self._next_batch)).all()
-            if not rows:
-                return 0
-            parked_keys = await self._parked_keys(session, rows)
-        outcome = await self._send(rows, parked_keys)
+        # between send and mark re-sends, which consumers' inboxes absorb. One statement, read outside a
+        # transaction: one trip to the driver's thread, which a busy event loop answers late each time.
+        async with self._db.single_read() as connection:
+            rows = (await connection.execute(self._next_batch)).all()
+        if not rows:
+            return 0
+        outcome = await self._send(rows)
         async with self._db.transaction() as session:
             await self._record(session, outcome)
         return outcome.done
 
-    def _parked_pairs(self) -> Select[Any]:
-        """The (topic, key) pairs with a parked row, of the keys bound as `keys`."""
-        c = self._outbox.c
-        # A parked row is unpublished: saying so lets the partial index of unpublished rows answer,
-        # instead of a scan of every row ever sent. The batch's keys bound: an incident that parks
-        # thousands of keys does not make every cycle read them all.
-        return (
-            select(c.topic, c.key)
-            .where(
-                c.published_at.is_(None),
-                c.parked_at.is_not(None),
-                c.key.in_(bindparam("keys", expanding=True)),
-            )
-            .distinct()
-        )
-
-    async def _parked_keys(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> set[tuple[str, str]]:
-        """The batch's (topic, key) pairs that already have a parked row: theirs wait behind it."""
-        batch = {(row.topic, row.key) for row in rows}
-        found = await session.execute(self._parked, {"keys": sorted({key for _, key in batch})})
-        return {(pair.topic, pair.key) for pair in found} & batch
-
-    async def _send(self, rows: Sequence[Row[Any]], parked_keys: set[tuple[str, str]]) -> _Outcome:
+    async def _send(self, rows: Sequence[Row[Any]]) -> _Outcome:
         """Send the batch; park what Kafka will not take and the rows of its key after it. A row that
         could not be sent for a passing reason (the broker out of reach) stays pending, and so do the
         rows of its key after it, to keep the key's order."""
-        outcome = _Outcome(parked_keys=set(parked_keys))
+        outcome = _Outcome(parked_keys={(row.topic, row.key) for row in rows if row.behind_parked})
         sendable = [row for row in rows if not outcome.held(row)]
         if not sendable:
             return outcome

@@ -7,7 +7,7 @@ four of them (open a cursor, execute, fetch the rows, close the cursor) and a se
 (the pool's ROLLBACK, asked even after a COMMIT). Here a cursor does all of a statement in one trip,
 keeping the rows it read (SQLAlchemy reads every row of a result at once anyway), and a ROLLBACK with
 no transaction open is not sent (sqlite3 would not send it either: it checks the same flag, in the
-thread). A write of a dozen statements takes a dozen trips instead of some forty.
+thread); nor is a COMMIT. A write of a dozen statements takes a dozen trips instead of some forty.
 
 `connect_args={"async_creator_fn": connect}` makes SQLAlchemy's aiosqlite dialect use it, with the
 arguments it takes from the URL.
@@ -47,10 +47,19 @@ class Connection(aiosqlite.Connection):
         return outcome
 
     async def rollback(self) -> None:
-        connection = self._connection
-        if connection is not None and not connection.in_transaction:
+        if self._outside_a_transaction():
             return  # nothing to roll back: no trip (SQLAlchemy's pool asks after every COMMIT)
         await super().rollback()
+
+    async def commit(self) -> None:
+        if self._outside_a_transaction():
+            return  # nothing to commit (a read outside a transaction, `Database.single_read`): no trip
+        await super().commit()
+
+    def _outside_a_transaction(self) -> bool:
+        # sqlite3 checks the same flag in the thread and sends nothing either.
+        connection = self._connection
+        return connection is not None and not connection.in_transaction
 
 
 class Cursor:
