@@ -16,6 +16,7 @@ from uuid import UUID
 from billing.domain.errors import EntryOutsideCycle, InvalidBillingTerms, InvalidTimeEntry
 from billing.domain.terms import BillingTerms, BillRule, EntryTraits, WhenExhausted
 from servicekit.business_hours import (
+    CATEGORIES,
     MINUTE,
     BusinessCalendar,
     CategoryRun,
@@ -232,7 +233,7 @@ def calculate_cycle_usage(
     covered = min(used, total_allowance)
     charges_extra = terms.when_exhausted is WhenExhausted.CHARGE_EXTRA
 
-    no_overage = dict.fromkeys(MinuteCategory, 0)
+    no_overage = dict.fromkeys(CATEGORIES, 0)
     return CycleUsage(
         cycle=cycle,
         unit=unit,
@@ -323,7 +324,7 @@ def _draw_minutes(
     """Walk the entries' minutes in draw order against an allowance of `allowance` minutes."""
     left = allowance
     used = dropped = 0
-    uncovered = dict.fromkeys(MinuteCategory, 0)
+    uncovered = dict.fromkeys(CATEGORIES, 0)
     counted_runs: list[CategoryRun] = []
     for entry in entries:
         runs, entry_dropped = _counted_runs(entry, calendar)
