@@ -332,15 +332,15 @@ def _usage_entry(row: Sequence[Any]) -> UsageEntry:
         rate_type,
         custom_fields,
     ) = row[: len(_USAGE_COLUMNS)]
-    return UsageEntry(
-        entry_id=entry_id,
-        request_id=request_id,
-        started_at=as_utc(started_at),
-        minutes=minutes,
-        include_non_operational=include_non_operational,
-        billable=billable,
-        other_charges=Money.of(other_charges, currency) if other_charges is not None else None,
-        traits=wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
+    return UsageEntry.stored(
+        entry_id,
+        request_id,
+        as_utc(started_at),
+        minutes,
+        include_non_operational,
+        billable,
+        Money.of(other_charges, currency) if other_charges is not None else None,
+        wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
     )
 
 
