@@ -120,22 +120,20 @@ class BusinessCalendar:
         UTC days it touches, cut to the span and joined: a day's runs are worked out once per
         calendar (a bill run asks for thousands of entries on the same few weeks of days)."""
         at, stop = to_whole_minute(start), to_whole_minute(end)
-        categories: list[MinuteCategory] = []
-        minutes: list[int] = []
+        runs: list[CategoryRun] = []
         while at < stop:
             day_ends, day_categories = self._runs_of_utc_day(at)
-            for index in range(bisect_right(day_ends, at), len(day_ends)):
+            index = bisect_right(day_ends, at)
+            while at < stop and index < len(day_ends):
                 run_end = day_ends[index] if day_ends[index] < stop else stop
                 category = day_categories[index]
-                if categories and categories[-1] is category:
-                    minutes[-1] += (run_end - at) // MINUTE
+                if runs and runs[-1].category is category:  # across UTC midnight
+                    runs[-1] = CategoryRun(category, runs[-1].minutes + (run_end - at) // MINUTE)
                 else:
-                    categories.append(category)
-                    minutes.append((run_end - at) // MINUTE)
+                    runs.append(CategoryRun(category, (run_end - at) // MINUTE))
                 at = run_end
-                if at == stop:
-                    break
-        return [CategoryRun(category, count) for category, count in zip(categories, minutes, strict=True)]
+                index += 1
+        return runs
 
     def _runs_of_utc_day(self, instant: datetime) -> tuple[list[datetime], list[MinuteCategory]]:
         """The runs of the UTC day of `instant` (in UTC), as the instant each ends and its category."""

@@ -23,7 +23,6 @@ from servicekit.business_hours import (
     CategoryRun,
     MinuteCategory,
     to_whole_minute,
-    total_by_category,
 )
 from servicekit.cycles import Cycle
 from servicekit.money import CurrencyMismatch, Money
@@ -373,12 +372,12 @@ def _draw_minutes(
     left = allowance
     used = dropped = 0
     uncovered = dict.fromkeys(CATEGORIES, 0)
-    counted_runs: list[CategoryRun] = []
+    counted = dict.fromkeys(CATEGORIES, 0)
     for entry in entries:
         runs, entry_dropped = _counted_runs(entry, calendar)
         dropped += entry_dropped
-        counted_runs += runs
         for run in runs:
+            counted[run.category] += run.minutes
             if not _draws(run, terms):
                 uncovered[run.category] += run.minutes
                 continue
@@ -386,9 +385,7 @@ def _draw_minutes(
             left -= drawn
             used += run.minutes
             uncovered[run.category] += run.minutes - drawn
-    return _MinuteDraw(
-        used=used, uncovered=uncovered, counted=total_by_category(counted_runs), dropped=dropped
-    )
+    return _MinuteDraw(used=used, uncovered=uncovered, counted=counted, dropped=dropped)
 
 
 def _require_entries_of_cycle(entries: Sequence[UsageEntry], cycle: Cycle) -> None:
