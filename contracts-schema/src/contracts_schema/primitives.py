@@ -42,6 +42,12 @@ def amount_text(amount: Decimal, currency: str) -> str:
     from contracts_schema.currencies import MINOR_UNITS
 
     places = MINOR_UNITS.get(currency, 2)
+    text = str(amount)
+    # Without an exponent, the digits after the point are the decimal places: as the amounts of a bill
+    # are, already rounded to minor units. Read off the text, which `as_tuple` costs more than.
+    point = text.find(".")
+    if "E" not in text and (len(text) - point - 1 if point >= 0 else 0) >= places:
+        return text
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -places:
         amount = amount.quantize(Decimal(1).scaleb(-places))
