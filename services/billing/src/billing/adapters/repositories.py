@@ -24,7 +24,15 @@ from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
-from servicekit.sql import BulkInsert, as_utc, insert_on_conflict, is_postgresql, upsert
+from servicekit.sql import (
+    BulkInsert,
+    as_utc,
+    insert_on_conflict,
+    instant_as_stored,
+    is_postgresql,
+    stored_instant,
+    upsert,
+)
 
 # pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
 _PLACEMENT_LOCK_KEY = 7_303_001
@@ -302,7 +310,7 @@ class ContractCopies:
 _USAGE_COLUMNS = (
     tables.usage_entries.c.entry_id,
     tables.usage_entries.c.request_id,
-    tables.usage_entries.c.started_at,
+    instant_as_stored(tables.usage_entries.c.started_at),
     tables.usage_entries.c.minutes,
     tables.usage_entries.c.billable,
     tables.usage_entries.c.include_non_operational,
@@ -335,7 +343,7 @@ def _usage_entry(row: Sequence[Any]) -> UsageEntry:
     return UsageEntry.stored(
         entry_id,
         request_id,
-        as_utc(started_at),
+        stored_instant(started_at),
         minutes,
         include_non_operational,
         billable,
