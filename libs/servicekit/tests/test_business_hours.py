@@ -252,3 +252,13 @@ def test_runs_are_each_minutes_category_in_time_order_across_days_and_clock_chan
 
     assert runs == minute_by_minute(calendar, start, end)
     assert calendar.category_runs(start, end) == runs  # and again, from the days worked out before
+
+
+def test_a_calendar_read_in_another_zone_is_one_copy_per_zone() -> None:
+    office = berlin_office()
+
+    in_new_york = office.in_zone("America/New_York")
+
+    assert in_new_york is office.in_zone("America/New_York")
+    assert in_new_york == BusinessCalendar("America/New_York", WEEKDAYS, NINE_TO_FIVE)
+    assert office.in_zone(BERLIN) is office

@@ -87,6 +87,9 @@ class BusinessCalendar:
         default_factory=dict, init=False, repr=False, compare=False
     )
     """The category runs of each UTC day asked about (`_runs_of_utc_day`), worked out once."""
+    _in_zones: dict[str, BusinessCalendar] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -111,7 +114,11 @@ class BusinessCalendar:
         """The same calendar read on another zone's clock (a contract may override its calendar's zone)."""
         if time_zone == self.time_zone:
             return self  # the usual case, and a calendar never changes: no copy (and no checks) per bill
-        return replace(self, time_zone=time_zone)
+        # One copy per zone, kept: a copy per bill would work out its days' runs afresh for each.
+        found = self._in_zones.get(time_zone)
+        if found is None:
+            found = self._in_zones[time_zone] = replace(self, time_zone=time_zone)
+        return found
 
     def category_runs(self, start: datetime, end: datetime) -> list[CategoryRun]:
         """The minutes of [start, end), cut down to whole minutes, as category runs in time order.

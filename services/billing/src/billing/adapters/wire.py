@@ -63,13 +63,22 @@ def money(amount: MoneyAmount) -> Money:
 
 
 def business_calendar(calendar: contracts_wire.BusinessCalendar) -> BusinessCalendar:
-    """A calendar in its own zone; a contract reads it on its own clock (`ContractBook.of`)."""
-    return BusinessCalendar(
+    """A calendar in its own zone; a contract reads it on its own clock (`ContractBook.of`). A calendar
+    equal to one read before is that same object, so the category runs it keeps of the days it was
+    asked about serve the next batch of a bill run too, rather than one transaction's bills."""
+    found = BusinessCalendar(
         time_zone=calendar.time_zone,
         working_days=frozenset(calendar.working_days),
         working_hours=tuple(WorkingHours(hours.start, hours.end) for hours in calendar.working_hours),
         holidays=frozenset(calendar.holidays),
     )
+    if len(_CALENDARS_READ) >= _CALENDARS_KEPT:
+        _CALENDARS_READ.clear()
+    return _CALENDARS_READ.setdefault(found, found)
+
+
+_CALENDARS_READ: dict[BusinessCalendar, BusinessCalendar] = {}
+_CALENDARS_KEPT = 1000
 
 
 def billing_terms(contract: contracts_wire.ContractState) -> BillingTerms:
