@@ -32,12 +32,23 @@ class MoneyAmount(WireModel):
 
     @field_serializer("amount", when_used="json")
     def _amount_in_minor_units(self, amount: Decimal) -> str:
-        """With at least the currency's minor units ("50.00" USD, "5000" JPY), as every amount on a bill
-        is: a reader never sees "50" beside "50.00". More decimals (a price per minute) stay as they are."""
-        from contracts_schema.currencies import MINOR_UNITS
+        return amount_text(amount, self.currency)
 
-        places = MINOR_UNITS.get(self.currency, 2)
-        exponent = amount.as_tuple().exponent
-        if isinstance(exponent, int) and exponent > -places:
-            amount = amount.quantize(Decimal(1).scaleb(-places))
-        return str(amount)
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """An amount as `MoneyAmount` writes it: with at least the currency's minor units ("50.00" USD,
+    "5000" JPY), as every amount on a bill is, so a reader never sees "50" beside "50.00". More decimals
+    (a price per minute) stay as they are. Also for documents written without the model."""
+    from contracts_schema.currencies import MINOR_UNITS
+
+    places = MINOR_UNITS.get(currency, 2)
+    text = str(amount)
+    # Without an exponent, the digits after the point are the decimal places: as the amounts of a bill
+    # are, already rounded to minor units. Read off the text, which `as_tuple` costs more than.
+    point = text.find(".")
+    if "E" not in text and (len(text) - point - 1 if point >= 0 else 0) >= places:
+        return text
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -places:
+        amount = amount.quantize(Decimal(1).scaleb(-places))
+    return str(amount)

@@ -1,9 +1,11 @@
 """Minute categories from a business-hours calendar, on the local clock of its time zone."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from servicekit.business_hours import (
     BusinessCalendar,
@@ -163,3 +165,100 @@ def test_a_calendar_that_cannot_decide_categories_is_refused(
 def test_working_hours_must_end_after_they_start() -> None:
     with pytest.raises(InvalidCalendar):
         WorkingHours(time(17), time(9))
+
+
+# --- the runs against each minute's category, found one minute at a time ---------------------------
+
+ZONES = (
+    BERLIN,
+    "America/New_York",
+    "Australia/Lord_Howe",  # a half-hour daylight-saving change
+    "Asia/Kathmandu",  # +05:45
+    "America/Santiago",  # changes at local midnight
+    "Pacific/Apia",  # skipped 30 December 2011 altogether
+    "Africa/Casablanca",  # leaves and takes up summer time around Ramadan
+    "UTC",
+)
+HOURS = (
+    NINE_TO_FIVE,
+    (WorkingHours(time(0, 30), time(2, 45)), WorkingHours(time(3, 15), time(0))),
+    (WorkingHours(time(2, 30), time(17)),),
+    (WorkingHours(time(0), time(0)),),
+)
+CHANGES = [  # instants near daylight-saving changes and the other oddities of ZONES
+    utc(2025, 3, 30, 1),
+    utc(2025, 10, 26, 1),
+    utc(2025, 3, 9, 7),
+    utc(2025, 11, 2, 6),
+    utc(2025, 4, 5, 15),
+    utc(2025, 10, 4, 16),
+    utc(2025, 4, 6, 3),
+    utc(2025, 9, 7, 4),
+    utc(2011, 12, 30, 10),
+    utc(2025, 2, 23, 2),
+    utc(2025, 4, 6, 2),
+]
+
+
+def minute_by_minute(calendar: BusinessCalendar, start: datetime, end: datetime) -> list[CategoryRun]:
+    """What the rules say, one minute at a time: the local clock of each minute decides its category."""
+    zone = ZoneInfo(calendar.time_zone)
+    runs: list[CategoryRun] = []
+    at = start
+    while at < end:
+        wall = at.astimezone(zone).replace(tzinfo=None)
+        if wall.date() in calendar.holidays:
+            category = HOLIDAY
+        elif wall.isoweekday() not in calendar.working_days:
+            category = WEEKEND
+        elif any(
+            hours.start <= wall.time() and (hours.end == time(0) or wall.time() < hours.end)
+            for hours in calendar.working_hours
+        ):
+            category = OP
+        else:
+            category = NON_OP
+        if runs and runs[-1].category is category:
+            runs[-1] = CategoryRun(category, runs[-1].minutes + 1)
+        else:
+            runs.append(CategoryRun(category, 1))
+        at += timedelta(minutes=1)
+    return runs
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    hours=st.sampled_from(HOURS),
+    near=st.sampled_from(CHANGES),
+    offset_minutes=st.integers(-36 * 60, 36 * 60),
+    length_minutes=st.integers(0, 50 * 60),
+    holiday_offset=st.integers(-2, 2),
+)
+def test_runs_are_each_minutes_category_in_time_order_across_days_and_clock_changes(
+    zone: str,
+    hours: tuple[WorkingHours, ...],
+    near: datetime,
+    offset_minutes: int,
+    length_minutes: int,
+    holiday_offset: int,
+) -> None:
+    holiday = (near + timedelta(days=holiday_offset)).astimezone(ZoneInfo(zone)).date()
+    calendar = BusinessCalendar(zone, WEEKDAYS, hours, frozenset({holiday}))
+    start = near + timedelta(minutes=offset_minutes)
+    end = start + timedelta(minutes=length_minutes)
+
+    runs = calendar.category_runs(start, end)
+
+    assert runs == minute_by_minute(calendar, start, end)
+    assert calendar.category_runs(start, end) == runs  # and again, from the days worked out before
+
+
+def test_a_calendar_read_in_another_zone_is_one_copy_per_zone() -> None:
+    office = berlin_office()
+
+    in_new_york = office.in_zone("America/New_York")
+
+    assert in_new_york is office.in_zone("America/New_York")
+    assert in_new_york == BusinessCalendar("America/New_York", WEEKDAYS, NINE_TO_FIVE)
+    assert office.in_zone(BERLIN) is office

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 from servicekit.db import Database
-from servicekit.sql import BulkInsert
+from servicekit.sql import BulkInsert, as_utc, instant_as_stored, stored_instant
 
 metadata = MetaData()
 things = Table(
@@ -111,5 +111,32 @@ async def test_a_replacing_bulk_insert_keeps_the_newest_version_of_each_key(
             ("b", 3, at + timedelta(days=1)),
             ("c", 1, at + timedelta(days=1)),
         ]
+    finally:
+        await db.dispose()
+
+
+async def test_an_instant_read_as_stored_is_the_instant_sqlalchemy_reads(
+    database_url: Callable[[str], str],
+) -> None:
+    db = Database(database_url("instants"))
+    async with db.engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    instants = [
+        datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+        datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    try:
+        async with db.transaction() as session:
+            await session.execute(insert(things), [{"name": "t", "at": at, "done": True} for at in instants])
+        async with db.read() as session:
+            rows = (
+                await session.execute(
+                    select(things.c.at, instant_as_stored(things.c.at)).order_by(things.c.thing_id)
+                )
+            ).all()
+        read = [stored_instant(value) for _, value in rows]
+        assert read == [as_utc(at) for at, _ in rows] == instants
+        assert all(at.tzinfo is UTC for at in read)
     finally:
         await db.dispose()

@@ -9,6 +9,7 @@ one-hour entry across a daylight-saving change is still 60 minutes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,6 +22,8 @@ from servicekit.errors import DomainError
 
 MINUTE = timedelta(minutes=1)
 MIDNIGHT = time(0)
+_DAYS_KEPT = 4096
+"""UTC days whose runs a calendar keeps: some eleven years of them, a few hundred bytes a day."""
 
 
 class InvalidCalendar(DomainError):
@@ -38,6 +41,10 @@ class MinuteCategory(StrEnum):
     WEEKEND = "weekend"
     NON_OPERATIONAL = "non_operational"
     OPERATIONAL = "operational"
+
+
+CATEGORIES = tuple(MinuteCategory)
+"""The categories in order of precedence, listed once: iterating the enum class costs more than a tuple."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,13 @@ class BusinessCalendar:
     working_days: frozenset[int]
     working_hours: tuple[WorkingHours, ...]
     holidays: frozenset[date] = field(default_factory=frozenset)
+    _days: dict[date, tuple[list[datetime], list[MinuteCategory]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The category runs of each UTC day asked about (`_runs_of_utc_day`), worked out once."""
+    _in_zones: dict[str, BusinessCalendar] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -100,12 +114,49 @@ class BusinessCalendar:
         """The same calendar read on another zone's clock (a contract may override its calendar's zone)."""
         if time_zone == self.time_zone:
             return self  # the usual case, and a calendar never changes: no copy (and no checks) per bill
-        return replace(self, time_zone=time_zone)
+        # One copy per zone, kept: a copy per bill would work out its days' runs afresh for each.
+        found = self._in_zones.get(time_zone)
+        if found is None:
+            found = self._in_zones[time_zone] = replace(self, time_zone=time_zone)
+        return found
 
     def category_runs(self, start: datetime, end: datetime) -> list[CategoryRun]:
-        """The minutes of [start, end), cut down to whole minutes, as category runs in time order."""
+        """The minutes of [start, end), cut down to whole minutes, as category runs in time order.
+
+        Each minute's category depends on that minute alone, so the runs of a span are those of the
+        UTC days it touches, cut to the span and joined: a day's runs are worked out once per
+        calendar (a bill run asks for thousands of entries on the same few weeks of days)."""
         at, stop = to_whole_minute(start), to_whole_minute(end)
         runs: list[CategoryRun] = []
+        while at < stop:
+            day_ends, day_categories = self._runs_of_utc_day(at)
+            index = bisect_right(day_ends, at)
+            while at < stop and index < len(day_ends):
+                run_end = day_ends[index] if day_ends[index] < stop else stop
+                category = day_categories[index]
+                if runs and runs[-1].category is category:  # across UTC midnight
+                    runs[-1] = CategoryRun(category, runs[-1].minutes + (run_end - at) // MINUTE)
+                else:
+                    runs.append(CategoryRun(category, (run_end - at) // MINUTE))
+                at = run_end
+                index += 1
+        return runs
+
+    def _runs_of_utc_day(self, instant: datetime) -> tuple[list[datetime], list[MinuteCategory]]:
+        """The runs of the UTC day of `instant` (in UTC), as the instant each ends and its category."""
+        day = instant.date()
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            midnight = datetime.combine(day, MIDNIGHT, UTC)
+            found = self._days[day] = self._walk(midnight, midnight + ONE_DAY)
+        return found
+
+    def _walk(self, at: datetime, stop: datetime) -> tuple[list[datetime], list[MinuteCategory]]:
+        """The runs of [at, stop), on whole minutes in UTC, found on the local clock step by step."""
+        ends: list[datetime] = []
+        categories: list[MinuteCategory] = []
         zone = self.zone
         while at < stop:
             local = at.astimezone(zone)
@@ -118,13 +169,13 @@ class BusinessCalendar:
             # Most steps keep one offset, which a look at their last minute tells without a call.
             if segment_end - at > MINUTE and (segment_end - MINUTE).astimezone(zone).utcoffset() != offset:
                 segment_end = _first_offset_change(zone, at, segment_end, offset)
-            minutes = (segment_end - at) // MINUTE
-            if runs and runs[-1].category is category:
-                runs[-1] = CategoryRun(category, runs[-1].minutes + minutes)
+            if categories and categories[-1] is category:
+                ends[-1] = segment_end
             else:
-                runs.append(CategoryRun(category, minutes))
+                ends.append(segment_end)
+                categories.append(category)
             at = segment_end
-        return runs
+        return ends, categories
 
     def minutes_by_category(self, start: datetime, end: datetime) -> dict[MinuteCategory, int]:
         """Minutes of [start, end) per category; every category is present, possibly with 0."""
@@ -162,7 +213,7 @@ def to_whole_minute(instant: datetime) -> datetime:
 
 
 def total_by_category(runs: Iterable[CategoryRun]) -> dict[MinuteCategory, int]:
-    totals = dict.fromkeys(MinuteCategory, 0)
+    totals = dict.fromkeys(CATEGORIES, 0)
     for run in runs:
         totals[run.category] += run.minutes
     return totals

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servicekit.dates import ONE_DAY, add_months_clamped, local_midnight_utc
@@ -74,6 +75,17 @@ def contract_cycles(
     termination_date: date | None = None,
 ) -> list[Cycle]:
     """Every cycle of a contract; the last one ends at expiry or termination and may be short."""
+    return list(_contract_cycles(BillCycle(bill_cycle), start_date, expiry_date, time_zone, termination_date))
+
+
+@lru_cache(maxsize=4096)
+def _contract_cycles(
+    cycle: BillCycle, start_date: date, expiry_date: date, time_zone: str, termination_date: date | None
+) -> tuple[Cycle, ...]:
+    """`contract_cycles`, kept for the next contract of the same dates and zone (many start on the same
+    first of a month for a year): a bill run asks for the cycles of every contract it bills, and
+    working them out (a local midnight each, in the zone) cost more than a bill's lines. Cycles are
+    frozen, so contracts can share them."""
     if expiry_date < start_date:
         raise InvalidContractPeriod(f"expiry {expiry_date} is before start {start_date}")
     if termination_date is not None and not start_date <= termination_date <= expiry_date:
@@ -84,7 +96,6 @@ def contract_cycles(
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidContractPeriod(f"unknown time zone {time_zone!r}") from error
-    cycle = BillCycle(bill_cycle)
     last_day = termination_date or expiry_date
     cycles: list[Cycle] = []
     cycle_start = start_date
@@ -107,7 +118,7 @@ def contract_cycles(
         )
         # The next cycle starts the day after, at the instant this one ends.
         cycle_start, starts_at = cycle_end + ONE_DAY, ends_at
-    return cycles
+    return tuple(cycles)
 
 
 def cycle_containing(cycles: Sequence[Cycle], instant: datetime) -> Cycle | None:

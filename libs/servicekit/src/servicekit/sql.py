@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import ColumnElement, Table, Text, bindparam, insert, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,22 @@ def _replacing(
 def as_utc(instant: datetime) -> datetime:
     """Instants are stored in UTC. SQLite hands them back without a zone; they were UTC when written."""
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def instant_as_stored(column: ColumnElement[datetime]) -> ColumnElement[Any]:
+    """An instant column (`DateTime(timezone=True)`) read as the driver hands it over, for
+    `stored_instant`: SQLite's text, or PostgreSQL's datetime. For reads of thousands of rows, where
+    SQLAlchemy's parsing and `as_utc`'s `replace` cost more than the rest of a row."""
+    return type_coerce(column, Text)
+
+
+def stored_instant(value: str | datetime) -> datetime:
+    """The instant in UTC of a value read through `instant_as_stored`. SQLite's text is UTC written
+    without a zone (SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), which `fromisoformat` reads with the
+    zone put on, in one step."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value + "+00:00")
+    return value.astimezone(UTC)
 
 
 async def upsert(

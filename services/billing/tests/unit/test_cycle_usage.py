@@ -13,6 +13,7 @@ from billing.domain.terms import (
     BillingMode,
     BillingTerms,
     DifferentialRates,
+    EntryTraits,
     FixedRate,
     PlanType,
     WhenExhausted,
@@ -115,6 +116,17 @@ def test_a_time_taken_override_replaces_the_span_to_the_end() -> None:
     usage = calculate_cycle_usage(euro_terms(), MARCH, [entry], CALENDAR)
 
     assert usage.used == 45
+
+
+def test_an_entry_read_back_as_stored_is_the_entry_made_with_its_checks() -> None:
+    start = local("Europe/Berlin", 2026, 3, 2, 9, 30, 45)
+    charges, traits = Money.of("7.50", "EUR"), EntryTraits(product="migration")
+    made = UsageEntry("e1", "R1", start, minutes=95, include_non_operational=False, billable=False,
+                      other_charges=charges, traits=traits)  # fmt: skip
+    stored = UsageEntry.stored("e1", "R1", start, 95, False, False, charges, traits)
+
+    assert stored == made and stored.span() == made.span() and stored.draw_order == made.draw_order
+    assert stored.ended_at is None and stored.minutes == 95
 
 
 def test_non_billable_entries_are_ignored() -> None:

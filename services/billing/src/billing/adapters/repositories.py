@@ -9,7 +9,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, text, tuple_, update
+import orjson
+from sqlalchemy import bindparam, case, delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import tables, wire
@@ -23,7 +24,15 @@ from contracts_schema.contracts import ContractState
 from servicekit.auth import AccountScope
 from servicekit.business_hours import BusinessCalendar
 from servicekit.money import Money
-from servicekit.sql import BulkInsert, as_utc, insert_on_conflict, is_postgresql, upsert
+from servicekit.sql import (
+    BulkInsert,
+    as_utc,
+    insert_on_conflict,
+    instant_as_stored,
+    is_postgresql,
+    stored_instant,
+    upsert,
+)
 
 # pg_advisory_xact_lock key space is the database's; servicekit's relay and migration locks use others.
 _PLACEMENT_LOCK_KEY = 7_303_001
@@ -301,7 +310,7 @@ class ContractCopies:
 _USAGE_COLUMNS = (
     tables.usage_entries.c.entry_id,
     tables.usage_entries.c.request_id,
-    tables.usage_entries.c.started_at,
+    instant_as_stored(tables.usage_entries.c.started_at),
     tables.usage_entries.c.minutes,
     tables.usage_entries.c.billable,
     tables.usage_entries.c.include_non_operational,
@@ -331,15 +340,15 @@ def _usage_entry(row: Sequence[Any]) -> UsageEntry:
         rate_type,
         custom_fields,
     ) = row[: len(_USAGE_COLUMNS)]
-    return UsageEntry(
-        entry_id=entry_id,
-        request_id=request_id,
-        started_at=as_utc(started_at),
-        minutes=minutes,
-        include_non_operational=include_non_operational,
-        billable=billable,
-        other_charges=Money.of(other_charges, currency) if other_charges is not None else None,
-        traits=wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
+    return UsageEntry.stored(
+        entry_id,
+        request_id,
+        stored_instant(started_at),
+        minutes,
+        include_non_operational,
+        billable,
+        Money.of(other_charges, currency) if other_charges is not None else None,
+        wire.entry_traits(product, work_log_type, rate_type, custom_fields or {}),
     )
 
 
@@ -657,7 +666,7 @@ class BillBook:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._prefetched: dict[tuple[UUID, str], PeriodBills] = {}
-        self._held: list[dict[str, Any]] | None = None
+        self._held: list[tuple[Any, ...]] | None = None
 
     @asynccontextmanager
     async def inserted_together(self) -> AsyncIterator[None]:
@@ -673,7 +682,7 @@ class BillBook:
     async def _insert_held(self) -> None:
         if self._held:
             rows, self._held[:] = list(self._held), []
-            await self._session.execute(insert(tables.bills), rows)
+            await _INSERT_BILLS.execute(self._session, rows)
 
     async def prefetch_periods(self, periods: Iterable[tuple[UUID, str]]) -> None:
         """Read (and lock) the bills of many contract periods in one query; the next `period(...,
@@ -725,21 +734,22 @@ class BillBook:
         row = (await self._session.execute(query)).first()
         return None if row is None else (UUID(row.contract_id), row.period)
 
-    async def save(self, bills: PeriodBills, states: Mapping[UUID, BillState]) -> None:
-        """Insert the versions just made, update the others that changed; `states` holds the wire
+    async def save(self, bills: PeriodBills, documents: Mapping[UUID, bytes]) -> None:
+        """Insert the versions just made, update the others that changed; `documents` holds the JSON
         document of each changed bill (`PeriodBills.changed_bills`)."""
         made = {event.bill.bill_id for event in bills.events if isinstance(event, BillMade)}
         for bill in bills.changed_bills():
-            row = _bill_row(bill, states[bill.bill_id])
+            row = _bill_row(bill, documents[bill.bill_id])
             if bill.bill_id in made:
                 if self._held is not None:
                     self._held.append(row)
                 else:
-                    # One cached statement with its row: `.values(**row)` would be compiled anew each time.
-                    await self._session.execute(insert(tables.bills), [row])
+                    await _INSERT_BILLS.execute(self._session, [row])
             else:
+                changes = dict(zip(_INSERT_BILLS.columns[1:], row[1:], strict=True))
+                changes["document"] = orjson.loads(row[-1])
                 await self._session.execute(
-                    update(tables.bills).where(tables.bills.c.bill_id == row.pop("bill_id")).values(**row)
+                    update(tables.bills).where(tables.bills.c.bill_id == row[0]).values(**changes)
                 )
 
     async def get(self, bill_id: UUID, scope: AccountScope = None) -> Bill | None:
@@ -860,21 +870,45 @@ class BillBook:
         ]
 
 
-def _bill_row(bill: Bill, state: BillState) -> dict[str, Any]:
-    return {
-        "bill_id": str(bill.bill_id),
-        "bill_number": bill.number,
-        "version": bill.version,
-        "contract_id": str(bill.contract_id),
-        "account_id": bill.account_id,
-        "period": bill.period,
-        "bill_date": bill.bill_date,
-        "status": bill.status.value,
-        "is_main": bill.is_main,
-        "whole_period": bill.whole_period,
-        "needs_regeneration": bill.needs_regeneration,
-        "grace_ends_at": bill.grace_ends_at,
-        "total": bill.total.amount,
-        "currency": bill.currency,
-        "document": state.model_dump(mode="json"),
-    }
+_INSERT_BILLS = BulkInsert(
+    tables.bills,
+    [
+        "bill_id",
+        "bill_number",
+        "version",
+        "contract_id",
+        "account_id",
+        "period",
+        "bill_date",
+        "status",
+        "is_main",
+        "needs_regeneration",
+        "grace_ends_at",
+        "whole_period",
+        "total",
+        "currency",
+        "document",
+    ],
+    encoded=["document"],
+)
+
+
+def _bill_row(bill: Bill, document: bytes) -> tuple[Any, ...]:
+    """A bill's row, in the order of `_INSERT_BILLS`' columns, its document last."""
+    return (
+        str(bill.bill_id),
+        bill.number,
+        bill.version,
+        str(bill.contract_id),
+        bill.account_id,
+        bill.period,
+        bill.bill_date,
+        bill.status.value,
+        bill.is_main,
+        bill.needs_regeneration,
+        bill.grace_ends_at,
+        bill.whole_period,
+        bill.total.amount,
+        bill.currency,
+        document.decode(),
+    )

@@ -150,6 +150,8 @@ class BillingTerms:
     """In order: the first rule an entry matches prices it."""
 
     def rule_for(self, traits: EntryTraits) -> BillRule | None:
+        if not self.bill_rules:
+            return None  # most terms: asked for every entry a bill counts
         return next((rule for rule in self.bill_rules if rule.matches(traits)), None)
 
     def __post_init__(self) -> None:

@@ -195,15 +195,15 @@ async def _period_of(
 
 async def save(uow: BillingUnitOfWork, bills: PeriodBills, origin: Origin) -> None:
     """Store what changed in the period's bills and publish the changes (the main bill's events tell
-    time tracking which entries are billed). Each changed bill's document is built once, for its row
-    and its events alike: it is most of what saving a new bill costs."""
-    states = {bill.bill_id: wire.bill_state(bill) for bill in bills.changed_bills()}
-    await uow.bills.save(bills, states)
+    time tracking which entries are billed). Each changed bill's JSON document is built once, for its
+    row and its events alike: it is most of what saving a new bill costs."""
+    documents = {bill.bill_id: wire.bill_document(bill) for bill in bills.changed_bills()}
+    await uow.bills.save(bills, documents)
     for event in bills.events:
         if isinstance(event, BillMade):
             uow.after_commit(BILLS_MADE.labels(event.bill.status.value).inc)
         uow.publish(
-            wire.bill_event(event, lambda bill: states[bill.bill_id]),
+            wire.bill_event(event, documents),
             key=str(bills.contract_id),
             subject=f"contract/{bills.contract_id}/period/{bills.period}",
             origin=origin,

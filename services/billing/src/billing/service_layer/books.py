@@ -36,10 +36,13 @@ async def cycle_usage(uow: BillingUnitOfWork, book: ContractBook, cycle: Cycle) 
     first = cycles[0] if book.terms.carry_forward else cycle
     entries = await uow.usage.entries_between(book.contract.contract_id, first.starts_at, cycle.ends_at)
     by_cycle: dict[int, list[UsageEntry]] = defaultdict(list)
-    for entry in entries:
-        found = book.contract.cycle_at(entry.started_at)
-        if found is not None:
-            by_cycle[found.index].append(entry)
+    if first is cycle:
+        by_cycle[cycle.index] = entries  # read between the cycle's bounds: each is of the cycle
+    else:
+        for entry in entries:
+            found = book.contract.cycle_at(entry.started_at)
+            if found is not None:
+                by_cycle[found.index].append(entry)
     carried_in = 0
     for current in cycles[first.index - 1 : cycle.index - 1]:
         carried_in = calculate_cycle_usage(
