@@ -233,8 +233,10 @@ async def run_only(url: str, profile: bool) -> dict[str, Any]:
     from billing.bootstrap import bootstrap
     from billing.config import BillingSettings
     from billing.service_layer import bill_schedule
+    from servicekit.service import settle_heap
 
     app = bootstrap(BillingSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:1"))
+    settle_heap()  # as the service does once started: its collector settings are the run's
     profiler = None
     if profile:
         import cProfile
