@@ -6,13 +6,13 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts_schema import CloudEvent
 from contracts_schema.billing import GenerateBill
 from contracts_schema.registry import Topic
-from servicekit.consumers import Consumers, Delivery
+from servicekit.consumers import Consumers, Delivery, _note_lag, _rewind
 from servicekit.errors import DomainError
 from servicekit.kafka import ensure_topics, make_broker
 from servicekit.limits import DEAD_LETTER_BODY_MAX_BYTES, MESSAGE_MAX_BYTES
@@ -177,6 +177,93 @@ async def test_a_record_fetched_while_a_batch_is_worked_on_is_not_committed_unti
         await broker.stop()  # type: ignore[attr-defined]
     assert batches[:2] == [[f"{run}-a"], [f"{run}-b"]]
     assert list(committed.values()) == [1]
+
+
+async def test_a_batch_read_again_drops_what_was_fetched_ahead_of_its_partition(kafka_bootstrap: str) -> None:
+    """A batch that fails for a passing reason is read again from its first record; what the consumer
+    fetched ahead of that partition meanwhile comes after it again, in order, not before it."""
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
+    run = uuid.uuid4().hex[:12]
+    first = command(f"{run}-a")
+    second = GenerateBill(contract_id=first.contract_id, period=f"{run}-b")  # one key: after the first
+    await send(kafka_bootstrap, probe, first)
+    applied: list[str] = []
+    failed_once = False
+
+    async def fails_once(deliveries: Sequence[Delivery]) -> None:
+        nonlocal failed_once
+        periods = [d.body.period for d in deliveries]  # type: ignore[attr-defined]
+        if not failed_once:
+            failed_once = True
+            await send(kafka_bootstrap, probe, second)
+            await asyncio.sleep(1.0)  # the second record is fetched meanwhile
+            raise ConnectionError("database went away")  # transient: the batch is read again
+        applied.extend(periods)
+
+    broker = await consume_with(kafka_bootstrap, probe, f"servicekit-tests.{run}", fails_once)
+    try:
+        await eventually(lambda: _async(f"{run}-b" in applied))
+        await asyncio.sleep(0.5)  # anything read twice would be applied by now
+    finally:
+        await broker.stop()  # type: ignore[attr-defined]
+    assert applied == [f"{run}-a", f"{run}-b"]
+
+
+async def test_nothing_is_lost_when_a_second_consumer_joins_mid_batch(kafka_bootstrap: str) -> None:
+    """A rebalance while a batch is at work (a replica starting) takes partitions away from under it
+    and what was fetched ahead: every record is still applied."""
+    probe = probe_topic()
+    await ensure_topics(kafka_bootstrap, [probe])
+    run = uuid.uuid4().hex[:12]
+    periods = [f"{run}-{n}" for n in range(60)]
+    for period in periods:
+        await send(kafka_bootstrap, probe, command(period))
+    applied: list[str] = []
+
+    async def slow(deliveries: Sequence[Delivery]) -> None:
+        await asyncio.sleep(0.2)
+        applied.extend(d.body.period for d in deliveries)  # type: ignore[attr-defined]
+
+    brokers = []
+    for _ in range(2):
+        broker = make_broker(kafka_bootstrap, "servicekit-tests")
+        Consumers(broker, "servicekit-tests", max_records=3).subscribe(probe, slow, name=run)
+        await broker.start()
+        brokers.append(broker)
+        await eventually(lambda: _async(len(applied) >= 6))  # the second joins while the first works
+    try:
+        await eventually(lambda: _async(set(periods) <= set(applied)), timeout=60)
+    finally:
+        for broker in brokers:
+            await broker.stop()
+    assert set(periods) <= set(applied)
+
+
+def test_partitions_a_rebalance_took_away_are_neither_sought_nor_asked_for_their_lag() -> None:
+    """aiokafka refuses both for a partition not assigned: raising there, after records were fetched
+    ahead, would leave the consumer past them."""
+
+    class Reassigned:
+        def __init__(self) -> None:
+            self.sought: list[tuple[TopicPartition, int]] = []
+
+        def assignment(self) -> set[TopicPartition]:
+            return {TopicPartition("t", 0)}
+
+        def highwater(self, partition: TopicPartition) -> int:
+            assert partition in self.assignment(), "Partition is not assigned"
+            return 10
+
+        def seek(self, partition: TopicPartition, offset: int) -> None:
+            assert partition in self.assignment(), "Partition is not assigned"
+            self.sought.append((partition, offset))
+
+    records = [ConsumerRecord("t", p, o, 0, 0, b"k", b"v", None, 1, 1, []) for p, o in ((0, 3), (1, 7))]
+    consumer = Reassigned()
+    _note_lag(consumer, records, "group")
+    assert _rewind(consumer, records, consumer.assignment()) == {TopicPartition("t", 0)}
+    assert consumer.sought == [(TopicPartition("t", 0), 3)]
 
 
 async def test_a_consumer_with_a_backlog_stops_after_the_batch_at_work(kafka_bootstrap: str) -> None:

@@ -183,21 +183,41 @@ class Consumers:
                     unfinished = await self._apply(topic, group, handler, consumer, batch)
                 finally:
                     following = await arriving.stop()
-                # Only now that nothing fetches: a seek under a running fetch could lose what it took.
-                rewound = _rewind(consumer, unfinished)
-                # The batch's work is committed: its offsets go to the broker while the next batch is
-                # worked on, one commit in flight at a time so that they land in order.
-                if committing is not None:
-                    await committing
-                committing = asyncio.create_task(_commit(consumer, batch, unfinished))
-                if not unfinished:
-                    self._dead_lettered.clear()
-                # The rewound are fetched again from their seek. Plain tuples: a TopicPartition per
-                # record costs more than the rest of this loop.
-                ours = {(tp.topic, tp.partition) for tp in consumer.assignment() - rewound}
-                batch = [r for r in following if (r.topic, r.partition) in ours]
+                try:
+                    # Only now that nothing fetches: a seek under a running fetch could lose what it
+                    # took. The partitions a rebalance took away meanwhile are not ours to seek.
+                    assigned = consumer.assignment()
+                    rewound = _rewind(consumer, unfinished, assigned)
+                    upto = _offsets_done(batch, unfinished)
+                    # The batch's work is committed: its offsets go to the broker while the next batch
+                    # is worked on, one commit in flight at a time so that they land in order.
+                    if committing is not None:
+                        await committing
+                    committing = asyncio.create_task(_commit(consumer, upto))
+                    self._forget_dead_letters_before(upto)
+                    # The rewound are fetched again from their seek. Plain tuples: a TopicPartition
+                    # per record costs more than the rest of this loop.
+                    ours = {(tp.topic, tp.partition) for tp in assigned - rewound}
+                    batch = [r for r in following if (r.topic, r.partition) in ours]
+                except Exception:
+                    # What was fetched ahead is dropped: every partition goes back to its last commit
+                    # (the inbox absorbs what is read again), so none of it is skipped.
+                    log.exception("consumer of %s going back to its committed offsets", topic.name)
+                    if committing is not None:
+                        await asyncio.gather(committing, return_exceptions=True)
+                    await consumer.seek_to_committed()
+                    raise
             if committing is not None:
                 await committing
+
+    def _forget_dead_letters_before(self, upto: dict[TopicPartition, int]) -> None:
+        """Positions dead-lettered are remembered while their batch may be read again, so that each is
+        sent once; committed past, they are read no more."""
+        self._dead_lettered = {
+            position
+            for position in self._dead_lettered
+            if position[2] >= upto.get(TopicPartition(position[0], position[1]), 0)
+        }
 
     async def _apply(
         self,
@@ -382,8 +402,12 @@ def _bound_to(delivery: Delivery) -> Iterator[None]:
 
 def _note_lag(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]], group: str) -> None:
     """Records left behind each partition of the batch: its high watermark past the last one read,
-    as the consumer last heard it (no request to the broker)."""
+    as the consumer last heard it (no request to the broker). Not for a partition a rebalance took
+    away meanwhile: the consumer knows nothing of it any more."""
+    assigned = consumer.assignment()
     for partition, offset in _last_offsets(records).items():
+        if partition not in assigned:
+            continue
         highwater = consumer.highwater(partition)
         if highwater is not None:
             CONSUMER_LAG.labels(partition.topic, str(partition.partition), group).set(
@@ -398,10 +422,12 @@ def _records_of(
     return [by_position[(d.topic, d.partition, d.offset)] for d in deliveries]
 
 
-def _rewind(consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> set[TopicPartition]:
-    """Seek each partition back to its first unfinished record; finished ones are not read again.
-    Returns the partitions sought back."""
-    earliest = _first_offsets(unfinished)
+def _rewind(
+    consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]], assigned: set[TopicPartition]
+) -> set[TopicPartition]:
+    """Seek each assigned partition back to its first unfinished record; finished ones are not read
+    again. Returns the partitions sought back."""
+    earliest = {tp: offset for tp, offset in _first_offsets(unfinished).items() if tp in assigned}
     for partition, offset in earliest.items():
         consumer.seek(partition, offset)
     return set(earliest)
@@ -415,15 +441,15 @@ def _first_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPar
     return earliest
 
 
-async def _commit(
-    consumer: Any,
-    records: Sequence[ConsumerRecord[Any, Any]],
-    unfinished: Sequence[ConsumerRecord[Any, Any]],
-) -> None:
-    """Commit each partition of the batch up to its first unfinished record, or past its last record.
-    Exact offsets, not the consumer's position: that is already past what arrived meanwhile."""
-    upto = {tp: offset + 1 for tp, offset in _last_offsets(records).items()}
-    upto |= _first_offsets(unfinished)
+def _offsets_done(
+    records: Sequence[ConsumerRecord[Any, Any]], unfinished: Sequence[ConsumerRecord[Any, Any]]
+) -> dict[TopicPartition, int]:
+    """Each partition of the batch up to its first unfinished record, or past its last record: exact
+    offsets, not the consumer's position, which is already past what arrived meanwhile."""
+    return {tp: offset + 1 for tp, offset in _last_offsets(records).items()} | _first_offsets(unfinished)
+
+
+async def _commit(consumer: Any, upto: dict[TopicPartition, int]) -> None:
     assigned = consumer.assignment()
     offsets = {tp: offset for tp, offset in upto.items() if tp in assigned}
     if not offsets:

@@ -186,18 +186,19 @@ class Service:
         )
 
 
-COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+COLLECTOR_THRESHOLDS = (50_000, 10, 10)
 """Python's default (700, 10, 10) collects young objects every 700 allocations. A consumer's batch
 keeps a few thousand models alive until it commits, so at the default each batch ran dozens of young
 collections and several older ones over them: a fifth of billing's CPU per entry and a tenth of
-timetracking's (bench/handler_cpu.py). Reference counting still frees everything that is not in a
-cycle at once; only cyclic garbage waits longer, and this code makes little of it."""
+timetracking's (bench/handler_cpu.py). The older generations keep their default ratios, so cyclic
+garbage waits at most ten times longer than it did; reference counting still frees the rest at once."""
 
 
 def settle_heap() -> None:
     """Once started: what is alive now (modules, models, schemas, compiled statements) lives as long as
-    the process. Out of the collector's sight, its full collections scan only what the work makes;
-    without this each one walked a few hundred thousand objects."""
+    the process. Collected once, then frozen out of the collector's sight, its full collections scan
+    only what the work makes; without this each one walked a few hundred thousand objects."""
+    gc.collect()
     gc.freeze()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
