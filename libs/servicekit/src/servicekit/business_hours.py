@@ -22,8 +22,10 @@ from servicekit.errors import DomainError
 
 MINUTE = timedelta(minutes=1)
 MIDNIGHT = time(0)
-_DAYS_KEPT = 4096
-"""UTC days whose runs a calendar keeps: some eleven years of them, a few hundred bytes a day."""
+_DAYS_KEPT = 400
+"""UTC days whose runs a calendar keeps (in each zone it is read in): a year and a month of them, a few
+hundred bytes a day, so that a bill run's cycle is served and a process reading many calendars stays
+within its memory budget."""
 
 
 class InvalidCalendar(DomainError):

@@ -78,7 +78,8 @@ def business_calendar(calendar: contracts_wire.BusinessCalendar) -> BusinessCale
 
 
 _CALENDARS_READ: dict[BusinessCalendar, BusinessCalendar] = {}
-_CALENDARS_KEPT = 1000
+_CALENDARS_KEPT = 256
+"""With the days each keeps (`servicekit.business_hours`), some tens of MB at the very most."""
 
 
 def billing_terms(contract: contracts_wire.ContractState) -> BillingTerms:
