@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, text, update
 from contracts_schema import CloudEvent, Topic, registry
 from contracts_schema.billing import BillCommandRejected
 from servicekit import sqlite_driver
-from servicekit.db import Database
+from servicekit.db import WAL_CHECKPOINT_PAGES, Database
 from servicekit.inbox import claim_unprocessed
 from servicekit.kafka import KafkaSender, ensure_topics
 from servicekit.limits import EVENT_MAX_BYTES
@@ -230,6 +230,9 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(kit: tuple[Database, 
     async with db.read() as session:
         assert (await session.scalar(text("PRAGMA journal_mode"))) == "wal"
         assert (await session.scalar(text("PRAGMA busy_timeout"))) == 30000
+        assert (await session.scalar(text("PRAGMA synchronous"))) == 1  # NORMAL: a commit survives a crash
+    async with db.transaction() as session:
+        assert (await session.scalar(text("PRAGMA wal_autocheckpoint"))) == WAL_CHECKPOINT_PAGES
 
 
 async def test_concurrent_writers_do_not_fail_on_a_busy_database(
