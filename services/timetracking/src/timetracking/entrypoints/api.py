@@ -158,8 +158,10 @@ class AuditRecordOut(BaseModel):
 router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503))
 
 
-@router.post(
+@api.direct_route(  # the hot path of the API: served without FastAPI's generic dependency solving
+    router,
     "/time-entries",
+    methods=["POST"],
     status_code=status.HTTP_201_CREATED,
     dependencies=[LOGGERS],
     openapi_extra=idempotent_write(),
