@@ -203,6 +203,33 @@ async def test_an_entry_without_an_id_is_given_one(timetracking, account, make_l
     assert await timetracking.entry(uuid.UUID(response.json()["entry_id"])) == response.json()
 
 
+async def test_entries_logged_together_with_and_without_ids_are_each_answered_and_a_repeat_as_before(
+    timetracking, account, make_log_command
+) -> None:
+    # Only the given ids are looked up in a group commit (an id made for a request is new): the
+    # repeated entry, written together with new ones, is still answered with what was logged.
+    repeated = make_log_command(account_id=account, request_id="R-again")
+    first = await timetracking.log(repeated)
+    fresh = [
+        make_log_command(account_id=account, request_id=f"R-new-{n}").model_dump(
+            mode="json", exclude={"entry_id"}
+        )
+        for n in range(6)
+    ]
+
+    responses = await asyncio.gather(
+        *(timetracking.api.post("/time-entries", json=body) for body in fresh),
+        timetracking.api.post("/time-entries", json=repeated.model_dump(mode="json")),
+    )
+
+    assert [response.status_code for response in responses] == [201] * 7
+    assert responses[-1].json() == first
+    made = {response.json()["entry_id"] for response in responses[:-1]}
+    assert len(made) == 6
+    for entry_id in made:
+        assert await timetracking.entry(uuid.UUID(entry_id)) is not None
+
+
 # --- edits --------------------------------------------------------------------------------------------
 
 
