@@ -63,9 +63,8 @@ async def log_time_entries(
     origin. An entry logged again with the same values is answered with what was logged, again.
     """
     existing = await uow.time_entries.get_many(request.entry_id for request in requests if not request.new_id)
-    contracts = await uow.contracts.of_accounts(request.work.account_id for request in requests)
-    closed = await uow.closed_periods.of_contracts(
-        (contract.contract_id for kept in contracts.values() for contract in kept),
+    contracts, closed = await uow.contracts.of_accounts_with_closed_periods(
+        (request.work.account_id for request in requests),
         (whole_minute(request.work.started_at) for request in requests),
     )
     outcomes: list[TimeEntry | DomainError] = []
