@@ -30,9 +30,27 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
 """A statement's description, rowcount, lastrowid and rows."""
+
+
+def of(connection: AsyncConnection) -> Connection | None:
+    """The driver connection under SQLAlchemy's, when it is this driver's (SQLite), in a transaction
+    begun (after `session.connection()`)."""
+    driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
+    return driver if isinstance(driver, Connection) else None
+
+
+async def executemany(connection: Connection, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
+    """`sql` run with each of `parameters`, in one trip, without SQLAlchemy's execution (its events
+    included); a failure is raised as SQLAlchemy would raise it (`IntegrityError`, ...)."""
+    try:
+        await connection.trip(_executemany, sql, parameters)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error, ismulti=True) from error
 
 
 def connect(database: str, **kwargs: Any) -> Connection:
