@@ -44,6 +44,14 @@ def of(connection: AsyncConnection) -> Connection | None:
     return driver if isinstance(driver, Connection) else None
 
 
+async def execute(connection: Connection, sql: str, parameters: Sequence[Any]) -> None:
+    """`sql` run once, in one trip, without SQLAlchemy's execution (as `executemany`)."""
+    try:
+        await connection.trip(_execute, sql, parameters)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
+
+
 async def executemany(connection: Connection, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
     """`sql` run with each of `parameters`, in one trip, without SQLAlchemy's execution (its events
     included); a failure is raised as SQLAlchemy would raise it (`IntegrityError`, ...)."""
