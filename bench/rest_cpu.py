@@ -31,7 +31,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -219,12 +218,10 @@ async def measure(args: argparse.Namespace, url: str, keys: BenchKeys) -> int:
 
 def _log_request(tt_app: Any, account: str, n: int, keys: BenchKeys) -> Any:
     from servicekit.origin import Origin
-    from timetracking.adapters import wire
-    from timetracking.entrypoints.api import TimeEntryIn
-    from timetracking.service_layer import handlers
+    from timetracking.entrypoints.api import TimeEntryIn, log_request
 
     body = TimeEntryIn.model_validate_json(entry_body(account, n + 2))
-    return handlers.LogRequest(uuid.uuid4(), wire.work_log(body), Origin("bench"))
+    return log_request(body, Origin("bench"))  # as the route makes it
 
 
 async def _relay_all(relay: Any) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 
 from servicekit.db import Database
 from servicekit.sql import BulkInsert, as_utc, instant_as_stored, stored_instant
@@ -138,5 +139,24 @@ async def test_an_instant_read_as_stored_is_the_instant_sqlalchemy_reads(
         read = [stored_instant(value) for _, value in rows]
         assert read == [as_utc(at) for at, _ in rows] == instants
         assert all(at.tzinfo is UTC for at in read)
+    finally:
+        await db.dispose()
+
+
+async def test_a_bulk_insert_that_breaks_a_key_fails_as_sqlalchemy_says_and_writes_nothing(
+    database_url: Callable[[str], str],
+) -> None:
+    db = Database(database_url("bulk_key"))
+    async with db.engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    with_ids = BulkInsert(things, ("thing_id", *COLUMNS))
+    try:
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as session:
+                await with_ids.execute(session, [(1, "tea", now, True, None, None, None)])
+                await with_ids.execute(session, [(2, "milk", now, True, None, None, None)] * 2)
+        async with db.read() as session:
+            assert (await session.execute(select(things.c.name))).all() == []
     finally:
         await db.dispose()

@@ -120,6 +120,7 @@ def _sqlite_engine(url: str, *, echo: bool, begin: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         if not connection.get_execution_options().get(_NO_BEGIN):
-            connection.exec_driver_sql(begin)
+            # Sent with the transaction's first statement (`sqlite_driver`), not as one of its own.
+            connection.connection.driver_connection.begin_with_next_statement(begin)
 
     return engine

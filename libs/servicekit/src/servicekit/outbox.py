@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, select, text, update
+import orjson
+from sqlalchemy import Row, Select, Table, and_, func, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit import tracing
+from servicekit import sqlite_driver, tracing
 from servicekit.db import Database
 from servicekit.faults import is_transient
 from servicekit.limits import EVENT_MAX_BYTES
@@ -130,11 +132,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         # Built once: building a statement costs more than running it, every cycle.
         self._next_batch = self._pending()
-        self._published = (
-            update(self._outbox)
-            .where(self._outbox.c.id.in_(bindparam("ids", expanding=True)))
-            .values(published_at=func.now())
-        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -280,7 +277,13 @@ class OutboxRelay:
             OUTBOX_PARKED.inc(len(outcome.parked))
 
     async def _mark_published(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(self._published, {"ids": ids})
+        connection = await session.connection()
+        statement, ids_param = _published(connection.dialect, self._outbox)
+        driver = sqlite_driver.of(connection)
+        if driver is not None:
+            await sqlite_driver.execute(driver, statement, (ids_param(ids),))
+        else:
+            await connection.exec_driver_sql(statement, (ids_param(ids),))
 
     async def release_parked(self, message_ids: Sequence[str] | None = None) -> int:
         """Put parked rows (all, or these) back in line: the relay sends them, in id order, next."""
@@ -352,6 +355,31 @@ class _Outcome:
         self.parked[row.id] = f"{row.topic} event {row.message_id} (key {row.key}) cannot be sent: {why}"
         self.parked_keys.add((row.topic, row.key))
         self._blocked_by[(row.topic, row.key)] = f"event {row.message_id}"
+
+
+_Published = tuple[str, Callable[[list[int]], Any]]
+_PUBLISHED: dict[tuple[str, Table], _Published] = {}
+
+
+def _published(dialect: Dialect, outbox: Table) -> _Published:
+    """The UPDATE that marks rows sent, their ids one parameter (an array on PostgreSQL, a JSON array on
+    SQLite), as the inbox claims its ids: an IN list of a parameter per id was rewritten for every
+    cycle, and cost more than the update."""
+    found = _PUBLISHED.get((dialect.name, outbox))
+    if found is not None:
+        return found
+    table = dialect.identifier_preparer.format_table(outbox)
+    if dialect.name == "postgresql":
+        found = f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])", list
+    else:
+        where = "id IN (SELECT value FROM json_each(?))"
+        found = f"UPDATE {table} SET published_at = CURRENT_TIMESTAMP WHERE {where}", _json_array
+    _PUBLISHED[dialect.name, outbox] = found
+    return found
+
+
+def _json_array(ids: list[int]) -> str:
+    return orjson.dumps(ids).decode()
 
 
 def _message(row: Row[Any]) -> OutgoingMessage:

@@ -12,6 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit import sqlite_driver
+
 
 def is_postgresql(session: AsyncSession) -> bool:
     """Row locks and advisory locks are PostgreSQL's; SQLite has one writer at a time instead."""
@@ -151,11 +153,18 @@ class BulkInsert:
         return _replacing(statement, self.table, self.columns, self._replacing, self._newer_by)
 
     async def execute(self, session: AsyncSession, rows: Iterable[Sequence[Any]]) -> None:
-        """Insert the rows in the caller's transaction, in one executemany."""
+        """Insert the rows in the caller's transaction, in one executemany. On SQLite it goes to the
+        driver itself: SQLAlchemy's execution of a statement it has no part in (compiled here, no
+        result) cost more CPU than SQLite's work on a few dozen rows."""
         connection = await session.connection()
         statement, converters = self._for(connection.dialect)
         values = [tuple(row) for row in rows] if not converters else _converted(rows, converters)
-        if values:
+        if not values:
+            return
+        driver = sqlite_driver.of(connection)
+        if driver is not None:
+            await sqlite_driver.executemany(driver, statement, values)
+        else:
             await connection.exec_driver_sql(statement, values)
 
 

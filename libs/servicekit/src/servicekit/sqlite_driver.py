@@ -9,6 +9,11 @@ keeping the rows it read (SQLAlchemy reads every row of a result at once anyway)
 no transaction open is not sent (sqlite3 would not send it either: it checks the same flag, in the
 thread); nor is a COMMIT. A write of a dozen statements takes a dozen trips instead of some forty.
 
+A transaction's BEGIN (ours: `servicekit.db` sends `BEGIN IMMEDIATE` for writes) travels with its first
+statement, in that statement's trip, rather than as a statement of its own: through SQLAlchemy a
+statement costs some 100-200 µs of CPU whatever it does, and every transaction began with one. A
+transaction that ends before any statement has nothing to commit or roll back, and sends nothing.
+
 `connect_args={"async_creator_fn": connect}` makes SQLAlchemy's aiosqlite dialect use it, with the
 arguments it takes from the URL.
 
@@ -25,9 +30,35 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
 """A statement's description, rowcount, lastrowid and rows."""
+
+
+def of(connection: AsyncConnection) -> Connection | None:
+    """The driver connection under SQLAlchemy's, when it is this driver's (SQLite), in a transaction
+    begun (after `session.connection()`)."""
+    driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
+    return driver if isinstance(driver, Connection) else None
+
+
+async def execute(connection: Connection, sql: str, parameters: Sequence[Any]) -> None:
+    """`sql` run once, in one trip, without SQLAlchemy's execution (as `executemany`)."""
+    try:
+        await connection.trip(_execute, sql, parameters)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
+
+
+async def executemany(connection: Connection, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
+    """`sql` run with each of `parameters`, in one trip, without SQLAlchemy's execution (its events
+    included); a failure is raised as SQLAlchemy would raise it (`IntegrityError`, ...)."""
+    try:
+        await connection.trip(_executemany, sql, parameters)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error, ismulti=True) from error
 
 
 def connect(database: str, **kwargs: Any) -> Connection:
@@ -38,23 +69,35 @@ def connect(database: str, **kwargs: Any) -> Connection:
 
 
 class Connection(aiosqlite.Connection):
+    _begin: str | None = None
+    """The BEGIN to send before the next statement, in its trip (`begin_with_next_statement`)."""
+
     def cursor(self) -> Cursor:  # type: ignore[override]
         return Cursor(self)
 
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Send `begin` (`BEGIN`, `BEGIN IMMEDIATE`) in the trip of the next statement."""
+        self._begin = begin
+
     async def trip(self, function: Callable[..., _Outcome], *args: Any) -> _Outcome:
-        """`function(sqlite3_connection, *args)` in the connection's thread."""
-        outcome: _Outcome = await self._execute(function, self._conn, *args)  # type: ignore[no-untyped-call]
+        """`function(sqlite3_connection, *args)` in the connection's thread, after the BEGIN pending."""
+        begin, self._begin = self._begin, None
+        outcome: _Outcome = await self._execute(_begun, self._conn, begin, function, *args)  # type: ignore[no-untyped-call]
         return outcome
 
-    async def rollback(self) -> None:
-        if self._outside_a_transaction():
-            return  # nothing to roll back: no trip (SQLAlchemy's pool asks after every COMMIT)
-        await super().rollback()
-
     async def commit(self) -> None:
+        if self._begin is not None:
+            self._begin = None  # no statement since BEGIN: nothing to commit, no trip
+            return
         if self._outside_a_transaction():
             return  # nothing to commit (a read outside a transaction, `Database.single_read`): no trip
         await super().commit()
+
+    async def rollback(self) -> None:
+        self._begin = None
+        if self._outside_a_transaction():
+            return  # nothing to roll back: no trip (SQLAlchemy's pool asks after every COMMIT)
+        await super().rollback()
 
     def _outside_a_transaction(self) -> bool:
         # sqlite3 checks the same flag in the thread and sends nothing either.
@@ -103,6 +146,14 @@ class Cursor:
 
     async def close(self) -> None:
         self._rows = []
+
+
+def _begun(
+    connection: sqlite3.Connection, begin: str | None, function: Callable[..., _Outcome], *args: Any
+) -> _Outcome:
+    if begin is not None:
+        connection.execute(begin)
+    return function(connection, *args)
 
 
 def _execute(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> _Outcome:

@@ -12,6 +12,7 @@ import pytest
 
 from contracts_schema.edge import Money
 from tests.support.auth import bearer
+from timetracking.domain.bills import ClosedPeriod
 
 pytestmark = pytest.mark.kafka
 
@@ -201,6 +202,33 @@ async def test_an_entry_without_an_id_is_given_one(timetracking, account, make_l
 
     assert response.status_code == 201
     assert await timetracking.entry(uuid.UUID(response.json()["entry_id"])) == response.json()
+
+
+async def test_entries_logged_together_with_and_without_ids_are_each_answered_and_a_repeat_as_before(
+    timetracking, account, make_log_command
+) -> None:
+    # Only the given ids are looked up in a group commit (an id made for a request is new): the
+    # repeated entry, written together with new ones, is still answered with what was logged.
+    repeated = make_log_command(account_id=account, request_id="R-again")
+    first = await timetracking.log(repeated)
+    fresh = [
+        make_log_command(account_id=account, request_id=f"R-new-{n}").model_dump(
+            mode="json", exclude={"entry_id"}
+        )
+        for n in range(6)
+    ]
+
+    responses = await asyncio.gather(
+        *(timetracking.api.post("/time-entries", json=body) for body in fresh),
+        timetracking.api.post("/time-entries", json=repeated.model_dump(mode="json")),
+    )
+
+    assert [response.status_code for response in responses] == [201] * 7
+    assert responses[-1].json() == first
+    made = {response.json()["entry_id"] for response in responses[:-1]}
+    assert len(made) == 6
+    for entry_id in made:
+        assert await timetracking.entry(uuid.UUID(entry_id)) is not None
 
 
 # --- edits --------------------------------------------------------------------------------------------
@@ -592,6 +620,48 @@ async def test_a_batch_keeps_the_entries_of_open_periods_and_refuses_those_of_a_
     assert (first["status"], first["entry"]["entry_id"]) == (201, str(in_february.entry_id))
     assert (second["index"], second["status"], second["error"]) == (1, 409, "PeriodClosed")
     assert await timetracking.entry(in_march.entry_id) is None
+
+
+async def test_a_batch_reads_the_accounts_contracts_and_their_closed_periods_as_the_two_reads_apart_do(
+    timetracking, account, make_contract_state
+) -> None:
+    closed, open_ = make_contract_state(account_id=account), make_contract_state(account_id=account)
+    for contract in (closed, open_):
+        await timetracking.know_quietly(contract)
+    periods = [
+        ClosedPeriod(closed.contract_id, period, f"B-{period}", starts_at, ends_at)
+        for period, starts_at, ends_at in (
+            ("2026-02", datetime(2026, 2, 1, 5, tzinfo=UTC), MARCH[0]),
+            ("2026-03", *MARCH),
+            ("2026-05", datetime(2026, 5, 1, 4, tzinfo=UTC), datetime(2026, 6, 1, 4, tzinfo=UTC)),
+        )
+    ]
+    async with timetracking.app.uow() as uow:
+        for period in periods:
+            await uow.closed_periods.keep(period)
+    starts = [datetime(2026, 2, 27, 14, tzinfo=UTC), datetime(2026, 3, 2, 14, tzinfo=UTC)]
+
+    async with timetracking.app.read() as uow:
+        together = await uow.contracts.of_accounts_with_closed_periods([account, "nobody"], starts)
+        contracts = await uow.contracts.of_accounts([account, "nobody"])
+        apart = (
+            contracts,
+            await uow.closed_periods.of_contracts([closed.contract_id, open_.contract_id], starts),
+        )
+
+    assert {contract.contract_id for contract in together[0][account]} == {
+        closed.contract_id,
+        open_.contract_id,
+    }
+    assert together[0]["nobody"] == []
+    assert sorted(together[0][account], key=str) == sorted(apart[0][account], key=str)
+    assert {key: sorted(value, key=str) for key, value in together[1].items()} == {
+        key: sorted(value, key=str) for key, value in apart[1].items()
+    }
+    assert [period.period for period in sorted(together[1][closed.contract_id], key=str)] == [
+        "2026-02",
+        "2026-03",
+    ]
 
 
 async def test_an_entry_logged_before_its_period_was_paid_is_answered_again_and_still_corrected_in_place(

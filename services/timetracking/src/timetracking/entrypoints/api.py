@@ -29,6 +29,7 @@ from servicekit.auth import Caller, Role
 from servicekit.errors import DomainError, Forbidden
 from servicekit.group_commit import GroupCommit
 from servicekit.idempotency import idempotent_write
+from servicekit.origin import Origin
 from servicekit.problems import responses
 from timetracking.adapters import wire
 from timetracking.domain.audit import AuditAction
@@ -158,8 +159,10 @@ class AuditRecordOut(BaseModel):
 router = APIRouter(tags=["time entries"], responses=responses(401, 403, 422, 503))
 
 
-@router.post(
+@api.direct_route(  # the hot path of the API: served without FastAPI's generic dependency solving
+    router,
     "/time-entries",
+    methods=["POST"],
     status_code=status.HTTP_201_CREATED,
     dependencies=[LOGGERS],
     openapi_extra=idempotent_write(),
@@ -172,8 +175,9 @@ async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authent
     the entry starts in a period of its contract whose main bill is paid (`PeriodClosed`: no bill could
     carry it any more, so log it in an open period)."""
     _may_log(caller, body)
-    request = handlers.LogRequest(body.entry_id or uuid4(), wire.work_log(body), caller.origin)
-    outcome = await logger.submit(request)  # committed, with entries of concurrent requests
+    outcome = await logger.submit(
+        log_request(body, caller.origin)
+    )  # committed, with entries of concurrent requests
     if isinstance(outcome, DomainError):
         raise outcome
     return wire.time_entry_state(outcome)
@@ -203,9 +207,7 @@ async def log_time_entries(
     account's, another rep's), is refused as a whole."""
     for entry in body:
         _may_log(caller, entry)
-    requests = [
-        handlers.LogRequest(entry.entry_id or uuid4(), wire.work_log(entry), caller.origin) for entry in body
-    ]
+    requests = [log_request(entry, caller.origin) for entry in body]
     async with units.write() as uow:
         outcomes = await handlers.log_time_entries(uow, requests, now=now)
     results = [_batch_result(index, outcome) for index, outcome in enumerate(outcomes)]
@@ -382,6 +384,13 @@ async def delete_time_entry(
             uow, EntryDeletion(entry_id, reason), origin=caller.origin, now=now, of_rep=_own(caller)
         )
     return wire.time_entry_state(entry)
+
+
+def log_request(entry: TimeEntryIn, origin: Origin) -> handlers.LogRequest:
+    """The entry to log: under the caller's id, or under one made here (`LogRequest.new_id`)."""
+    if entry.entry_id is None:
+        return handlers.LogRequest(uuid4(), wire.work_log(entry), origin, new_id=True)
+    return handlers.LogRequest(entry.entry_id, wire.work_log(entry), origin)
 
 
 def _batch_result(index: int, outcome: TimeEntry | DomainError) -> BatchResult:

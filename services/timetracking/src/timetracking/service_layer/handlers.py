@@ -48,6 +48,9 @@ class LogRequest:
     origin: Origin
     index: int | None = None
     batch_account_id: str | None = None
+    new_id: bool = False
+    """The id was made for this request (a random UUID), not given: no entry can have it yet, so it
+    is not looked up (most REST calls; a group of them then reads no entries at all)."""
 
 
 async def log_time_entries(
@@ -59,10 +62,9 @@ async def log_time_entries(
     written in one bulk insert each and announced through the outbox, each signed by its own request's
     origin. An entry logged again with the same values is answered with what was logged, again.
     """
-    existing = await uow.time_entries.get_many(request.entry_id for request in requests)
-    contracts = await uow.contracts.of_accounts(request.work.account_id for request in requests)
-    closed = await uow.closed_periods.of_contracts(
-        (contract.contract_id for kept in contracts.values() for contract in kept),
+    existing = await uow.time_entries.get_many(request.entry_id for request in requests if not request.new_id)
+    contracts, closed = await uow.contracts.of_accounts_with_closed_periods(
+        (request.work.account_id for request in requests),
         (whole_minute(request.work.started_at) for request in requests),
     )
     outcomes: list[TimeEntry | DomainError] = []
