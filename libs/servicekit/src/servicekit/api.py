@@ -11,6 +11,7 @@ names exactly what it uses and never reaches for the whole application object.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -20,7 +21,7 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from servicekit.auth import Caller, Role
@@ -234,8 +235,10 @@ def _direct_handler(
         ):
             return await fallback(request)
         try:
-            body = body_model.model_validate_json(await request.body())
-        except ValidationError:
+            # Parsed, then validated, as FastAPI does: pydantic's JSON mode reads some values otherwise
+            # (a whole-valued number such as 100.0 for an amount of a currency without decimals).
+            body = body_model.model_validate(json.loads(await request.body()))
+        except ValueError:  # not JSON, or not valid (pydantic's ValidationError is a ValueError)
             return await fallback(request)  # FastAPI says what is wrong, as it always has
         solved = {call: await call(request) for call in calls}  # type: ignore[misc]
         values = {name: solved[call] for name, call in named}
