@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from servicekit import sqlite_driver
 from servicekit.db import Database
@@ -92,6 +93,25 @@ async def test_a_write_that_fails_is_rolled_back_whole(db: Database) -> None:
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO things VALUES ('milk')"))
     assert _names(db.url.database or "") == ["milk"]
+
+
+async def test_a_begin_that_fails_is_sent_again_so_nothing_after_it_commits_on_its_own(db: Database) -> None:
+    """BEGIN IMMEDIATE goes with the first statement; when it fails (the database locked past the busy
+    timeout), the next statement carries it again rather than running outside a transaction."""
+    async with db.transaction() as session:
+        await session.execute(text("PRAGMA busy_timeout=50"))  # this connection's, for the test's sake
+    path = db.url.database or ""
+    with sqlite3.connect(path, isolation_level=None) as other:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(RuntimeError, match="the use case"):
+            async with db.transaction() as session:
+                with pytest.raises(OperationalError, match="locked") as failed:
+                    await session.execute(text("INSERT INTO things VALUES ('tea')"))
+                assert any("while BEGIN IMMEDIATE" in note for note in failed.value.orig.__notes__)
+                other.execute("ROLLBACK")
+                await session.execute(text("INSERT INTO things VALUES ('milk')"))
+                raise RuntimeError("the use case broke a rule")
+    assert _names(path) == []
 
 
 async def test_a_read_sees_one_snapshot_from_its_first_statement(db: Database) -> None:

@@ -82,7 +82,14 @@ class Connection(aiosqlite.Connection):
     async def trip(self, function: Callable[..., _Outcome], *args: Any) -> _Outcome:
         """`function(sqlite3_connection, *args)` in the connection's thread, after the BEGIN pending."""
         begin, self._begin = self._begin, None
-        outcome: _Outcome = await self._execute(_begun, self._conn, begin, function, *args)  # type: ignore[no-untyped-call]
+        try:
+            outcome: _Outcome = await self._execute(_begun, self._conn, begin, function, *args)  # type: ignore[no-untyped-call]
+        except sqlite3.Error:
+            if begin is not None and self._outside_a_transaction():
+                # The BEGIN itself failed (the database locked past the busy timeout): the transaction
+                # has still to begin, or the statements after this one would each commit on their own.
+                self._begin = begin
+            raise
         return outcome
 
     async def commit(self) -> None:
@@ -152,7 +159,11 @@ def _begun(
     connection: sqlite3.Connection, begin: str | None, function: Callable[..., _Outcome], *args: Any
 ) -> _Outcome:
     if begin is not None:
-        connection.execute(begin)
+        try:
+            connection.execute(begin)
+        except sqlite3.Error as error:
+            error.add_note(f"while {begin}, before the statement")  # not the statement's own failure
+            raise
     return function(connection, *args)
 
 
