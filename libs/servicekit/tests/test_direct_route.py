@@ -72,9 +72,11 @@ class CallerFromHeader:
         await self._app(scope, receive, send)
 
 
-def served(direct: bool) -> httpx.AsyncClient:
+def served(direct: bool, *, guarded_where: str = "route") -> httpx.AsyncClient:
+    """The endpoint, its role check on the route itself or given where its router is included."""
     router = APIRouter()
-    options: dict[str, Any] = {"status_code": 201, "dependencies": [api.allow(Role.ADMIN)]}
+    guard = [api.allow(Role.ADMIN)]
+    options: dict[str, Any] = {"status_code": 201, "dependencies": guard if guarded_where == "route" else []}
     if direct:
         api.direct_route(router, "/things", methods=["POST"], **options)(make_thing)
     else:
@@ -82,7 +84,12 @@ def served(direct: bool) -> httpx.AsyncClient:
     app = FastAPI()
     app.add_exception_handler(DomainError, problems.domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, problems.validation_error)  # type: ignore[arg-type]
-    app.include_router(router)
+    if guarded_where == "include":
+        outer = APIRouter()
+        outer.include_router(router, prefix="/v1", dependencies=guard)
+        app.include_router(outer)
+    else:
+        app.include_router(router)
     app.add_middleware(CallerFromHeader)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
 
@@ -145,3 +152,16 @@ def test_a_route_it_cannot_serve_directly_is_refused_when_made() -> None:
 
     with pytest.raises(TypeError, match="not a route DirectRoute can serve"):
         api.direct_route(APIRouter(), "/things", methods=["POST"])(with_a_response)
+
+
+@pytest.mark.parametrize("roles", ["admin", "billing"])
+async def test_a_role_check_given_where_the_router_is_included_holds_on_the_direct_way(roles: str) -> None:
+    answers = []
+    for direct in (False, True):
+        async with served(direct, guarded_where="include") as client:
+            response = await client.post(
+                "/v1/things", content=GOOD, headers={"content-type": "application/json", "x-roles": roles}
+            )
+        answers.append((response.status_code, response.content))
+    assert answers[1] == answers[0]
+    assert answers[0][0] == (201 if roles == "admin" else 403)
