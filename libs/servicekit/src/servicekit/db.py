@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Row, Select, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -61,15 +60,15 @@ class Database:
         async with self._reads() as session:
             yield session
 
-    @asynccontextmanager
-    async def single_read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for a read of one statement. On SQLite it runs outside a transaction (a
-        statement is a snapshot of its own there): no BEGIN and no COMMIT, each a trip to the driver's
-        thread that a busy event loop answers late. Elsewhere, an ordinary connection."""
+    async def read_rows(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+        """The rows of one SELECT. On SQLite it runs outside a transaction (a statement is a snapshot
+        of its own there): no BEGIN and no COMMIT, each a trip to the driver's thread that a busy
+        event loop answers late. Elsewhere, in a transaction of its own."""
         async with self.read_engine.connect() as connection:
             if self.is_sqlite:
                 await connection.execution_options(**{_NO_BEGIN: True})
-            yield connection
+            rows: Sequence[Row[Any]] = (await connection.execute(statement)).all()
+            return rows
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -81,7 +80,7 @@ WAL_CHECKPOINT_PAGES = 4000
 """SQLite's WAL is copied into the database once it holds this many pages (16 MB at 4 KB a page)."""
 
 _NO_BEGIN = "servicekit_no_begin"
-"""Execution option of `Database.single_read`'s connections: SQLAlchemy begins, SQLite does not."""
+"""Execution option of `Database.read_rows`'s connections: SQLAlchemy begins, SQLite does not."""
 
 
 def _json_dumps(value: Any) -> str:

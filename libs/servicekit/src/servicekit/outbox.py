@@ -223,8 +223,7 @@ class OutboxRelay:
         # Sending outside the write transaction keeps SQLite's single writer free meanwhile; a crash
         # between send and mark re-sends, which consumers' inboxes absorb. One statement, read outside a
         # transaction: one trip to the driver's thread, which a busy event loop answers late each time.
-        async with self._db.single_read() as connection:
-            rows = (await connection.execute(self._next_batch)).all()
+        rows = await self._db.read_rows(self._next_batch)
         if not rows:
             return 0
         outcome = await self._send(rows)

@@ -97,7 +97,7 @@ class Connection(aiosqlite.Connection):
             self._begin = None  # no statement since BEGIN: nothing to commit, no trip
             return
         if self._outside_a_transaction():
-            return  # nothing to commit (a read outside a transaction, `Database.single_read`): no trip
+            return  # nothing to commit (a read outside a transaction, `Database.read_rows`): no trip
         await super().commit()
 
     async def rollback(self) -> None:
