@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.sql import json_array
 from servicekit.tables import MessagingTables
 
 
@@ -49,7 +49,7 @@ def _claim(dialect: Dialect, inbox: Table) -> _Claim:
         ids_param: Callable[[list[str]], Any] = list
     else:
         rows = "SELECT ?1, value, ?3 FROM json_each(?2) WHERE true"  # WHERE: SQLite's parser needs it here
-        ids_param = _json_array
+        ids_param = json_array
     processor = inbox.c.processed_at.type.dialect_impl(dialect).bind_processor(dialect)
     statement = (
         f"INSERT INTO {table} (consumer, message_id, processed_at) {rows} "
@@ -57,10 +57,6 @@ def _claim(dialect: Dialect, inbox: Table) -> _Claim:
     )
     found = _CLAIMS[dialect.name, inbox] = (statement, ids_param, processor or _as_it_is)
     return found
-
-
-def _json_array(ids: list[str]) -> str:
-    return orjson.dumps(ids).decode()
 
 
 def _as_it_is(value: datetime) -> datetime:

@@ -21,17 +21,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import Row, Select, Table, and_, func, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit import sqlite_driver, tracing
+from servicekit import tracing
 from servicekit.db import Database
 from servicekit.faults import is_transient
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.metrics import OUTBOX_PARKED
-from servicekit.sql import BulkInsert
+from servicekit.sql import BulkInsert, execute_compiled, json_array
 from servicekit.tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -278,11 +277,7 @@ class OutboxRelay:
     async def _mark_published(self, session: AsyncSession, ids: list[int]) -> None:
         connection = await session.connection()
         statement, ids_param = _published(connection.dialect, self._outbox)
-        driver = sqlite_driver.of(connection)
-        if driver is not None:
-            await sqlite_driver.execute(driver, statement, (ids_param(ids),))
-        else:
-            await connection.exec_driver_sql(statement, (ids_param(ids),))
+        await execute_compiled(connection, statement, (ids_param(ids),))
 
     async def release_parked(self, message_ids: Sequence[str] | None = None) -> int:
         """Put parked rows (all, or these) back in line: the relay sends them, in id order, next."""
@@ -372,13 +367,9 @@ def _published(dialect: Dialect, outbox: Table) -> _Published:
         found = f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])", list
     else:
         where = "id IN (SELECT value FROM json_each(?))"
-        found = f"UPDATE {table} SET published_at = CURRENT_TIMESTAMP WHERE {where}", _json_array
+        found = f"UPDATE {table} SET published_at = CURRENT_TIMESTAMP WHERE {where}", json_array
     _PUBLISHED[dialect.name, outbox] = found
     return found
-
-
-def _json_array(ids: list[int]) -> str:
-    return orjson.dumps(ids).decode()
 
 
 def _message(row: Row[Any]) -> OutgoingMessage:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import orjson
 from sqlalchemy import ColumnElement, Table, Text, bindparam, insert, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from servicekit import sqlite_driver
 
@@ -161,11 +162,28 @@ class BulkInsert:
         values = [tuple(row) for row in rows] if not converters else _converted(rows, converters)
         if not values:
             return
-        driver = sqlite_driver.of(connection)
-        if driver is not None:
-            await sqlite_driver.executemany(driver, statement, values)
-        else:
-            await connection.exec_driver_sql(statement, values)
+        await execute_compiled(connection, statement, values, many=True)
+
+
+async def execute_compiled(
+    connection: AsyncConnection, sql: str, parameters: Sequence[Any], *, many: bool = False
+) -> None:
+    """A statement already compiled for the connection's dialect, in the caller's transaction: on
+    SQLite straight to the driver, in one trip and without SQLAlchemy's execution (nor its events, so
+    `echo` does not show it); elsewhere through SQLAlchemy's driver-level execution. `many`: the
+    parameters are a sequence of rows."""
+    driver = sqlite_driver.driver_of(connection)
+    if driver is None:
+        await connection.exec_driver_sql(sql, parameters)
+    elif many:
+        await sqlite_driver.executemany(driver, sql, parameters)
+    else:
+        await sqlite_driver.execute(driver, sql, parameters)
+
+
+def json_array(values: Sequence[Any]) -> str:
+    """Many values as one parameter, a JSON array, for `json_each` to read on SQLite."""
+    return orjson.dumps(values).decode()
 
 
 def _converted(

@@ -37,9 +37,8 @@ _Outcome = tuple[Any, int, int | None, list[Any]]
 """A statement's description, rowcount, lastrowid and rows."""
 
 
-def of(connection: AsyncConnection) -> Connection | None:
-    """The driver connection under SQLAlchemy's, when it is this driver's (SQLite), in a transaction
-    begun (after `session.connection()`)."""
+def driver_of(connection: AsyncConnection) -> Connection | None:
+    """The driver connection under SQLAlchemy's when it is this driver's (SQLite), else None."""
     driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
     return driver if isinstance(driver, Connection) else None
 
