@@ -643,6 +643,7 @@ async def test_a_batch_reads_the_accounts_contracts_and_their_closed_periods_as_
 
     async with timetracking.app.read() as uow:
         together = await uow.contracts.of_accounts_with_closed_periods([account, "nobody"], starts)
+        without_instants = await uow.contracts.of_accounts_with_closed_periods([account], [])
         contracts = await uow.contracts.of_accounts([account, "nobody"])
         apart = (
             contracts,
@@ -654,6 +655,8 @@ async def test_a_batch_reads_the_accounts_contracts_and_their_closed_periods_as_
         open_.contract_id,
     }
     assert together[0]["nobody"] == []
+    assert sorted(without_instants[0][account], key=str) == sorted(together[0][account], key=str)
+    assert without_instants[1] == {}
     assert sorted(together[0][account], key=str) == sorted(apart[0][account], key=str)
     assert {key: sorted(value, key=str) for key, value in together[1].items()} == {
         key: sorted(value, key=str) for key, value in apart[1].items()

@@ -319,8 +319,10 @@ class CoveringContractRepository:
         instants = list(starts)
         found: dict[str, list[CoveringContract]] = {account_id: [] for account_id in ids}
         closed: dict[UUID, list[ClosedPeriod]] = {}
-        if not ids or not instants:
+        if not ids:
             return found, closed
+        if not instants:  # no instant a period could close over: the contracts alone
+            return await self.of_accounts(ids), closed
         rows = await self._session.execute(
             _CONTRACTS_WITH_CLOSED_PERIODS,
             {"ids": ids, "since": as_utc(min(instants)), "until": as_utc(max(instants))},
