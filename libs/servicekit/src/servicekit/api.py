@@ -21,6 +21,7 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var
+from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
@@ -162,13 +163,14 @@ class DirectRoute(APIRoute):
     FastAPI solves each request's dependencies generically (a few dozen µs per dependency, whatever
     it does), reads the body through `json` after parsing its content type with `email.message`, and
     wraps each step in its telemetry. For a route at thousands of requests a second that is most of
-    its CPU. Here a body sent as `application/json` is validated straight from its bytes, each
+    its CPU. Here a body sent as `application/json` is parsed and validated as FastAPI would, each
     dependency (an `async def` of the request alone, as `allow`, `authenticated` and `units_of_work`
     are) is called with the request, and the answer is serialised by the route's response field, as
     FastAPI does it. Anything else (another content type, a body that does not validate, overridden
     dependencies) goes through FastAPI's own handling, so every error is answered as before. The
     route, and so the OpenAPI document, is FastAPI's. A route that does not fit is refused when it is
-    made: `direct_route` is a promise about its signature.
+    made: `direct_route` is a promise about its signature. With tracing on, the request's server span
+    has no children for FastAPI's steps (dependencies, endpoint, serialisation) on the direct way.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -211,6 +213,7 @@ def _direct_handler(
         and all(_reads_only_the_request(dependency, top=False) for dependency in dependant.dependencies)
         and response_field is not None
         and isinstance(route.response_class, DefaultPlaceholder)
+        and is_body_allowed_for_status_code(route.status_code or 200)  # it always sends a body
     )
     if not fits:
         raise TypeError(f"{route.path}: not a route DirectRoute can serve (see its docstring)")
