@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -175,9 +175,8 @@ async def log_time_entry(body: TimeEntryIn, logger: EntryLogger, caller: Authent
     the entry starts in a period of its contract whose main bill is paid (`PeriodClosed`: no bill could
     carry it any more, so log it in an open period)."""
     _may_log(caller, body)
-    outcome = await logger.submit(
-        log_request(body, caller.origin)
-    )  # committed, with entries of concurrent requests
+    # Answered once committed, with the entries of concurrent requests.
+    outcome = await logger.submit(_log_request(body, caller.origin))
     if isinstance(outcome, DomainError):
         raise outcome
     return wire.time_entry_state(outcome)
@@ -207,7 +206,7 @@ async def log_time_entries(
     account's, another rep's), is refused as a whole."""
     for entry in body:
         _may_log(caller, entry)
-    requests = [log_request(entry, caller.origin) for entry in body]
+    requests = [_log_request(entry, caller.origin) for entry in body]
     async with units.write() as uow:
         outcomes = await handlers.log_time_entries(uow, requests, now=now)
     results = [_batch_result(index, outcome) for index, outcome in enumerate(outcomes)]
@@ -386,10 +385,10 @@ async def delete_time_entry(
     return wire.time_entry_state(entry)
 
 
-def log_request(entry: TimeEntryIn, origin: Origin) -> handlers.LogRequest:
-    """The entry to log: under the caller's id, or under one made here (`LogRequest.new_id`)."""
+def _log_request(entry: TimeEntryIn, origin: Origin) -> handlers.LogRequest:
+    """The entry to log: under the caller's id, or under one made here."""
     if entry.entry_id is None:
-        return handlers.LogRequest(uuid4(), wire.work_log(entry), origin, new_id=True)
+        return handlers.LogRequest.for_a_new_entry(wire.work_log(entry), origin)
     return handlers.LogRequest(entry.entry_id, wire.work_log(entry), origin)
 
 

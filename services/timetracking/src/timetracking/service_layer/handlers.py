@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from servicekit.errors import DomainError, Forbidden
 from servicekit.origin import Origin
@@ -49,8 +49,13 @@ class LogRequest:
     index: int | None = None
     batch_account_id: str | None = None
     new_id: bool = False
-    """The id was made for this request (a random UUID), not given: no entry can have it yet, so it
+    """The id was made for this request (`for_a_new_entry`), not given: no entry can have it yet, so it
     is not looked up (most REST calls; a group of them then reads no entries at all)."""
+
+    @classmethod
+    def for_a_new_entry(cls, work: WorkLog, origin: Origin) -> LogRequest:
+        """Under an id made here, a random UUID: the only way to a request with `new_id`."""
+        return cls(uuid4(), work, origin, new_id=True)
 
 
 async def log_time_entries(
