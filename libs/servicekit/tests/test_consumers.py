@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from contracts_schema import CloudEvent
 from contracts_schema.billing import GenerateBill
 from contracts_schema.registry import Topic
-from servicekit.consumers import Consumers, Delivery, _note_lag, _rewind
+from servicekit.consumers import Consumers, Delivery, _last_offsets, _note_lag, _rewind
 from servicekit.errors import DomainError
 from servicekit.kafka import ensure_topics, make_broker
 from servicekit.limits import DEAD_LETTER_BODY_MAX_BYTES, MESSAGE_MAX_BYTES
@@ -261,7 +261,7 @@ def test_partitions_a_rebalance_took_away_are_neither_sought_nor_asked_for_their
 
     records = [ConsumerRecord("t", p, o, 0, 0, b"k", b"v", None, 1, 1, []) for p, o in ((0, 3), (1, 7))]
     consumer = Reassigned()
-    _note_lag(consumer, records, "group")
+    _note_lag(consumer, _last_offsets(records), consumer.assignment(), "group")
     assert _rewind(consumer, records, consumer.assignment()) == {TopicPartition("t", 0)}
     assert consumer.sought == [(TopicPartition("t", 0), 3)]
 

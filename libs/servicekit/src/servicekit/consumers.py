@@ -180,15 +180,17 @@ class Consumers:
             while batch and subscriber.running:
                 arriving = _Arriving(consumer, self._max_records)
                 try:
-                    unfinished = await self._apply(topic, group, handler, consumer, batch)
+                    unfinished = await self._apply(topic, group, handler, batch)
                 finally:
                     following = await arriving.stop()
                 try:
                     # Only now that nothing fetches: a seek under a running fetch could lose what it
                     # took. The partitions a rebalance took away meanwhile are not ours to seek.
                     assigned = consumer.assignment()
+                    last = _last_offsets(batch)
+                    _note_lag(consumer, last, assigned, group)
                     rewound = _rewind(consumer, unfinished, assigned)
-                    upto = _offsets_done(batch, unfinished)
+                    upto = _offsets_done(last, unfinished)
                     # The batch's work is committed: its offsets go to the broker while the next batch
                     # is worked on, one commit in flight at a time so that they land in order.
                     if committing is not None:
@@ -224,7 +226,6 @@ class Consumers:
         topic: Topic,
         group: str,
         handler: BatchHandler,
-        consumer: Any,
         records: Sequence[ConsumerRecord[Any, Any]],
     ) -> list[ConsumerRecord[Any, Any]]:
         """Apply one batch; returns the records to read again (none when all are done)."""
@@ -239,7 +240,6 @@ class Consumers:
                 await self._back_off(error)
                 unfinished = list(records)
         HANDLER_SECONDS.labels(topic.name, group).observe(time.perf_counter() - started)
-        _note_lag(consumer, records, group)
         return unfinished
 
     async def _process(
@@ -400,12 +400,13 @@ def _bound_to(delivery: Delivery) -> Iterator[None]:
         yield
 
 
-def _note_lag(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]], group: str) -> None:
-    """Records left behind each partition of the batch: its high watermark past the last one read,
-    as the consumer last heard it (no request to the broker). Not for a partition a rebalance took
-    away meanwhile: the consumer knows nothing of it any more."""
-    assigned = consumer.assignment()
-    for partition, offset in _last_offsets(records).items():
+def _note_lag(
+    consumer: Any, last: dict[TopicPartition, int], assigned: set[TopicPartition], group: str
+) -> None:
+    """Records left behind each partition of the batch (`last`: its last offset in the batch): its
+    high watermark past the last one read, as the consumer last heard it (no request to the broker).
+    Not for a partition a rebalance took away meanwhile: the consumer knows nothing of it any more."""
+    for partition, offset in last.items():
         if partition not in assigned:
             continue
         highwater = consumer.highwater(partition)
@@ -442,11 +443,12 @@ def _first_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPar
 
 
 def _offsets_done(
-    records: Sequence[ConsumerRecord[Any, Any]], unfinished: Sequence[ConsumerRecord[Any, Any]]
+    last: dict[TopicPartition, int], unfinished: Sequence[ConsumerRecord[Any, Any]]
 ) -> dict[TopicPartition, int]:
-    """Each partition of the batch up to its first unfinished record, or past its last record: exact
-    offsets, not the consumer's position, which is already past what arrived meanwhile."""
-    return {tp: offset + 1 for tp, offset in _last_offsets(records).items()} | _first_offsets(unfinished)
+    """Each partition of the batch (`last`: its last offset in the batch) up to its first unfinished
+    record, or past its last record: exact offsets, not the consumer's position, which is already past
+    what arrived meanwhile."""
+    return {tp: offset + 1 for tp, offset in last.items()} | _first_offsets(unfinished)
 
 
 async def _commit(consumer: Any, upto: dict[TopicPartition, int]) -> None:
