@@ -10,7 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.sql import json_array
+from servicekit.sql import values_parameter
 from servicekit.tables import MessagingTables
 
 
@@ -46,16 +46,14 @@ def _claim(dialect: Dialect, inbox: Table) -> _Claim:
     table = dialect.identifier_preparer.format_table(inbox)
     if dialect.name == "postgresql":
         rows = "SELECT $1::varchar, unnest($2::varchar[]), $3::timestamptz"
-        ids_param: Callable[[list[str]], Any] = list
     else:
         rows = "SELECT ?1, value, ?3 FROM json_each(?2) WHERE true"  # WHERE: SQLite's parser needs it here
-        ids_param = json_array
     processor = inbox.c.processed_at.type.dialect_impl(dialect).bind_processor(dialect)
     statement = (
         f"INSERT INTO {table} (consumer, message_id, processed_at) {rows} "
         "ON CONFLICT DO NOTHING RETURNING message_id"
     )
-    found = _CLAIMS[dialect.name, inbox] = (statement, ids_param, processor or _as_it_is)
+    found = _CLAIMS[dialect.name, inbox] = (statement, values_parameter(dialect), processor or _as_it_is)
     return found
 
 

@@ -30,7 +30,7 @@ from servicekit.db import Database
 from servicekit.faults import is_transient
 from servicekit.limits import EVENT_MAX_BYTES
 from servicekit.metrics import OUTBOX_PARKED
-from servicekit.sql import BulkInsert, execute_compiled, json_array
+from servicekit.sql import BulkInsert, execute_compiled, values_parameter
 from servicekit.tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -364,11 +364,11 @@ def _published(dialect: Dialect, outbox: Table) -> _Published:
         return found
     table = dialect.identifier_preparer.format_table(outbox)
     if dialect.name == "postgresql":
-        found = f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])", list
+        statement = f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])"
     else:
         where = "id IN (SELECT value FROM json_each(?))"
-        found = f"UPDATE {table} SET published_at = CURRENT_TIMESTAMP WHERE {where}", json_array
-    _PUBLISHED[dialect.name, outbox] = found
+        statement = f"UPDATE {table} SET published_at = CURRENT_TIMESTAMP WHERE {where}"
+    found = _PUBLISHED[dialect.name, outbox] = (statement, values_parameter(dialect))
     return found
 
 

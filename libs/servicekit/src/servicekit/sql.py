@@ -175,14 +175,18 @@ async def execute_compiled(
     driver = sqlite_driver.driver_of(connection)
     if driver is None:
         await connection.exec_driver_sql(sql, parameters)
-    elif many:
-        await sqlite_driver.executemany(driver, sql, parameters)
     else:
-        await sqlite_driver.execute(driver, sql, parameters)
+        await sqlite_driver.run(driver, sql, parameters, many=many)
 
 
-def json_array(values: Sequence[Any]) -> str:
-    """Many values as one parameter, a JSON array, for `json_each` to read on SQLite."""
+def values_parameter(dialect: Dialect) -> Callable[[Sequence[Any]], Any]:
+    """How many values travel as one parameter of a statement written for the dialect: an array on
+    PostgreSQL (`= ANY($1)`, `unnest($1)`), a JSON array on SQLite (`json_each(?)`). One statement
+    then serves a batch of any size, instead of a parameter per value rewritten for every batch."""
+    return list if dialect.name == "postgresql" else _json_array
+
+
+def _json_array(values: Sequence[Any]) -> str:
     return orjson.dumps(values).decode()
 
 

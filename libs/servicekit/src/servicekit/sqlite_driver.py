@@ -43,21 +43,13 @@ def driver_of(connection: AsyncConnection) -> Connection | None:
     return driver if isinstance(driver, Connection) else None
 
 
-async def execute(connection: Connection, sql: str, parameters: Sequence[Any]) -> None:
-    """`sql` run once, in one trip, without SQLAlchemy's execution (as `executemany`)."""
+async def run(connection: Connection, sql: str, parameters: Sequence[Any], *, many: bool = False) -> None:
+    """`sql` run once (`many`: with each of `parameters`), in one trip, without SQLAlchemy's execution
+    (its events included); a failure is raised as SQLAlchemy would raise it (`IntegrityError`, ...)."""
     try:
-        await connection.trip(_execute, sql, parameters)
+        await connection.trip(_executemany if many else _execute, sql, parameters)
     except sqlite3.Error as error:
-        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
-
-
-async def executemany(connection: Connection, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
-    """`sql` run with each of `parameters`, in one trip, without SQLAlchemy's execution (its events
-    included); a failure is raised as SQLAlchemy would raise it (`IntegrityError`, ...)."""
-    try:
-        await connection.trip(_executemany, sql, parameters)
-    except sqlite3.Error as error:
-        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error, ismulti=True) from error
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error, ismulti=many) from error
 
 
 def connect(database: str, **kwargs: Any) -> Connection:
