@@ -229,28 +229,26 @@ def stage_breakdown(reports: dict[str, dict[str, Any]], sent: dict[str, float]) 
                 for _, values in sorted(by_second.items())
             )
         )
-        window = (first, last + 60)
+
+        def in_phase(items: list[Any]) -> list[Any]:
+            """The batches, commits or relay cycles (each begun at its first value) of the phase."""
+            return [item for item in items if first <= item[0] <= last + 60]
+
         for name, group in (("timetracking", COMMAND_GROUP), ("billing", ACCRUAL_GROUP)):
-            calls = [
-                b for b in reports[name].get("batches", {}).get(group, []) if window[0] <= b[0] <= window[1]
-            ]
+            calls = in_phase(reports[name].get("batches", {}).get(group, []))
             if calls:
                 lines.append(
                     f"batches   {name} {group} in the latency phase: {len(calls)} calls, mean "
                     f"{sum(n for *_, n in calls) / len(calls):,.0f} records, mean "
                     f"{1000 * sum(e - s for s, e, _ in calls) / len(calls):.0f} ms each"
                 )
-            commits = [
-                c for c in reports[name].get("commits", {}).get(group, []) if window[0] <= c[0] <= window[1]
-            ]
+            commits = in_phase(reports[name].get("commits", {}).get(group, []))
             if commits:
                 lines.append(
                     f"commits   {name} {group}: {len(commits)} offset commits, mean "
                     f"{1000 * sum(e - s for s, e in commits) / len(commits):.1f} ms"
                 )
-        cycles = [
-            c for c in reports["timetracking"].get("relay_cycles", []) if window[0] <= c[0] <= window[1]
-        ]
+        cycles = in_phase(reports["timetracking"].get("relay_cycles", []))
         busy = [c for c in cycles if c[4]]
         if busy:
 
