@@ -2,12 +2,14 @@
 
     uv run python bench/run_all.py            # small sizes, about a minute or two
     uv run python bench/run_all.py --full     # the sizes the targets are stated for (several minutes)
-        [--database sqlite|postgresql] [--out bench-results.json] [--only NAME ...]
+        [--database sqlite|postgresql] [--out bench-results.json] [--only NAME ...] [--warm-up SECONDS]
 
 Each benchmark runs as its own process, as it would alone, and writes its figures to a JSON file; the
 table has, per figure: the benchmark, ours, the same-run baseline, their ratio, the target and whether
 it is met. The whole table is written to `--out` as JSON. A private broker is started for the run (and
-stopped after), unless KAFKA_BOOTSTRAP_SERVERS names one and `--own-broker` is not given. Exit status:
+stopped after), unless KAFKA_BOOTSTRAP_SERVERS names one and `--own-broker` is not given; either way
+the broker is given `--warm-up` seconds of traffic first (120 at full size, 20 small), so that what is
+measured is a warm broker, not its JIT compiler (bench/_common.warm_broker). Exit status:
 0 when every benchmark's correctness checks passed (a target not met does not fail the run: machines
 differ), else 1.
 """
@@ -15,6 +17,7 @@ differ), else 1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -27,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import OwnBroker  # noqa: E402
+from _common import OwnBroker, ensure_broker, warm_broker  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,8 +95,14 @@ def main() -> int:
         action="store_true",
         help="a private broker on free ports even when KAFKA_BOOTSTRAP_SERVERS names one",
     )
+    parser.add_argument(
+        "--warm-up", type=float, help="seconds of traffic to warm the broker first (120 full, 20 small)"
+    )
     args = parser.parse_args()
     plan = FULL if args.full else SMALL
+    warm_up = args.warm_up if args.warm_up is not None else (120.0 if args.full else 20.0)
+    if not 0 <= warm_up <= 600:
+        parser.error("--warm-up must be 0..600 seconds")
     workdir = Path(tempfile.mkdtemp(prefix="bench-all-"))
     broker = None
     env = dict(os.environ)
@@ -104,6 +113,9 @@ def main() -> int:
         if args.own_broker or "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
             broker = OwnBroker(workdir / "kafka")
             env["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
+        else:
+            ensure_broker(env["KAFKA_BOOTSTRAP_SERVERS"])
+        asyncio.run(warm_broker(env["KAFKA_BOOTSTRAP_SERVERS"], warm_up))
         for name, command in plan.items():
             if args.only and name not in args.only:
                 continue
@@ -129,14 +141,26 @@ def main() -> int:
             broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     size = "full" if args.full else "small"
-    print(f"\n=== all benchmarks, {size} size, {args.database}, {time.monotonic() - started:.0f} s ===\n")
+    print(
+        f"\n=== all benchmarks, {size} size, {args.database}, {time.monotonic() - started:.0f} s "
+        f"(the broker warmed for {warm_up:.0f} s first) ===\n"
+    )
     for line in table(rows):
         print(line)
     notes = [f"- {row['benchmark']}: {row['note']}" for row in rows if row.get("note")]
     if notes:
         print("\n" + "\n".join(notes))
     args.out.write_text(
-        json.dumps({"size": size, "database": args.database, "figures": rows, "failed": failed}, indent=1)
+        json.dumps(
+            {
+                "size": size,
+                "database": args.database,
+                "warm_up_seconds": warm_up,
+                "figures": rows,
+                "failed": failed,
+            },
+            indent=1,
+        )
     )
     print(f"\nwritten to {args.out}")
     if failed:
