@@ -299,7 +299,8 @@ async def warm_broker(bootstrap: str, seconds: float, *, rate: int = 4000) -> in
 
     1 KB records at `rate` a second in 5 ms steps, from an idempotent acks=all producer with a 1 ms
     linger (the outbox relay's), to a three-partition scratch topic; a consumer group reads them and
-    commits after every fetch (the services' consumers). Bounded by `seconds`, on the given broker."""
+    commits after every fetch (the services' consumers). Bounded by `seconds`, on the given broker; the
+    topic is deleted after."""
     import asyncio
 
     from aiokafka import AIOKafkaProducer
@@ -341,8 +342,8 @@ async def warm_broker(bootstrap: str, seconds: float, *, rate: int = 4000) -> in
                 read += sum(len(records) for records in fetched.values())
                 await consumer.commit()
 
+    reader = asyncio.create_task(read_back())
     try:
-        reader = asyncio.create_task(read_back())
         value, per_step, sent = b"w" * 1000, max(1, rate // 200), 0
         while time.monotonic() < ends:
             for _ in range(per_step):
@@ -352,8 +353,16 @@ async def warm_broker(bootstrap: str, seconds: float, *, rate: int = 4000) -> in
         await producer.flush()
         await reader
     finally:
+        reader.cancel()
         await producer.stop()
         await consumer.stop()
+        # Its records (~500 MB for two minutes) are not left on a broker that may be someone's.
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options())
+        await admin.start()
+        try:
+            await admin.delete_topics([WARM_UP_TOPIC])
+        finally:
+            await admin.close()
     print(f"broker warmed up: {sent} records sent and {read} read back in {seconds:.0f} s", flush=True)
     return read
 
