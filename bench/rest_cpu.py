@@ -218,10 +218,13 @@ async def measure(args: argparse.Namespace, url: str, keys: BenchKeys) -> int:
 
 def _log_request(tt_app: Any, account: str, n: int, keys: BenchKeys) -> Any:
     from servicekit.origin import Origin
-    from timetracking.entrypoints.api import TimeEntryIn, log_request
+    from timetracking.adapters import wire
+    from timetracking.entrypoints.api import TimeEntryIn
+    from timetracking.service_layer import handlers
 
     body = TimeEntryIn.model_validate_json(entry_body(account, n + 2))
-    return log_request(body, Origin("bench"))  # as the route makes it
+    # As the route makes the request of a body without an entry id.
+    return handlers.LogRequest.for_a_new_entry(wire.work_log(body), Origin("bench"))
 
 
 async def _relay_all(relay: Any) -> None:
