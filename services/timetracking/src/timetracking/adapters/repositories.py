@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import RowMapping, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -109,20 +109,18 @@ _DOCUMENTS_BY_ID = select(time_entries.c.document).where(
 _CONTRACTS_OF_ACCOUNTS = select(covering_contracts).where(
     covering_contracts.c.account_id.in_(bindparam("ids", expanding=True))
 )
+# A closed period that holds an instant between `since` and `until` (the earliest and the latest start
+# of a batch's entries).
+_HOLDING = (closed_periods.c.ends_at > bindparam("since")) & (
+    closed_periods.c.starts_at <= bindparam("until")
+)
 _CLOSED_PERIODS_HOLDING = select(closed_periods).where(
-    closed_periods.c.contract_id.in_(bindparam("ids", expanding=True)),
-    closed_periods.c.ends_at > bindparam("since"),
-    closed_periods.c.starts_at <= bindparam("until"),
+    closed_periods.c.contract_id.in_(bindparam("ids", expanding=True)), _HOLDING
 )
 _CLOSED_COLUMNS = ("period", "bill_number", "starts_at", "ends_at")
 _CONTRACTS_WITH_CLOSED_PERIODS = (
     select(covering_contracts, *(closed_periods.c[name].label(f"closed_{name}") for name in _CLOSED_COLUMNS))
-    .outerjoin(
-        closed_periods,
-        (closed_periods.c.contract_id == covering_contracts.c.contract_id)
-        & (closed_periods.c.ends_at > bindparam("since"))
-        & (closed_periods.c.starts_at <= bindparam("until")),
-    )
+    .outerjoin(closed_periods, (closed_periods.c.contract_id == covering_contracts.c.contract_id) & _HOLDING)
     .where(covering_contracts.c.account_id.in_(bindparam("ids", expanding=True)))
 )
 
@@ -335,13 +333,7 @@ class CoveringContractRepository:
                 found[contract.account_id].append(contract)
             if row["closed_period"] is not None:
                 closed.setdefault(contract.contract_id, []).append(
-                    ClosedPeriod(
-                        contract_id=contract.contract_id,
-                        period=row["closed_period"],
-                        bill_number=row["closed_bill_number"],
-                        starts_at=as_utc(row["closed_starts_at"]),
-                        ends_at=as_utc(row["closed_ends_at"]),
-                    )
+                    _closed_period(contract.contract_id, row, prefix="closed_")
                 )
         return found, closed
 
@@ -426,15 +418,20 @@ class ClosedPeriodRepository:
             _CLOSED_PERIODS_HOLDING, {"ids": ids, "since": as_utc(since), "until": as_utc(until)}
         )
         for row in rows.mappings():
-            period = ClosedPeriod(
-                contract_id=UUID(row["contract_id"]),
-                period=row["period"],
-                bill_number=row["bill_number"],
-                starts_at=as_utc(row["starts_at"]),
-                ends_at=as_utc(row["ends_at"]),
-            )
+            period = _closed_period(UUID(row["contract_id"]), row)
             found.setdefault(period.contract_id, []).append(period)
         return found
+
+
+def _closed_period(contract_id: UUID, row: RowMapping, *, prefix: str = "") -> ClosedPeriod:
+    """A closed period of the contract from a row of `closed_periods`' columns, named with `prefix`."""
+    return ClosedPeriod(
+        contract_id=contract_id,
+        period=row[f"{prefix}period"],
+        bill_number=row[f"{prefix}bill_number"],
+        starts_at=as_utc(row[f"{prefix}starts_at"]),
+        ends_at=as_utc(row[f"{prefix}ends_at"]),
+    )
 
 
 class CalendarRepository:
