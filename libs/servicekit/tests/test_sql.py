@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,10 +43,19 @@ things = Table(
 COLUMNS = ("name", "at", "done", "amount", "document", "extra")
 
 
-async def test_a_bulk_insert_stores_rows_as_sqlalchemy_would(database_url: Callable[[str], str]) -> None:
-    db = Database(database_url("bulk"))
+@asynccontextmanager
+async def fresh_database(url: str, tables: MetaData = metadata) -> AsyncIterator[Database]:
+    """A database at `url` with `tables` created, disposed of after."""
+    db = Database(url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+        await connection.run_sync(tables.create_all)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def test_a_bulk_insert_stores_rows_as_sqlalchemy_would(database_url: Callable[[str], str]) -> None:
     now = datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC)
     rows: list[tuple[Any, ...]] = [
         (f"thing-{n}", now if n % 2 else now + timedelta(minutes=n), n % 3 == 0, amount, document, None)
@@ -56,7 +66,7 @@ async def test_a_bulk_insert_stores_rows_as_sqlalchemy_would(database_url: Calla
             (3, Decimal("999999.5"), {}),
         ]
     ]
-    try:
+    async with fresh_database(database_url("bulk")) as db:
         async with db.transaction() as session:
             await session.execute(insert(things), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
             await BulkInsert(things, COLUMNS, encoded=["document"]).execute(
@@ -70,8 +80,6 @@ async def test_a_bulk_insert_stores_rows_as_sqlalchemy_would(database_url: Calla
         assert [row[1:] for row in by_driver] == [row[1:] for row in by_sqlalchemy]
         # The same text in the columns, not only the same values read back: a search compares it.
         assert raw[len(rows) :] == raw[: len(rows)]
-    finally:
-        await db.dispose()
 
 
 def test_a_bulk_insert_refuses_a_table_whose_left_out_columns_have_defaults() -> None:
@@ -92,12 +100,9 @@ async def test_a_replacing_bulk_insert_keeps_the_newest_version_of_each_key(
         Column("version", Integer, nullable=False),
         Column("at", DateTime(timezone=True), nullable=False),
     )
-    db = Database(database_url("bulk_replacing"))
-    async with db.engine.begin() as connection:
-        await connection.run_sync(versioned.metadata.create_all)
     at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     write = BulkInsert(versioned, ["key", "version", "at"], replacing=["key"], newer_by="version")
-    try:
+    async with fresh_database(database_url("bulk_replacing"), versioned.metadata) as db:
         async with db.transaction() as session:
             await write.execute(session, [("a", 2, at), ("b", 1, at)])
         async with db.transaction() as session:
@@ -112,22 +117,17 @@ async def test_a_replacing_bulk_insert_keeps_the_newest_version_of_each_key(
             ("b", 3, at + timedelta(days=1)),
             ("c", 1, at + timedelta(days=1)),
         ]
-    finally:
-        await db.dispose()
 
 
 async def test_an_instant_read_as_stored_is_the_instant_sqlalchemy_reads(
     database_url: Callable[[str], str],
 ) -> None:
-    db = Database(database_url("instants"))
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
     instants = [
         datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
         datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC),
         datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
     ]
-    try:
+    async with fresh_database(database_url("instants")) as db:
         async with db.transaction() as session:
             await session.execute(insert(things), [{"name": "t", "at": at, "done": True} for at in instants])
         async with db.read() as session:
@@ -139,24 +139,17 @@ async def test_an_instant_read_as_stored_is_the_instant_sqlalchemy_reads(
         read = [stored_instant(value) for _, value in rows]
         assert read == [as_utc(at) for at, _ in rows] == instants
         assert all(at.tzinfo is UTC for at in read)
-    finally:
-        await db.dispose()
 
 
 async def test_a_bulk_insert_that_breaks_a_key_fails_as_sqlalchemy_says_and_writes_nothing(
     database_url: Callable[[str], str],
 ) -> None:
-    db = Database(database_url("bulk_key"))
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
     now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     with_ids = BulkInsert(things, ("thing_id", *COLUMNS))
-    try:
+    async with fresh_database(database_url("bulk_key")) as db:
         with pytest.raises(IntegrityError):
             async with db.transaction() as session:
                 await with_ids.execute(session, [(1, "tea", now, True, None, None, None)])
                 await with_ids.execute(session, [(2, "milk", now, True, None, None, None)] * 2)
         async with db.read() as session:
             assert (await session.execute(select(things.c.name))).all() == []
-    finally:
-        await db.dispose()
