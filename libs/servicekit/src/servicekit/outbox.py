@@ -168,21 +168,25 @@ class OutboxRelay:
         """The next unpublished rows in id order: at most `batch_size` of them, and no more payload than
         `batch_chars` (the row that crosses it included, so one row always goes), counted in the
         database so that a backlog of large events is not read into memory a batch at a time. Each row
-        says whether its key has a parked row (`behind_parked`): it then waits behind that row."""
+        says whether its key has a parked row (`behind_parked`): it then waits behind that row.
+
+        The payload limit gives the batch's last id; the rows are then read in id order through the
+        index of unpublished rows. Sorting the rows themselves (for the running sum, for the join)
+        copied every payload through a temporary b-tree: twice the database's time per row."""
         c = self._outbox.c
+        unsent = and_(c.published_at.is_(None), c.parked_at.is_(None))
         first = (
-            select(c.id, c.message_id, c.topic, c.key, c.payload, c.headers)
-            .where(c.published_at.is_(None), c.parked_at.is_(None))
+            select(c.id, func.length(c.payload).label("size"))
+            .where(unsent)
             .order_by(c.id)
             .limit(self._batch_size)
             .subquery()
         )
-        size = func.length(first.c.payload)
-        sized = select(
-            first, size.label("size"), func.sum(size).over(order_by=first.c.id).label("upto")
-        ).subquery()
-        # A parked row is unpublished: saying so lets the partial index of unpublished rows answer,
-        # instead of a scan of every row ever sent.
+        # Each row's payload characters before it in the batch.
+        before = func.sum(first.c.size).over(order_by=first.c.id) - first.c.size
+        sized = select(first.c.id, before.label("before")).subquery()
+        last = select(func.max(sized.c.id)).where(sized.c.before < self._batch_chars).scalar_subquery()
+        # A parked row is unpublished: its partial index holds only parked rows, usually none.
         parked = (
             select(c.topic, c.key)
             .where(c.published_at.is_(None), c.parked_at.is_not(None))
@@ -191,17 +195,18 @@ class OutboxRelay:
         )
         return (
             select(
-                sized.c.id,
-                sized.c.message_id,
-                sized.c.topic,
-                sized.c.key,
-                sized.c.payload,
-                sized.c.headers,
+                c.id,
+                c.message_id,
+                c.topic,
+                c.key,
+                c.payload,
+                c.headers,
                 parked.c.key.is_not(None).label("behind_parked"),
             )
-            .outerjoin(parked, and_(parked.c.topic == sized.c.topic, parked.c.key == sized.c.key))
-            .where(sized.c.upto - sized.c.size < self._batch_chars)
-            .order_by(sized.c.id)
+            .outerjoin(parked, and_(parked.c.topic == c.topic, parked.c.key == c.key))
+            .where(unsent, c.id <= last)
+            .order_by(c.id)
+            .limit(self._batch_size)
         )
 
     async def _relay_postgresql(self) -> int:

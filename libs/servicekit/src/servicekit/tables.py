@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
 )
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for a busy outbox.
@@ -45,6 +46,9 @@ def outbox_table(metadata: MetaData) -> Table:
         postgresql_where=table.c.published_at.is_(None),
         sqlite_where=table.c.published_at.is_(None),
     )
+    # The keys a relay cycle must hold back: found without reading every row waiting to be sent.
+    parked = and_(table.c.published_at.is_(None), table.c.parked_at.is_not(None))
+    Index("ix_outbox_parked", table.c.topic, table.c.key, postgresql_where=parked, sqlite_where=parked)
     return table
 
 
