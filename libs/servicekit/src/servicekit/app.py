@@ -79,6 +79,7 @@ class ServiceApp(Generic[U]):
             now=self.clock(),
             keys_kept_for=idempotency.KEPT_FOR,
             inbox_kept_for=timedelta(days=self.settings.inbox_kept_days),
+            outbox_kept_for=timedelta(days=self.settings.outbox_kept_days),
         )
 
     def uow(self) -> U:

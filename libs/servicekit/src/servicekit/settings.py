@@ -42,6 +42,12 @@ class ServiceSettings(BaseSettings):
         le=365,
         description="as long as the broker keeps messages: older ones cannot come again",
     )
+    outbox_kept_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="how long sent events stay in the outbox, for looking into what went out",
+    )
 
     # Bearer tokens (shared by the services: AUTH_*).
     auth_jwks_url: str | None = Field(

@@ -1,0 +1,126 @@
+"""The hourly purge: what expired goes, a bounded number of rows per transaction; nothing else does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+
+from servicekit.db import Database
+from servicekit.purge import purge_expired
+from servicekit.tables import MessagingTables
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_events_only(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    db, tables = kit
+    old, recent = NOW - 10 * DAY, NOW - DAY
+    async with db.transaction() as session:
+        await session.execute(
+            insert(tables.idempotency),
+            [
+                {
+                    "owner": "caller",
+                    "key": f"{age}-{n}",
+                    "request_fingerprint": "f",
+                    "status_code": 201,
+                    "response_body": b"{}",
+                    "created_at": at,
+                }
+                for age, at in (("old", NOW - 2 * DAY), ("new", NOW - timedelta(hours=1)))
+                for n in range(3)
+            ],
+        )
+        await session.execute(
+            insert(tables.inbox),
+            [
+                {"consumer": "c", "message_id": f"{age}-{n}", "processed_at": at}
+                for age, at in (("old", old), ("new", recent))
+                for n in range(4)
+            ],
+        )
+        # In id order, as the relay writes them: old rows sent, one parked and one not sent yet (a broker
+        # out of reach for days), then recent ones; one recent row sent before an old one was.
+        outbox_rows = [
+            ("old-sent-1", old, NOW - 9 * DAY, None),
+            ("old-parked", old, None, NOW - 9 * DAY),
+            ("old-sent-2", old, NOW - 9 * DAY, None),
+            ("old-unsent", old, None, None),
+            ("old-sent-3", old, recent, None),
+            ("new-sent", recent, recent, None),
+            ("new-unsent", recent, None, None),
+            ("old-again-sent", old, recent, None),
+        ]
+        await session.execute(
+            insert(tables.outbox),
+            [
+                {
+                    "message_id": message_id,
+                    "topic": "t",
+                    "key": "k",
+                    "payload": "{}",
+                    "created_at": created_at,
+                    "published_at": published_at,
+                    "parked_at": parked_at,
+                }
+                for message_id, created_at, published_at, parked_at in outbox_rows
+            ],
+        )
+
+    gone = await purge_expired(
+        db,
+        tables,
+        now=NOW,
+        keys_kept_for=DAY,
+        inbox_kept_for=7 * DAY,
+        outbox_kept_for=7 * DAY,
+        batch=2,  # several transactions per table
+    )
+
+    async with db.read() as session:
+        keys = set(await session.scalars(select(tables.idempotency.c.key)))
+        inbox = set(await session.scalars(select(tables.inbox.c.message_id)))
+        outbox = set(await session.scalars(select(tables.outbox.c.message_id)))
+    assert keys == {"new-0", "new-1", "new-2"}
+    assert inbox == {"new-0", "new-1", "new-2", "new-3"}
+    # Sent rows written before the first row of the last seven days go; unsent and parked ones stay,
+    # and so does a row written after that first one, whatever its age says.
+    assert outbox == {"old-parked", "old-unsent", "new-sent", "new-unsent", "old-again-sent"}
+    assert gone == 3 + 4 + 3
+    assert (
+        await purge_expired(
+            db, tables, now=NOW, keys_kept_for=DAY, inbox_kept_for=7 * DAY, outbox_kept_for=7 * DAY
+        )
+        == 0
+    )
+
+
+async def test_with_no_recent_outbox_row_every_sent_row_past_its_days_goes(
+    kit: tuple[Database, MessagingTables],
+) -> None:
+    db, tables = kit
+    async with db.transaction() as session:
+        await session.execute(
+            insert(tables.outbox),
+            [
+                {
+                    "message_id": message_id,
+                    "topic": "t",
+                    "key": "k",
+                    "payload": "{}",
+                    "created_at": NOW - 30 * DAY,
+                    "published_at": published_at,
+                }
+                for message_id, published_at in (("sent", NOW - 30 * DAY), ("unsent", None))
+            ],
+        )
+    gone = await purge_expired(
+        db, tables, now=NOW, keys_kept_for=DAY, inbox_kept_for=DAY, outbox_kept_for=7 * DAY
+    )
+    async with db.read() as session:
+        assert set(await session.scalars(select(tables.outbox.c.message_id))) == {"unsent"}
+    assert gone == 1
