@@ -164,14 +164,45 @@ def drop_outbox_parking() -> None:
         batch_op.drop_column("parked_at")
 
 
-def index_parked_outbox_rows() -> None:
-    """A revision step of every service: the relay finds the keys of parked rows from an index of
-    parked rows alone, not by reading every row waiting to be sent."""
-    where = text("published_at IS NULL AND parked_at IS NOT NULL")
-    op.create_index(
-        "ix_outbox_parked", "outbox", ["topic", "key"], postgresql_where=where, sqlite_where=where
-    )
+def outbox_for_the_relay() -> None:
+    """A revision step of every service: the relay finds the keys of parked rows from an index of parked
+    rows alone, not by reading every row waiting to be sent; and message ids are no longer a unique
+    index. They are random ids made by `UnitOfWork.publish`, and keeping the index cost each event a
+    write to a random page of it."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("outbox_message_id_key", "outbox", type_="unique")
+        op.create_index("ix_outbox_parked", "outbox", ["topic", "key"], postgresql_where=_PARKED)
+        return
+    # SQLite keeps the constraint in the table's own definition: the table is made again without it.
+    with op.batch_alter_table("outbox", copy_from=_outbox_for_the_relay(), recreate="always"):
+        pass
 
 
-def drop_parked_outbox_rows_index() -> None:
+def outbox_before_the_relay_indexes() -> None:
     op.drop_index("ix_outbox_parked", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch_op:
+        batch_op.create_unique_constraint("outbox_message_id_key", ["message_id"])
+
+
+_PARKED = text("published_at IS NULL AND parked_at IS NOT NULL")
+
+
+def _outbox_for_the_relay() -> Table:
+    """The outbox as `outbox_for_the_relay` leaves it (frozen here, like `_first_messaging_tables`)."""
+    unpublished = text("published_at IS NULL")
+    return Table(
+        "outbox",
+        MetaData(),
+        Column("id", Id64, primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", Text, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("parked_at", DateTime(timezone=True), nullable=True),
+        Column("parked_reason", Text, nullable=True),
+        Index("ix_outbox_unpublished", "id", sqlite_where=unpublished, postgresql_where=unpublished),
+        Index("ix_outbox_parked", "topic", "key", sqlite_where=_PARKED, postgresql_where=_PARKED),
+    )

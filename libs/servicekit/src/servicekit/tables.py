@@ -26,7 +26,8 @@ def outbox_table(metadata: MetaData) -> Table:
         "outbox",
         metadata,
         Column("id", Id64, primary_key=True, autoincrement=True),
-        Column("message_id", String(36), nullable=False, unique=True),
+        # Random ids (`UnitOfWork.publish`): a unique index cost every event a write to a random page.
+        Column("message_id", String(36), nullable=False),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("payload", Text, nullable=False),

@@ -1,4 +1,5 @@
-"""the keys of parked outbox rows are read from an index of parked rows alone
+"""the keys of parked outbox rows are read from an index of parked rows alone; message ids are not
+indexed
 
 Revision ID: 0007
 Revises: 0006
@@ -6,7 +7,7 @@ Revises: 0006
 
 from collections.abc import Sequence
 
-from servicekit.migrations import drop_parked_outbox_rows_index, index_parked_outbox_rows
+from servicekit.migrations import outbox_before_the_relay_indexes, outbox_for_the_relay
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -15,8 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    index_parked_outbox_rows()
+    outbox_for_the_relay()
 
 
 def downgrade() -> None:
-    drop_parked_outbox_rows_index()
+    outbox_before_the_relay_indexes()
