@@ -6,7 +6,7 @@
 
 The end-to-end figures move with the neighbours' load; this one barely does, so it is the one to
 compare a change by. It builds timetracking and billing in this process (fresh databases, no broker)
-and runs, with the CPU time of each step:
+and runs, with the CPU time of each step and how much of it was SQLite's thread:
 1. timetracking: N `timetracking.time_entry.log` command records parsed (`servicekit.consumers`) and
    handed, `--batch` at a time, to the log-commands handler its consumer runs;
 2. timetracking's relay: every outbox row read, turned into a message and marked published, with a
