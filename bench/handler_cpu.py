@@ -190,13 +190,12 @@ async def measure(args: argparse.Namespace, urls: dict[str, str]) -> int:
         f"\n=== CPU per entry, {args.entries} entries over {args.contracts} contracts, batch {args.batch}, "
         f"{args.database} ==="
     )
+    driver = "SQLite's thread" if args.database == "sqlite" else "other threads"
     for service in ("timetracking", "billing"):
         steps = {step: seconds for step, seconds in cpu.items() if step.startswith(service)}
         for step, seconds in steps.items():
             elsewhere = 1e6 * (seconds - here[step]) / args.entries
-            print(
-                f"  {1e6 * seconds / args.entries:7.1f} µs  {step:38} ({elsewhere:5.1f} µs of it in SQLite's)"
-            )
+            print(f"  {1e6 * seconds / args.entries:7.1f} µs  {step:38} ({elsewhere:5.1f} of it in {driver})")
         print(f"  {1e6 * sum(steps.values()) / args.entries:7.1f} µs  {service} in all")
     print(
         f"check     stored {stored}, accrued {accrued}, sent {len(events)} -> "

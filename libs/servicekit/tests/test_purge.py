@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from servicekit.db import Database
 from servicekit.purge import purge_expired
@@ -43,17 +44,19 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
                 for n in range(4)
             ],
         )
-        # In id order, as the relay writes them: old rows sent, one parked and one not sent yet (a broker
-        # out of reach for days), then recent ones; one recent row sent before an old one was.
+        # In id order: old rows sent long ago, one parked and one not sent yet (a broker out of reach
+        # for days), one parked for days and sent lately, then recent ones; after them, rows written
+        # with older instants (PostgreSQL commits ids out of order).
         outbox_rows = [
             ("old-sent-1", old, NOW - 9 * DAY, None),
             ("old-parked", old, None, NOW - 9 * DAY),
             ("old-sent-2", old, NOW - 9 * DAY, None),
             ("old-unsent", old, None, None),
-            ("old-sent-3", old, recent, None),
+            ("old-sent-lately", old, recent, None),
             ("new-sent", recent, recent, None),
             ("new-unsent", recent, None, None),
-            ("old-again-sent", old, recent, None),
+            ("old-again-sent-lately", old, recent, None),
+            ("old-again-sent-long-ago", old, NOW - 9 * DAY, None),
         ]
         await session.execute(
             insert(tables.outbox),
@@ -71,6 +74,13 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
             ],
         )
 
+    deletes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     gone = await purge_expired(
         db,
         tables,
@@ -78,8 +88,9 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
         keys_kept_for=DAY,
         inbox_kept_for=7 * DAY,
         outbox_kept_for=7 * DAY,
-        batch=2,  # several transactions per table
+        batch=2,
     )
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
     async with db.read() as session:
         keys = set(await session.scalars(select(tables.idempotency.c.key)))
@@ -87,10 +98,19 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
         outbox = set(await session.scalars(select(tables.outbox.c.message_id)))
     assert keys == {"new-0", "new-1", "new-2"}
     assert inbox == {"new-0", "new-1", "new-2", "new-3"}
-    # Sent rows written before the first row of the last seven days go; unsent and parked ones stay,
-    # and so does a row written after that first one, whatever its age says.
-    assert outbox == {"old-parked", "old-unsent", "new-sent", "new-unsent", "old-again-sent"}
-    assert gone == 3 + 4 + 3
+    # Rows sent more than seven days ago go, up to the first row written since; the rest stay.
+    assert outbox == {
+        "old-parked",
+        "old-unsent",
+        "old-sent-lately",
+        "new-sent",
+        "new-unsent",
+        "old-again-sent-lately",
+        "old-again-sent-long-ago",
+    }
+    assert gone == 3 + 4 + 2
+    # Two rows a transaction at most: keys 2 + 1, inbox 2 + 2 + 0, outbox 2 + 0.
+    assert len(deletes) == 2 + 3 + 2
     assert (
         await purge_expired(
             db, tables, now=NOW, keys_kept_for=DAY, inbox_kept_for=7 * DAY, outbox_kept_for=7 * DAY
@@ -99,7 +119,7 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
     )
 
 
-async def test_with_no_recent_outbox_row_every_sent_row_past_its_days_goes(
+async def test_with_no_recent_outbox_row_every_row_sent_before_the_cutoff_goes(
     kit: tuple[Database, MessagingTables],
 ) -> None:
     db, tables = kit
@@ -115,12 +135,16 @@ async def test_with_no_recent_outbox_row_every_sent_row_past_its_days_goes(
                     "created_at": NOW - 30 * DAY,
                     "published_at": published_at,
                 }
-                for message_id, published_at in (("sent", NOW - 30 * DAY), ("unsent", None))
+                for message_id, published_at in (
+                    ("sent", NOW - 30 * DAY),
+                    ("unsent", None),
+                    ("sent-lately", NOW - DAY),
+                )
             ],
         )
     gone = await purge_expired(
         db, tables, now=NOW, keys_kept_for=DAY, inbox_kept_for=DAY, outbox_kept_for=7 * DAY
     )
     async with db.read() as session:
-        assert set(await session.scalars(select(tables.outbox.c.message_id))) == {"unsent"}
+        assert set(await session.scalars(select(tables.outbox.c.message_id))) == {"unsent", "sent-lately"}
     assert gone == 1

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData
 from servicekit import idempotency, logs, problems, tracing
 from servicekit.api import UnitsOfWork
 from servicekit.auth import TokenVerifier
-from servicekit.clock import Clock
+from servicekit.clock import Clock, utc_now
 from servicekit.http import AuthenticationMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from servicekit.idempotency import IdempotencyMiddleware
 from servicekit.operations import RequestTelemetry
@@ -76,7 +76,7 @@ class ServiceApp(Generic[U]):
         return await purge_expired(
             self.service.db,
             self.tables,
-            now=self.clock(),
+            now=utc_now(),  # the rows' stamps are the wall clock's, whatever clock the business runs on
             keys_kept_for=idempotency.KEPT_FOR,
             inbox_kept_for=timedelta(days=self.settings.inbox_kept_days),
             outbox_kept_for=timedelta(days=self.settings.outbox_kept_days),

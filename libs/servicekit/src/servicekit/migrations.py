@@ -171,7 +171,16 @@ def outbox_for_the_relay() -> None:
     write to a random page of it."""
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint("outbox_message_id_key", "outbox", type_="unique")
-        op.create_index("ix_outbox_parked", "outbox", ["topic", "key"], postgresql_where=_PARKED)
+        # Built beside the writes of replicas still running, not holding them through a scan of every
+        # row the outbox ever sent (kept until this release's purge).
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_outbox_parked",
+                "outbox",
+                ["topic", "key"],
+                postgresql_where=_PARKED,
+                postgresql_concurrently=True,
+            )
         return
     # SQLite keeps the constraint in the table's own definition: the table is made again without it.
     with op.batch_alter_table("outbox", copy_from=_outbox_for_the_relay(), recreate="always"):
@@ -179,6 +188,7 @@ def outbox_for_the_relay() -> None:
 
 
 def outbox_before_the_relay_indexes() -> None:
+    """Undoes `outbox_for_the_relay`: no index of parked rows, message ids unique again."""
     op.drop_index("ix_outbox_parked", table_name="outbox")
     with op.batch_alter_table("outbox") as batch_op:
         batch_op.create_unique_constraint("outbox_message_id_key", ["message_id"])

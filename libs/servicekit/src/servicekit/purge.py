@@ -1,7 +1,7 @@
 """What every service forgets in time: Idempotency-Key responses once they expire, inbox records once
 the broker no longer holds the messages they guard against (nothing can be redelivered then), and
 outbox rows some days after they were sent (the relay never reads a sent row again; they are kept for
-looking into what went out).
+looking into what went out). Every row is stamped by the wall clock, and so is `now`.
 
 Rows go a bounded number per transaction: SQLite has one writer, and a day of a busy service's rows
 deleted at once would hold it, and every request and consumer behind it, for seconds."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, delete, select, tuple_
+from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
 
 from servicekit.db import Database
 from servicekit.tables import MessagingTables
@@ -34,20 +34,19 @@ async def purge_expired(
     keys, inbox, outbox = tables.idempotency, tables.inbox, tables.outbox
     gone = await _purge(db, keys, keys.c.created_at < now - keys_kept_for, batch)
     gone += await _purge(db, inbox, inbox.c.processed_at < now - inbox_kept_for, batch)
-    # Sent rows are found by id, which the table is kept in, not by a timestamp no index holds: those
-    # before the first row written since the cutoff. That first row is found by reading from the
-    # oldest, the rows about to go.
+    # A row goes once it was sent before the cutoff: one parked for days and sent only lately stays,
+    # and so does one sent while this runs. The rows are looked for by id, the order the table is kept
+    # in, rather than by a timestamp no index holds: before the first row written since the cutoff (or
+    # up to the last row, when there is none), so the scan stays among the old rows.
+    cutoff = now - outbox_kept_for
+    first_kept = (
+        select(outbox.c.id).where(outbox.c.created_at >= cutoff).order_by(outbox.c.id).limit(1)
+    ).scalar_subquery()
     async with db.read() as session:
-        first_kept = await session.scalar(
-            select(outbox.c.id)
-            .where(outbox.c.created_at >= now - outbox_kept_for)
-            .order_by(outbox.c.id)
-            .limit(1)
-        )
-    sent = outbox.c.published_at.is_not(None)
-    return gone + await _purge(
-        db, outbox, sent if first_kept is None else sent & (outbox.c.id < first_kept), batch
-    )
+        bounds = (await session.execute(select(first_kept, func.max(outbox.c.id)))).one()
+    upto = bounds[0] if bounds[0] is not None else (bounds[1] or 0) + 1
+    sent_long_ago = (outbox.c.id < upto) & (outbox.c.published_at < cutoff)
+    return gone + await _purge(db, outbox, sent_long_ago, batch)
 
 
 async def _purge(db: Database, table: Table, expired: ColumnElement[bool], batch: int) -> int:
