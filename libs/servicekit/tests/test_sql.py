@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.db import Database
-from servicekit.sql import BulkInsert, as_utc, instant_as_stored, stored_instant
+from servicekit.sql import BulkInsert, as_utc, id_text, instant_as_stored, one_of, stored_id, stored_instant
 
 metadata = MetaData()
 things = Table(
@@ -153,3 +154,41 @@ async def test_a_bulk_insert_that_breaks_a_key_fails_as_sqlalchemy_says_and_writ
                 await with_ids.execute(session, [(2, "milk", now, True, None, None, None)] * 2)
         async with db.read() as session:
             assert (await session.execute(select(things.c.name))).all() == []
+
+
+async def test_one_of_finds_the_rows_whose_value_is_listed_whatever_the_list(
+    database_url: Callable[[str], str],
+) -> None:
+    async with fresh_database(database_url("one_of")) as db:
+        at = datetime(2026, 3, 1, tzinfo=UTC)
+        async with db.transaction() as session:
+            await session.execute(
+                insert(things), [{"name": f"n{n}", "at": at, "done": n % 2 == 0} for n in range(1, 31)]
+            )
+        async with db.read() as session:
+
+            async def names(column: Any, values: list[Any]) -> set[str]:
+                query = select(things.c.name).where(one_of(session, column, values))
+                return set(await session.scalars(query))
+
+            assert await names(things.c.name, ["n3", "n17", "absent", "n3"]) == {"n3", "n17"}
+            assert await names(things.c.thing_id, [2, 29, 99]) == {"n2", "n29"}
+            assert await names(things.c.name, [f"n{n}" for n in range(1, 31)]) == {
+                f"n{n}" for n in range(1, 31)
+            }
+            assert await names(things.c.name, []) == set()
+            # One statement whatever the number of values: compiled once, prepared once.
+            dialect = session.get_bind().dialect
+            assert str(
+                select(things.c.name).where(one_of(session, things.c.name, ["a"])).compile(dialect=dialect)
+            ) == str(
+                select(things.c.name)
+                .where(one_of(session, things.c.name, ["a", "b", "c"]))
+                .compile(dialect=dialect)
+            )
+
+
+def test_ids_are_written_and_read_back_as_themselves() -> None:
+    value = uuid4()
+    assert id_text(value) == str(value) and id_text(value) is id_text(value)
+    assert stored_id(str(value)) == value

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import ColumnElement, Table, Text, bindparam, insert, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -24,6 +38,31 @@ def is_postgresql(session: AsyncSession) -> bool:
 def insert_on_conflict(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same way)."""
     return _insert_of("postgresql" if is_postgresql(session) else "sqlite")
+
+
+def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`, with the values bound as one parameter: an array on PostgreSQL (`= ANY`), a
+    JSON array that `json_each` reads on SQLite. The statement is the same whatever the number of
+    values, so SQLAlchemy compiles it once and SQLite prepares it once; an IN list is expanded value by
+    value on every execution (~1 µs a value) and is a new statement for SQLite at every new length."""
+    listed = list(values)
+    if is_postgresql(session):
+        return column == any_(literal(listed, postgresql.ARRAY(column.type)))
+    each = func.json_each(literal(_json_array(listed), Text))
+    return column.in_(select(literal_column("value")).select_from(each))
+
+
+@lru_cache(maxsize=20_000)
+def id_text(value: UUID) -> str:
+    """A UUID as stored (text), remembered: the same contract's id is written into a batch's queries
+    several times, and `str(UUID)` costs ~1 µs in Python each time."""
+    return str(value)
+
+
+@lru_cache(maxsize=20_000)
+def stored_id(text: str) -> UUID:
+    """The UUID of an id read back as text, remembered (`UUID(text)` costs ~2 µs in Python)."""
+    return UUID(text)
 
 
 def _insert_of(dialect_name: str) -> Any:

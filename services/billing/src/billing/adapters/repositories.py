@@ -27,9 +27,12 @@ from servicekit.money import Money
 from servicekit.sql import (
     BulkInsert,
     as_utc,
+    id_text,
     insert_on_conflict,
     instant_as_stored,
     is_postgresql,
+    one_of,
+    stored_id,
     stored_instant,
     upsert,
 )
@@ -113,11 +116,13 @@ class ContractCopies:
     async def versions(self, contract_ids: Iterable[UUID]) -> dict[UUID, int]:
         """The version of each copy kept, without reading the copies."""
         c = tables.contracts.c
-        ids = [str(contract_id) for contract_id in set(contract_ids)]
+        ids = {id_text(contract_id) for contract_id in contract_ids}
         if not ids:
             return {}
-        rows = await self._session.execute(select(c.contract_id, c.version).where(c.contract_id.in_(ids)))
-        return {UUID(contract_id): version for contract_id, version in rows}
+        rows = await self._session.execute(
+            select(c.contract_id, c.version).where(one_of(self._session, c.contract_id, ids))
+        )
+        return {stored_id(contract_id): version for contract_id, version in rows}
 
     async def keep(self, states: Sequence[ContractState]) -> None:
         """Keep the newest version of each contract; an older, late version changes nothing, and
@@ -230,11 +235,12 @@ class ContractCopies:
         wanted = set(calendar_ids)
         if wanted <= self._calendars.keys():
             return {calendar_id: self._calendars[calendar_id] for calendar_id in wanted}
-        ids = [str(calendar_id) for calendar_id in wanted]
-        if not ids:
+        if not wanted:
             return {}
         rows = await self._session.scalars(
-            select(tables.calendars.c.document).where(tables.calendars.c.calendar_id.in_(ids))
+            select(tables.calendars.c.document).where(
+                one_of(self._session, tables.calendars.c.calendar_id, map(id_text, wanted))
+            )
         )
         documents = [CalendarDocument.model_validate(row) for row in rows]
         return {document.calendar_id: wire.business_calendar(document) for document in documents}
@@ -281,11 +287,11 @@ class ContractCopies:
         if found:
             rows = await self._session.execute(
                 select(t.contract_id, t.units, t.bought_at).where(
-                    t.contract_id.in_([str(contract_id) for contract_id in found])
+                    one_of(self._session, t.contract_id, map(id_text, found))
                 )
             )
             for contract_id, units, bought_at in rows:
-                found[UUID(contract_id)].append((units, as_utc(bought_at)))
+                found[stored_id(contract_id)].append((units, as_utc(bought_at)))
         return found
 
     async def top_ups(self, contract_id: UUID) -> list[tuple[int, Money, datetime]]:
@@ -489,13 +495,13 @@ class UsageLedger:
             rows = await self._session.execute(
                 select(c.contract_id, c.cycle_index, counted)
                 .where(
-                    c.contract_id.in_({str(contract_id) for contract_id, _ in wanted}),
-                    c.cycle_index.in_({index for _, index in wanted}),
+                    one_of(self._session, c.contract_id, {id_text(contract_id) for contract_id, _ in wanted}),
+                    one_of(self._session, c.cycle_index, {index for _, index in wanted}),
                 )
                 .group_by(c.contract_id, c.cycle_index)
             )
             for contract_id, index, units in rows:
-                key = (UUID(contract_id), index)
+                key = (stored_id(contract_id), index)
                 if key in wanted:
                     use[key] = int(units or 0)
         return use
@@ -515,18 +521,18 @@ class UsageLedger:
         return [_usage_entry(row) for row in rows]
 
     async def standings(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], CycleStanding]:
-        wanted = {(str(contract_id), index) for contract_id, index in keys}
+        wanted = {(id_text(contract_id), index) for contract_id, index in keys}
         if not wanted:
             return {}
         c = tables.cycle_usage.c
         rows = await self._session.execute(
             select(tables.cycle_usage).where(
-                c.contract_id.in_({contract for contract, _ in wanted}),
-                c.cycle_index.in_({index for _, index in wanted}),
+                one_of(self._session, c.contract_id, {contract for contract, _ in wanted}),
+                one_of(self._session, c.cycle_index, {index for _, index in wanted}),
             )
         )
         return {
-            (UUID(row.contract_id), row.cycle_index): CycleStanding(
+            (stored_id(row.contract_id), row.cycle_index): CycleStanding(
                 used=row.used,
                 allowance=row.allowance,
                 carried_in=row.carried_in,
@@ -543,7 +549,7 @@ class UsageLedger:
             tables.cycle_usage,
             [
                 {
-                    "contract_id": str(contract_id),
+                    "contract_id": id_text(contract_id),
                     "cycle_index": index,
                     "used": standing.used,
                     "allowance": standing.allowance,
@@ -590,7 +596,7 @@ def _usage_row(placed: PlacedEntry) -> tuple[Any, ...]:
     charges, traits = usage.other_charges, usage.traits
     return (
         usage.entry_id,
-        str(entry.contract_id) if entry.contract_id else None,
+        id_text(entry.contract_id) if entry.contract_id else None,
         entry.account_id,
         usage.request_id,
         as_utc(usage.started_at),
@@ -764,18 +770,19 @@ class BillBook:
     async def billed_periods(self, periods: Iterable[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
         """Which of these contract periods have a bill of any version."""
         await self._insert_held()
-        wanted = {(str(contract_id), period) for contract_id, period in periods}
+        wanted = {(id_text(contract_id), period) for contract_id, period in periods}
         if not wanted:
             return set()
         c = tables.bills.c
         rows = await self._session.execute(
             select(c.contract_id, c.period)
             .where(
-                c.contract_id.in_({contract for contract, _ in wanted}), c.period.in_({p for _, p in wanted})
+                one_of(self._session, c.contract_id, {contract for contract, _ in wanted}),
+                one_of(self._session, c.period, {p for _, p in wanted}),
             )
             .distinct()
         )
-        return {(UUID(contract), period) for contract, period in rows if (contract, period) in wanted}
+        return {(stored_id(contract), period) for contract, period in rows if (contract, period) in wanted}
 
     async def periods_with_bills(self, contract_id: UUID) -> set[str]:
         await self._insert_held()
