@@ -240,12 +240,14 @@ class OutboxRelay:
         could not be sent for a passing reason (the broker out of reach) stays pending, and so do the
         rows of its key after it, to keep the key's order."""
         outcome = _Outcome(parked_keys={(row.topic, row.key) for row in rows if row.behind_parked})
-        sendable = [row for row in rows if not outcome.held(row)]
+        # Each payload encoded once: for its size, then to be sent.
+        outgoing = [(row, _message(row)) for row in rows]
+        sendable = [(row, message) for row, message in outgoing if not outcome.held(row, message.payload)]
         if not sendable:
             return outcome
-        results = await self._sender.send_all([_message(row) for row in sendable])
+        results = await self._sender.send_all([message for _, message in sendable])
         waiting: set[tuple[str, str]] = set()
-        for row, error in zip(sendable, results or [None] * len(sendable), strict=True):
+        for (row, message), error in zip(sendable, results or [None] * len(sendable), strict=True):
             key = (row.topic, row.key)
             if key in waiting:
                 continue
@@ -258,7 +260,7 @@ class OutboxRelay:
             elif is_transient(error) or type(error).__name__ in _PRODUCER_OUT_OF_STEP:
                 waiting.add(key)
             elif key in outcome.parked_keys:
-                outcome.held(row)
+                outcome.held(row, message.payload)
             else:
                 outcome.park(row, f"{type(error).__name__}: {error}")
         if waiting:
@@ -337,14 +339,15 @@ class _Outcome:
     def done(self) -> int:
         return len(self.sent) + len(self.parked)
 
-    def held(self, row: Row[Any]) -> bool:
-        """Park the row when its key waits behind a parked row, or when it is too large to send."""
+    def held(self, row: Row[Any], payload: bytes) -> bool:
+        """Park the row when its key waits behind a parked row, or when it (`payload`, its encoded
+        payload) is too large to send."""
         key = (row.topic, row.key)
         if key in self.parked_keys:
             behind = self._blocked_by.get(key, "an earlier event of its key that is parked")
             self.parked[row.id] = f"{row.topic} event {row.message_id} waits behind {behind}"
             return True
-        size = len(row.payload.encode()) + len(row.headers or "")
+        size = len(payload) + len(row.headers or "")
         if size > EVENT_MAX_BYTES:
             self.park(row, f"{size} bytes, more than the {EVENT_MAX_BYTES} a Kafka record of ours may take")
             return True
