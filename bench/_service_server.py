@@ -148,11 +148,13 @@ class Tracker:
 
 
 def _entry_ids(body: Any) -> list[str]:
-    """The time entries a message is about: a log command's, a batch of them, or an event's entry."""
-    if hasattr(body, "entries"):
-        return [str(entry.entry_id) for entry in body.entries]
-    entry = getattr(body, "entry", body)
-    entry_id = getattr(entry, "entry_id", None)
+    """The time entries a message is about: a log command's, a batch of them, or an event's entry.
+    Read from the models' `__dict__`: `hasattr` on a pydantic model that lacks the field raises inside
+    (~2 µs a message, in the service's own loop, which the benchmark measures)."""
+    fields = body.__dict__
+    if "entries" in fields:
+        return [str(entry.entry_id) for entry in fields["entries"]]
+    entry_id = fields.get("entry", body).__dict__.get("entry_id")
     return [] if entry_id is None else [str(entry_id)]
 
 
