@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from contracts_schema import timetracking as schema
 from contracts_schema.billing import BillStatus, BillStatusChanged
@@ -246,3 +247,27 @@ def test_a_paid_bill_without_usage_closes_nothing_and_other_status_changes_settl
         bill(status=BillStatus.PAID, is_main=False, **usage),
     ):
         assert wire.paid_bill(BillStatusChanged(bill=other, previous_status=BillStatus.ISSUED)) is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"span": Duration(45), "time_taken_minutes": 30, "product": "Gold", "task_id": "T-1"},
+        {"other_charges": Money(Decimal("12.5"), "USD"), "billable": False, "work_log_type": "onsite"},
+        {
+            "description": 'ein "Ärger" \\ \u2028 ✓',
+            "rate_type": "expedited",
+            "custom_fields": {"b": "2", "a": "1"},
+        },
+        {"other_charges": Money(Decimal("1000.00"), "USD"), "include_non_operational": False},
+    ],
+)
+def test_a_logged_entry_s_event_built_around_its_stored_document_is_what_the_model_writes(changes) -> None:
+    contract = covering_contract(reps_may_override_time_taken=True, reps_may_add_other_charges=True)
+    entry = new_time_entry(uuid.uuid4(), work(**changes), contract, now=NOW)
+    document = wire.document_json(wire.time_entry_state(entry))
+    encoded = wire.time_entry_logged_around(document)
+
+    assert encoded.model is schema.TimeEntryLogged
+    assert encoded.json == to_json(wire.time_entry_logged(entry))

@@ -33,6 +33,7 @@ from contracts_schema.timetracking import (
 from servicekit.business_hours import BusinessCalendar, WorkingHours
 from servicekit.errors import DomainError
 from servicekit.money import Money
+from servicekit.uow import EncodedBody
 from timetracking.domain.bills import ClosedPeriod, IssuedBill, MainBillChange, PaidBill
 from timetracking.domain.commands import BillableMarking, EntryDeletion, EntryEdit, EntrySelection
 from timetracking.domain.contracts import AnnouncedContract, CoveringContract
@@ -332,6 +333,12 @@ def time_entries_subject(account_id: str) -> str:
 
 def time_entry_logged(entry: TimeEntry) -> TimeEntryLogged:
     return TimeEntryLogged(entry=time_entry_state(entry))
+
+
+def time_entry_logged_around(document: str) -> EncodedBody:
+    """The `TimeEntryLogged` of an entry whose state is written as JSON already (`document_json`): the
+    state is serialised once for the entry's row, its audit record and its event."""
+    return EncodedBody(TimeEntryLogged, b'{"entry":%s}' % document.encode())
 
 
 def time_entry_changed(entry: TimeEntry, previous: TimeEntry, reason: str | None) -> TimeEntryChanged:

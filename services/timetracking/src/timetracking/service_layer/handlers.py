@@ -80,14 +80,15 @@ async def log_time_entries(
         outcomes.append(outcome)
         if isinstance(outcome, DomainError):
             continue
-        logged = wire.time_entry_logged(outcome)
+        # Its stored document is the state its event carries: made once, for its row, its record and
+        # its event.
+        document = wire.document_json(wire.time_entry_state(outcome))
         if outcome.entry_id not in existing:
             existing[outcome.entry_id] = outcome
             accepted.append(AuditRecord(now, request.origin.actor, AuditAction.LOGGED, None, None, outcome))
-            # Its stored document is the state its event carries: made once, for its row and its record.
-            documents[outcome.entry_id] = wire.document_json(logged.entry)
+            documents[outcome.entry_id] = document
         uow.publish(
-            logged,
+            wire.time_entry_logged_around(document),
             key=outcome.account_id,
             subject=wire.time_entry_subject(outcome.entry_id),
             origin=request.origin,
