@@ -163,7 +163,9 @@ async def test_one_of_finds_the_rows_whose_value_is_listed_whatever_the_list(
         at = datetime(2026, 3, 1, tzinfo=UTC)
         async with db.transaction() as session:
             await session.execute(
-                insert(things), [{"name": f"n{n}", "at": at, "done": n % 2 == 0} for n in range(1, 31)]
+                insert(things),
+                [{"name": f"n{n}", "at": at, "done": n % 2 == 0} for n in range(1, 31)]
+                + [{"name": "n1" + "0" * 48, "at": at, "done": True}],
             )
         async with db.read() as session:
 
@@ -177,6 +179,8 @@ async def test_one_of_finds_the_rows_whose_value_is_listed_whatever_the_list(
                 f"n{n}" for n in range(1, 31)
             }
             assert await names(things.c.name, []) == set()
+            # A value longer than the column is no value of it (not cut down to one that matches).
+            assert await names(things.c.name, ["n1" + "0" * 60]) == set()
             # One statement whatever the number of values: compiled once, prepared once.
             dialect = session.get_bind().dialect
             assert str(

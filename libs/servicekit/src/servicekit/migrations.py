@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from alembic import command, context, op
@@ -27,6 +28,7 @@ from servicekit.tables import Id64, MessagingTables
 
 # Replicas starting together must not run the same migration twice.
 _MIGRATION_LOCK_KEY = 7_301_002
+_MIGRATION_LOCK_POLL_SECONDS = 0.5
 
 
 def alembic_config(database_url: str, script_location: Path) -> Config:
@@ -61,7 +63,13 @@ async def _run_async(url: str, target_metadata: MetaData) -> None:
 def _run_sync(connection: Connection, target_metadata: MetaData) -> None:
     is_postgresql = connection.dialect.name == "postgresql"
     if is_postgresql:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        # Polled rather than waited for: a session waiting in pg_advisory_lock holds a snapshot, and an
+        # index built concurrently by the replica that holds the lock would wait for it (a deadlock).
+        while not connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+        ).scalar():
+            connection.commit()
+            time.sleep(_MIGRATION_LOCK_POLL_SECONDS)
         connection.commit()
     try:
         context.configure(
@@ -170,10 +178,12 @@ def outbox_for_the_relay() -> None:
     index. They are random ids made by `UnitOfWork.publish`, and keeping the index cost each event a
     write to a random page of it."""
     if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint("outbox_message_id_key", "outbox", type_="unique")
         # Built beside the writes of replicas still running, not holding them through a scan of every
-        # row the outbox ever sent (kept until this release's purge).
+        # row the outbox ever sent (kept until this release's purge). A build that failed leaves an
+        # invalid index behind: dropped first, so that starting again builds it again. The constraint
+        # goes after, in the revision's own transaction, with its version.
         with op.get_context().autocommit_block():
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_outbox_parked")
             op.create_index(
                 "ix_outbox_parked",
                 "outbox",
@@ -181,6 +191,7 @@ def outbox_for_the_relay() -> None:
                 postgresql_where=_PARKED,
                 postgresql_concurrently=True,
             )
+        op.drop_constraint("outbox_message_id_key", "outbox", type_="unique")
         return
     # SQLite keeps the constraint in the table's own definition: the table is made again without it.
     with op.batch_alter_table("outbox", copy_from=_outbox_for_the_relay(), recreate="always"):

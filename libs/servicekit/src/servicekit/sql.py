@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    String,
     Table,
     Text,
     any_,
@@ -47,7 +48,10 @@ def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[A
     value on every execution (~1 µs a value) and is a new statement for SQLite at every new length."""
     listed = list(values)
     if is_postgresql(session):
-        return column == any_(literal(listed, postgresql.ARRAY(column.type)))
+        # An array of the column's type without its length: a cast to VARCHAR(n) would cut a longer
+        # value down to one that matches.
+        element = String() if isinstance(column.type, String) else column.type
+        return column == any_(literal(listed, postgresql.ARRAY(element)))
     each = func.json_each(literal(_json_array(listed), Text))
     return column.in_(select(literal_column("value")).select_from(each))
 
