@@ -15,6 +15,20 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
+def outbox_row(
+    message_id: str, created_at: datetime, published_at: datetime | None, parked_at: datetime | None = None
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "topic": "t",
+        "key": "k",
+        "payload": "{}",
+        "created_at": created_at,
+        "published_at": published_at,
+        "parked_at": parked_at,
+    }
+
+
 async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_events_only(
     kit: tuple[Database, MessagingTables],
 ) -> None:
@@ -58,21 +72,7 @@ async def test_the_purge_deletes_expired_keys_old_inbox_rows_and_long_sent_event
             ("old-again-sent-lately", old, recent, None),
             ("old-again-sent-long-ago", old, NOW - 9 * DAY, None),
         ]
-        await session.execute(
-            insert(tables.outbox),
-            [
-                {
-                    "message_id": message_id,
-                    "topic": "t",
-                    "key": "k",
-                    "payload": "{}",
-                    "created_at": created_at,
-                    "published_at": published_at,
-                    "parked_at": parked_at,
-                }
-                for message_id, created_at, published_at, parked_at in outbox_rows
-            ],
-        )
+        await session.execute(insert(tables.outbox), [outbox_row(*row) for row in outbox_rows])
 
     deletes: list[str] = []
 
@@ -127,19 +127,9 @@ async def test_with_no_recent_outbox_row_every_row_sent_before_the_cutoff_goes(
         await session.execute(
             insert(tables.outbox),
             [
-                {
-                    "message_id": message_id,
-                    "topic": "t",
-                    "key": "k",
-                    "payload": "{}",
-                    "created_at": NOW - 30 * DAY,
-                    "published_at": published_at,
-                }
-                for message_id, published_at in (
-                    ("sent", NOW - 30 * DAY),
-                    ("unsent", None),
-                    ("sent-lately", NOW - DAY),
-                )
+                outbox_row("sent", NOW - 30 * DAY, NOW - 30 * DAY),
+                outbox_row("unsent", NOW - 30 * DAY, None),
+                outbox_row("sent-lately", NOW - 30 * DAY, NOW - DAY),
             ],
         )
     gone = await purge_expired(
