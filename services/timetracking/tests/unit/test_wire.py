@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -249,25 +250,37 @@ def test_a_paid_bill_without_usage_closes_nothing_and_other_status_changes_settl
         assert wire.paid_bill(BillStatusChanged(bill=other, previous_status=BillStatus.ISSUED)) is None
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {},
-        {"span": Duration(45), "time_taken_minutes": 30, "product": "Gold", "task_id": "T-1"},
-        {"other_charges": Money(Decimal("12.5"), "USD"), "billable": False, "work_log_type": "onsite"},
-        {
-            "description": 'ein "Ärger" \\ \u2028 ✓',
-            "rate_type": "expedited",
-            "custom_fields": {"b": "2", "a": "1"},
-        },
-        {"other_charges": Money(Decimal("1000.00"), "USD"), "include_non_operational": False},
-    ],
-)
-def test_a_logged_entry_s_event_built_around_its_stored_document_is_what_the_model_writes(changes) -> None:
-    contract = covering_contract(reps_may_override_time_taken=True, reps_may_add_other_charges=True)
-    entry = new_time_entry(uuid.uuid4(), work(**changes), contract, now=NOW)
-    document = wire.document_json(wire.time_entry_state(entry))
-    encoded = wire.time_entry_logged_around(document)
+_ENTRIES = [
+    {},
+    {"span": Duration(45), "time_taken_minutes": 30, "product": "Gold", "task_id": "T-1"},
+    {"other_charges": Money(Decimal("12.5"), "USD"), "billable": False, "work_log_type": "onsite"},
+    {
+        "description": 'ein "Ärger" \\ \u2028 ✓\n\tline two \x7e </script>',
+        "rate_type": "expedited",
+        "custom_fields": {"b": "2", "a": "1", "ü": '"quoted"'},
+    },
+    {"other_charges": Money(Decimal("1000.00"), "USD"), "include_non_operational": False},
+    {"other_charges": Money(Decimal("0.1"), "USD"), "span": Duration(1)},
+    {"other_charges": Money(Decimal("7"), "JPY")},
+    {"started_at": datetime(2000, 1, 1, tzinfo=UTC), "span": EndedAt(datetime(2000, 1, 1, 0, 1, tzinfo=UTC))},
+]
 
+
+@pytest.mark.parametrize("changes", _ENTRIES)
+@pytest.mark.parametrize("covered", [True, False])
+def test_an_entry_s_stored_document_and_its_logged_event_are_what_the_models_write(changes, covered) -> None:
+    contract = (
+        covering_contract(reps_may_override_time_taken=True, reps_may_add_other_charges=True, currency="JPY")
+        if changes.get("other_charges") and changes["other_charges"].currency == "JPY"
+        else covering_contract(reps_may_override_time_taken=True, reps_may_add_other_charges=True)
+    )
+    entry = new_time_entry(uuid.uuid4(), work(**changes), contract if covered else None, now=NOW)
+    entry = dataclasses.replace(
+        entry, version=3, billed=covered, settled=covered, note=None if covered else "why"
+    )
+    document = wire.time_entry_json(entry)
+    assert document == wire.document_json(wire.time_entry_state(entry))
+
+    encoded = wire.time_entry_logged_around(document)
     assert encoded.model is schema.TimeEntryLogged
     assert encoded.json == to_json(wire.time_entry_logged(entry))

@@ -82,7 +82,7 @@ async def log_time_entries(
             continue
         # Its stored document is the state its event carries: made once, for its row, its record and
         # its event.
-        document = wire.document_json(wire.time_entry_state(outcome))
+        document = wire.time_entry_json(outcome)
         if outcome.entry_id not in existing:
             existing[outcome.entry_id] = outcome
             accepted.append(AuditRecord(now, request.origin.actor, AuditAction.LOGGED, None, None, outcome))
