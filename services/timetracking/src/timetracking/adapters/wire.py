@@ -241,36 +241,42 @@ def main_bill_change(event: BillMainChanged) -> MainBillChange:
 
 
 def time_entry_state(entry: TimeEntry) -> TimeEntryState:
-    work = entry.work
     # A dict validated rather than keywords: the same validation without BaseModel.__init__'s own cost.
-    return TimeEntryState.model_validate(
-        {
-            "entry_id": entry.entry_id,
-            "account_id": work.account_id,
-            "contract_id": entry.contract_id,
-            "request_id": work.request_id,
-            "task_id": work.task_id,
-            "product": work.product,
-            "rep_id": work.rep_id,
-            "started_at": work.started_at,
-            "ended_at": work.span.instant if isinstance(work.span, EndedAt) else None,
-            "duration_minutes": work.span.minutes if isinstance(work.span, Duration) else None,
-            "time_taken_minutes": work.time_taken_minutes,
-            "minutes": entry.minutes,
-            "billable": work.billable,
-            "include_non_operational": work.include_non_operational,
-            "other_charges": money_amount(work.other_charges),
-            "description": work.description,
-            "work_log_type": work.work_log_type,
-            "rate_type": work.rate_type,
-            "custom_fields": dict(work.custom_fields),
-            "billed": entry.billed,
-            "version": entry.version,
-            "deleted": entry.deleted,
-            "settled": entry.settled,
-            "note": entry.note,
-        }
-    )
+    return TimeEntryState.model_validate(_state_fields(entry))
+
+
+def _state_fields(entry: TimeEntry) -> dict[str, Any]:
+    """The entry's `TimeEntryState` fields in the model's order, as values both the model validates and
+    orjson writes as the model would (`time_entry_json`)."""
+    work, span, charges = entry.work, entry.work.span, entry.work.other_charges
+    return {
+        "entry_id": entry.entry_id,
+        "account_id": work.account_id,
+        "contract_id": entry.contract_id,
+        "request_id": work.request_id,
+        "task_id": work.task_id,
+        "product": work.product,
+        "rep_id": work.rep_id,
+        "started_at": work.started_at,
+        "minutes": entry.minutes,
+        "billable": work.billable,
+        "include_non_operational": work.include_non_operational,
+        "other_charges": None
+        if charges is None
+        else {"amount": amount_text(charges.amount, charges.currency), "currency": charges.currency},
+        "description": work.description,
+        "work_log_type": work.work_log_type,
+        "billed": entry.billed,
+        "version": entry.version,
+        "ended_at": span.instant if isinstance(span, EndedAt) else None,
+        "duration_minutes": span.minutes if isinstance(span, Duration) else None,
+        "time_taken_minutes": work.time_taken_minutes,
+        "rate_type": work.rate_type,
+        "custom_fields": dict(work.custom_fields),
+        "deleted": entry.deleted,
+        "settled": entry.settled,
+        "note": entry.note,
+    }
 
 
 def time_entry(state: TimeEntryState) -> TimeEntry:
@@ -301,39 +307,10 @@ def time_entry_document(entry: TimeEntry) -> dict[str, Any]:
 
 def time_entry_json(entry: TimeEntry) -> str:
     """The entry's stored document as JSON text, for a statement that writes it as it is (and for the
-    events around it): what `TimeEntryState` writes, field for field (tests/unit/test_wire.py holds
-    the two to the same bytes), made without the model, whose validation and dump cost twice this on
-    every entry logged. The entry's instants are UTC, on whole minutes."""
-    work, span, charges = entry.work, entry.work.span, entry.work.other_charges
-    document = {
-        "entry_id": entry.entry_id,
-        "account_id": work.account_id,
-        "contract_id": entry.contract_id,
-        "request_id": work.request_id,
-        "task_id": work.task_id,
-        "product": work.product,
-        "rep_id": work.rep_id,
-        "started_at": work.started_at,
-        "minutes": entry.minutes,
-        "billable": work.billable,
-        "include_non_operational": work.include_non_operational,
-        "other_charges": None
-        if charges is None
-        else {"amount": amount_text(charges.amount, charges.currency), "currency": charges.currency},
-        "description": work.description,
-        "work_log_type": work.work_log_type,
-        "billed": entry.billed,
-        "version": entry.version,
-        "ended_at": span.instant if isinstance(span, EndedAt) else None,
-        "duration_minutes": span.minutes if isinstance(span, Duration) else None,
-        "time_taken_minutes": work.time_taken_minutes,
-        "rate_type": work.rate_type,
-        "custom_fields": dict(work.custom_fields),
-        "deleted": entry.deleted,
-        "settled": entry.settled,
-        "note": entry.note,
-    }
-    return orjson.dumps(document, option=orjson.OPT_UTC_Z).decode()
+    events around it): what `TimeEntryState` writes (tests/unit/test_wire.py holds the two to the same
+    bytes), made without the model, whose validation and dump cost twice this on every entry logged.
+    The entry's instants are UTC, on whole minutes."""
+    return orjson.dumps(_state_fields(entry), option=orjson.OPT_UTC_Z).decode()
 
 
 def document_json(state: TimeEntryState) -> str:
