@@ -135,7 +135,7 @@ class TimeEntryRepository:
 
     async def add_all(self, entries: Sequence[TimeEntry], documents: Mapping[UUID, str]) -> None:
         """Insert new entries; `documents`, by entry id, are their stored documents as JSON text
-        (`wire.document_json`), made once for their rows and their audit records."""
+        (`wire.time_entry_json`), made once for their rows, their audit records and their events."""
         await _ADD_ENTRIES.execute(
             self._session, [_entry_values(entry, documents[entry.entry_id]) for entry in entries]
         )
@@ -236,7 +236,7 @@ class AuditTrail:
         self, records: Sequence[AuditRecord], documents: Mapping[UUID, str] | None = None
     ) -> None:
         """Add records; `documents`, by entry id, are the entries' stored documents as JSON text when
-        already made (`wire.document_json`)."""
+        already made (`wire.time_entry_json`)."""
         made = documents or {}
         await _ADD_AUDIT.execute(
             self._session,
