@@ -313,10 +313,6 @@ def time_entry_json(entry: TimeEntry) -> str:
     return orjson.dumps(_state_fields(entry), option=orjson.OPT_UTC_Z).decode()
 
 
-def document_json(state: TimeEntryState) -> str:
-    return state.model_dump_json()
-
-
 def time_entry_of_document(document: Any) -> TimeEntry:
     return time_entry(TimeEntryState.model_validate(document))
 
@@ -342,12 +338,8 @@ def time_entries_subject(account_id: str) -> str:
     return f"account/{account_id}/time-entries"
 
 
-def time_entry_logged(entry: TimeEntry) -> TimeEntryLogged:
-    return TimeEntryLogged(entry=time_entry_state(entry))
-
-
 def time_entry_logged_around(document: str) -> EncodedBody:
-    """The `TimeEntryLogged` of an entry whose state is written as JSON already (`document_json`): the
+    """The `TimeEntryLogged` of an entry whose state is written as JSON already (`time_entry_json`): the
     state is serialised once for the entry's row, its audit record and its event."""
     return EncodedBody(TimeEntryLogged, b'{"entry":%s}' % document.encode())
 
