@@ -108,6 +108,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--time-limit", type=float, default=300.0, help="hard limit for the whole run, s")
     parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"), default="none")
     parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time the handler's steps and the SQL by statement: patched timers around every step, "
+        "some called per entry, so the figure of that run is lower than without",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json-out", type=Path, help="write the summary figures there (bench/run_all.py)")
     parser.add_argument(
@@ -594,11 +600,12 @@ async def measure(
         log = BatchLog(target=args.entries)
         app, _ = build_billing(dbs.billing_url, bootstrap, suffix, args.batch_size, log)
         timer = SqlTimer()
-        timer.attach(app.service.db.engine, app.service.db.read_engine)
         profiler = Profiler(args.profile)
-        calls = instrument()
-        calls.enabled = True
-        timer.enabled = True
+        calls = instrument() if args.breakdown else CallTimer()
+        if args.breakdown:
+            timer.attach(app.service.db.engine, app.service.db.read_engine)
+            calls.enabled = True
+            timer.enabled = True
         profiler.start()
         t_start = time.perf_counter()
         await app.service.start()
@@ -670,10 +677,11 @@ async def measure(
         head = ", ".join(f"{v:.0f}" for v in per_entry[:4])
         tail = ", ".join(f"{v:.0f}" for v in per_entry[-4:])
         print(f"          µs per entry in handler: first batches [{head}] ... last batches [{tail}]")
-        for line in calls.report(busy):
-            print(line)
-        for line in timer.report(t_done - t_start):
-            print(line)
+        if args.breakdown:
+            for line in calls.report(busy):
+                print(line)
+            for line in timer.report(t_done - t_start):
+                print(line)
         if args.profile != "none":
             print(f"\n=== profile ({args.profile}, main thread, from start() to done) ===")
             print(profiler.report(args.profile_top))
