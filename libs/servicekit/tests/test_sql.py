@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -27,7 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.db import Database
-from servicekit.sql import BulkInsert, as_utc, id_text, instant_as_stored, one_of, stored_id, stored_instant
+from servicekit.sql import (
+    BulkInsert,
+    as_utc,
+    id_text,
+    instant_as_stored,
+    one_of,
+    same_id,
+    stored_id,
+    stored_instant,
+)
 
 metadata = MetaData()
 things = Table(
@@ -196,3 +205,16 @@ def test_ids_are_written_and_read_back_as_themselves() -> None:
     value = uuid4()
     assert id_text(value) == str(value) and id_text(value) is id_text(value)
     assert stored_id(str(value)) == value
+
+
+def test_an_id_is_one_object_whichever_way_it_came() -> None:
+    # From an event (parsed anew each time) or read back as text: the first object seen stands for both.
+    first = uuid4()
+    assert same_id(first) is first
+    again = UUID(str(first))
+    assert again == first and again is not first
+    assert same_id(again) is first
+    assert stored_id(str(first)) is first
+    text = str(uuid4())
+    read_back = stored_id(text)
+    assert read_back == UUID(text) and same_id(UUID(text)) is read_back

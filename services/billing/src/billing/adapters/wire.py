@@ -53,6 +53,7 @@ from contracts_schema.primitives import MoneyAmount, amount_text
 from servicekit.business_hours import BusinessCalendar, MinuteCategory, WorkingHours
 from servicekit.cycles import BillCycle
 from servicekit.money import Money
+from servicekit.sql import same_id
 from servicekit.uow import EncodedBody
 
 # --- inbound ----------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ def logged_entry(entry: entries_wire.TimeEntryState, change: EntryChange = Entry
             other_charges=money(charges) if charges is not None and not deleted else None,
             traits=entry_traits(entry.product, entry.work_log_type, entry.rate_type, entry.custom_fields),
         ),
-        contract_id=entry.contract_id,
+        contract_id=same_id(entry.contract_id) if entry.contract_id else None,
         account_id=entry.account_id,
         version=entry.version,
         change=change,
