@@ -204,3 +204,13 @@ async def test_requests_a_bill_rule_prices_count_in_the_running_usage_as_on_the_
     await accrue(db, entry(date(2026, 2, 5), 30).model_copy(update={"request_id": "R-desk"}))
     assert (await usage_rows(db))[2][0] == 1
     assert ("allowance_exhausted", None) in await announced(db)
+
+
+def test_entries_of_one_contract_carry_one_object_for_its_id() -> None:
+    # Each event's ids are parsed anew; the accrual's dicts and sets then find the contract by identity.
+    first, second = (
+        TimeEntryState.model_validate_json(time_entry(date(2026, 1, 5), 30).model_dump_json())
+        for _ in range(2)
+    )
+    assert first.contract_id == second.contract_id and first.contract_id is not second.contract_id
+    assert wire.logged_entry(first).contract_id is wire.logged_entry(second).contract_id

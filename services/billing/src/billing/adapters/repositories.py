@@ -423,7 +423,8 @@ class UsageLedger:
             query = query.where(c.cycle_index.is_(None))
         rows = await self._session.execute(query)
         return [
-            LoggedEntry(_usage_entry(row), UUID(row.contract_id), row.account_id, row.version) for row in rows
+            LoggedEntry(_usage_entry(row), stored_id(row.contract_id), row.account_id, row.version)
+            for row in rows
         ]
 
     async def entries(self, entry_ids: Sequence[str]) -> list[UsageEntry]:
@@ -448,7 +449,7 @@ class UsageLedger:
                     c.cycle_index.is_not(None),
                 )
             )
-            found.update({entry_id: (UUID(contract_id), cycle) for entry_id, contract_id, cycle in rows})
+            found.update({entry_id: (stored_id(contract_id), cycle) for entry_id, contract_id, cycle in rows})
         return found
 
     async def place(self, placed: Sequence[PlacedEntry]) -> None:

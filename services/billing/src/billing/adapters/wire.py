@@ -181,7 +181,7 @@ def logged_entry(entry: entries_wire.TimeEntryState, change: EntryChange = Entry
             other_charges=money(charges) if charges is not None and not deleted else None,
             traits=entry_traits(entry.product, entry.work_log_type, entry.rate_type, entry.custom_fields),
         ),
-        contract_id=same_id(entry.contract_id) if entry.contract_id else None,
+        contract_id=same_id(entry.contract_id) if entry.contract_id is not None else None,
         account_id=entry.account_id,
         version=entry.version,
         change=change,
