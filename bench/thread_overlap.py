@@ -1,0 +1,169 @@
+"""Micro-benchmark: can the event loop's Python run while SQLite writes in its thread?
+
+    uv run python bench/thread_overlap.py [--batch 2000] [--batches 10] [--rounds 3] [--slice 100]
+
+A service's lane is its event loop plus SQLite's thread (`servicekit.sqlite_driver`): each statement
+is awaited, so the two take turns. This measures whether overlapping them would pay, with the work
+they do: the loop parses `--batch` time-entry commands (`servicekit.consumers.parse_record`, the
+service's own parser) while the thread inserts `--batch` rows into a table shaped like
+timetracking's `time_entries` (its columns and indexes, from the service's metadata) with the
+driver's `executemany`, in one transaction.
+
+- **in turns**: parse the batch, then write it (what the services do);
+- **overlapped**: start the write in the thread, parse meanwhile, `--slice` commands between yields
+  to the loop (so the thread's completion is noticed), then wait for the write.
+
+Each round makes a fresh database and runs both ways on it in alternation, batch after batch, so that
+the table grows alike for both. Printed: wall and CPU (both threads) per entry. The baseline is the
+first way: overlapping pays only if its wall per entry is lower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from end_to_end import FIRST_DAY, contract, log_command  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+
+from contracts_schema import registry  # noqa: E402
+from servicekit.consumers import parse_record  # noqa: E402
+from timetracking.adapters import tables  # noqa: E402
+
+
+def fresh_table(path: Path) -> tuple[sqlite3.Connection, str]:
+    """The service's `time_entries` (columns and indexes) in a new database, with the service's pragmas."""
+    engine = create_engine(f"sqlite:///{path}")
+    tables.time_entries.create(engine)
+    engine.dispose()
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=4000"):
+        connection.execute(f"PRAGMA {pragma}")
+    columns = [column.name for column in tables.time_entries.columns]
+    insert = f"INSERT INTO time_entries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    return connection, insert
+
+
+def entry_rows(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
+    """Rows like a batch of logged entries: random ids, 500 accounts and contracts, a ~700-byte document."""
+    document = '{"description": "' + "x" * 650 + '"}'
+    rows = []
+    for _ in range(count):
+        account = rng.randrange(500)
+        started = FIRST_DAY + timedelta(minutes=rng.randrange(40_000))
+        rows.append(
+            (
+                str(uuid.uuid4()),
+                f"account-{account}",
+                str(uuid.UUID(int=account + 1)),
+                f"REQ-{rng.randrange(10**6)}",
+                f"rep-{rng.randrange(50)}",
+                datetime.combine(started, datetime.min.time(), UTC).isoformat(),
+                rng.randrange(1, 300),
+                1,
+                0,
+                None,
+                None,
+                1,
+                0,
+                document,
+            )
+        )
+    return rows
+
+
+class Lane:
+    """One database, its writer thread, and the commands the loop parses."""
+
+    def __init__(self, path: Path, commands: list[bytes], args: argparse.Namespace) -> None:
+        self.connection, self.insert = fresh_table(path)
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+        self.commands = commands
+        self.args = args
+        self.rng = random.Random(5)
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.executemany(self.insert, rows)
+        self.connection.execute("COMMIT")
+
+    def parse(self, start: int, count: int) -> None:
+        for value in self.commands[start : start + count]:
+            parse_record(registry.TIME_ENTRY_COMMANDS, value)
+
+    async def in_turns(self, rows: list[tuple[Any, ...]]) -> None:
+        self.parse(0, len(rows))
+        await asyncio.get_running_loop().run_in_executor(self.thread, self.write, rows)
+
+    async def overlapped(self, rows: list[tuple[Any, ...]]) -> None:
+        writing = asyncio.get_running_loop().run_in_executor(self.thread, self.write, rows)
+        for start in range(0, len(rows), self.args.slice):
+            self.parse(start, self.args.slice)
+            await asyncio.sleep(0)
+        await writing
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, list[tuple[float, float]]]:
+    rng = random.Random(11)
+    contracts = [contract("overlap", i, uuid.uuid4()) for i in range(50)]
+    commands = [log_command(rng, contracts[rng.randrange(50)], n)[1] for n in range(args.batch)]
+    figures: dict[str, list[tuple[float, float]]] = {"in turns": [], "overlapped": []}
+    for round_ in range(args.rounds):
+        lane = Lane(workdir / f"round-{round_}.db", commands, args)
+        ways = {"in turns": lane.in_turns, "overlapped": lane.overlapped}
+        spent = {name: [0.0, 0.0] for name in ways}
+        for batch in range(2 * args.batches):
+            name = list(ways)[(batch + round_) % 2]
+            rows = entry_rows(lane.rng, args.batch)
+            wall, cpu = time.perf_counter(), time.process_time()
+            await ways[name](rows)
+            spent[name][0] += time.perf_counter() - wall
+            spent[name][1] += time.process_time() - cpu
+        entries = args.batches * args.batch
+        for name, (wall_s, cpu_s) in spent.items():
+            figures[name].append((1e6 * wall_s / entries, 1e6 * cpu_s / entries))
+        lane.thread.shutdown()
+        lane.connection.close()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=2000, help="entries a batch (default 2000)")
+    parser.add_argument("--batches", type=int, default=10, help="batches each way a round (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh databases (default 3)")
+    parser.add_argument("--slice", type=int, default=100, help="commands parsed between yields (default 100)")
+    args = parser.parse_args()
+    if min(args.batch, args.batches, args.rounds, args.slice) < 1:
+        parser.error("--batch, --batches, --rounds and --slice must be at least 1")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-overlap-"))
+    try:
+        figures = asyncio.run(measure(args, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\n=== parse on the event loop beside executemany in SQLite's thread, batch {args.batch} ===")
+    for name, rounds in figures.items():
+        walls = ", ".join(f"{wall:.1f}" for wall, _ in rounds)
+        cpus = ", ".join(f"{cpu:.1f}" for _, cpu in rounds)
+        print(f"  {name:11} wall per entry {walls} µs   CPU per entry {cpus} µs")
+    turns = sum(wall for wall, _ in figures["in turns"])
+    overlapped = sum(wall for wall, _ in figures["overlapped"])
+    print(f"ratio     overlapped / in turns (wall): {overlapped / turns:.2f} (below 1: overlapping pays)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
