@@ -1,17 +1,21 @@
 """Micro-benchmark: can the event loop's Python run while SQLite writes in its thread?
 
     uv run python bench/thread_overlap.py [--batch 2000] [--batches 10] [--rounds 3] [--slice 100]
+        [--statement-rows 1] [--switch-interval 0.005]
 
-A service's lane is its event loop plus SQLite's thread (`servicekit.sqlite_driver`): each statement
-is awaited, so the two take turns. This measures whether overlapping them would pay, with the work
-they do: the loop parses `--batch` time-entry commands (`servicekit.consumers.parse_record`, the
-service's own parser) while the thread inserts `--batch` rows into a table shaped like
-timetracking's `time_entries` (its columns and indexes, from the service's metadata) with the
-driver's `executemany`, in one transaction.
+A service's lane is its event loop plus SQLite's thread (`servicekit.sqlite_driver`). This measures
+whether the two can work at once, with the work they do: the loop parses `--batch` time-entry
+commands (`servicekit.consumers.parse_record`, the services' parser) while the thread inserts
+`--batch` rows into a table shaped like timetracking's `time_entries` (its columns and indexes, from
+the service's metadata), in one transaction:
 
 - **in turns**: parse the batch, then write it (what the services do);
 - **overlapped**: start the write in the thread, parse meanwhile, `--slice` commands between yields
-  to the loop (so the thread's completion is noticed), then wait for the write.
+  to the loop (so that the write's end is noticed), then wait for the write.
+
+The write is the driver's `executemany` (`--statement-rows 1`, what the services use), or INSERTs of
+that many rows each (multi-row VALUES, the rest by `executemany`). `--switch-interval` sets Python's
+(`sys.setswitchinterval`, 0.005 s by default).
 
 Each round makes a fresh database and runs both ways on it in alternation, batch after batch, so that
 the table grows alike for both. Printed: wall and CPU (both threads) per entry. The baseline is the
@@ -97,7 +101,16 @@ class Lane:
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         self.connection.execute("BEGIN IMMEDIATE")
-        self.connection.executemany(self.insert, rows)
+        each = self.args.statement_rows
+        done = 0
+        if each > 1:
+            # One statement steps all its rows with the GIL released; executemany takes it back per row.
+            group = self.insert[self.insert.index(" VALUES ") + 8 :]
+            several = self.insert + ", " + ", ".join([group] * (each - 1))
+            for done in range(0, len(rows) - each + 1, each):
+                self.connection.execute(several, [value for row in rows[done : done + each] for value in row])
+            done = len(rows) - len(rows) % each
+        self.connection.executemany(self.insert, rows[done:])
         self.connection.execute("COMMIT")
 
     def parse(self, start: int, count: int) -> None:
@@ -146,15 +159,31 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=10, help="batches each way a round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="fresh databases (default 3)")
     parser.add_argument("--slice", type=int, default=100, help="commands parsed between yields (default 100)")
+    parser.add_argument(
+        "--statement-rows", type=int, default=1, help="rows an INSERT statement (default 1: executemany)"
+    )
+    parser.add_argument(
+        "--switch-interval", type=float, default=0.005, help="sys.setswitchinterval, seconds (default 0.005)"
+    )
     args = parser.parse_args()
-    if min(args.batch, args.batches, args.rounds, args.slice) < 1:
-        parser.error("--batch, --batches, --rounds and --slice must be at least 1")
+    if min(args.batch, args.batches, args.rounds, args.slice, args.statement_rows) < 1:
+        parser.error("--batch, --batches, --rounds, --slice and --statement-rows must be at least 1")
+    columns = len(tables.time_entries.columns)
+    if args.statement_rows * columns > 32766:  # SQLite's limit on a statement's parameters
+        parser.error(f"--statement-rows at most {32766 // columns} ({columns} columns a row)")
+    if not 0 < args.switch_interval <= 1:
+        parser.error("--switch-interval must be above 0 and at most 1 second")
+    sys.setswitchinterval(args.switch_interval)
     workdir = Path(tempfile.mkdtemp(prefix="bench-overlap-"))
     try:
         figures = asyncio.run(measure(args, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n=== parse on the event loop beside executemany in SQLite's thread, batch {args.batch} ===")
+    write = "executemany" if args.statement_rows == 1 else f"INSERTs of {args.statement_rows} rows"
+    print(
+        f"\n=== parse on the event loop beside {write} in SQLite's thread, batch {args.batch}, "
+        f"switch interval {args.switch_interval * 1000:g} ms ==="
+    )
     for name, rounds in figures.items():
         walls = ", ".join(f"{wall:.1f}" for wall, _ in rounds)
         cpus = ", ".join(f"{cpu:.1f}" for _, cpu in rounds)
