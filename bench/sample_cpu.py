@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import cpu_seconds  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -45,15 +50,6 @@ def kind_of(pid: str) -> str | None:
     return None
 
 
-def cpu_ticks(pid: str) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    after_name = fields[fields.rindex(")") + 2 :].split()
-    return int(after_name[11]) + int(after_name[12])  # utime + stime
-
-
 def idle_ticks() -> int:
     return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[4])
 
@@ -64,21 +60,22 @@ def main() -> int:
     args = parser.parse_args()
     if args.seconds < 1:
         parser.error("--seconds must be at least 1")
-    before: dict[str, tuple[str, int]] = {}
+    before: dict[str, tuple[str, float]] = {}
     idle_before = idle_ticks()
     for _ in range(args.seconds + 1):
-        now: dict[str, tuple[str, int]] = {}
+        now: dict[str, tuple[str, float]] = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
-            kind, ticks = kind_of(pid), cpu_ticks(pid)
-            if kind is not None and ticks is not None:
-                now[pid] = (kind, ticks)
+            kind = kind_of(pid)
+            # 0.0: the process is gone (or has used nothing yet), so it adds nothing this second.
+            if kind is not None and (seconds := cpu_seconds(pid)) > 0:
+                now[pid] = (kind, seconds)
         idle = idle_ticks()
         if before:
-            used: dict[str, int] = {}
-            for pid, (kind, ticks) in now.items():
+            used: dict[str, float] = {}
+            for pid, (kind, seconds) in now.items():
                 if pid in before:
-                    used[kind] = used.get(kind, 0) + ticks - before[pid][1]
-            shares = " ".join(f"{kind}={100 * n // TICKS}" for kind, n in sorted(used.items()))
+                    used[kind] = used.get(kind, 0.0) + seconds - before[pid][1]
+            shares = " ".join(f"{kind}={round(100 * spent)}" for kind, spent in sorted(used.items()))
             left = 100 * (idle - idle_before) // TICKS
             print(f"{time.strftime('%H:%M:%S')} {shares} idle={left}", flush=True)
         before, idle_before = now, idle

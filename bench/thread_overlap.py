@@ -105,15 +105,15 @@ class Lane:
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         self.connection.execute("BEGIN IMMEDIATE")
         each = self.args.statement_rows
-        done = 0
-        if each > 1:
-            # One statement steps all its rows with the GIL released; executemany takes it back per row.
+        # One statement steps all its rows with the GIL released; executemany takes it back per row.
+        whole = len(rows) - len(rows) % each if each > 1 else 0
+        if whole:
             group = self.insert[self.insert.index(" VALUES ") + 8 :]
             several = self.insert + ", " + ", ".join([group] * (each - 1))
-            for done in range(0, len(rows) - each + 1, each):
-                self.connection.execute(several, [value for row in rows[done : done + each] for value in row])
-            done = len(rows) - len(rows) % each
-        self.connection.executemany(self.insert, rows[done:])
+            for start in range(0, whole, each):
+                chunk = rows[start : start + each]
+                self.connection.execute(several, [value for row in chunk for value in row])
+        self.connection.executemany(self.insert, rows[whole:])
         self.connection.execute("COMMIT")
 
     def parse(self, start: int, count: int) -> None:
